@@ -1,0 +1,3 @@
+from colorstudio.cli import main
+
+raise SystemExit(main())
