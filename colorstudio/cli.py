@@ -1,0 +1,175 @@
+"""`colorstudio` command line: a thin layer that parses into the engine's dataclasses and calls it."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from colorstudio import __version__
+from colorstudio.errors import CancelledError, ColorStudioError
+
+__all__ = ["main", "build_parser"]
+
+COMMANDS = ("gui", "colorize", "evaluate", "train", "models", "bench")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="colorstudio", description="Colorize grayscale photographs with local models.")
+    parser.add_argument("--version", action="version", version=f"colorstudio {__version__}")
+    sub = parser.add_subparsers(dest="command")
+
+    gui = sub.add_parser("gui", help="open the desktop application")
+    gui.add_argument("file", nargs="?", help="image or *.colorstudio.json session to open")
+
+    col = sub.add_parser("colorize", help="colorize images and write PNG/TIFF")
+    col.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
+    col.add_argument("-o", "--output", type=Path, required=True, help="output file (one input) or folder")
+    col.add_argument("--model", default=None, help="model name from `colorstudio models` (default: histogram if installed)")
+    col.add_argument("--samples", type=int, default=1)
+    col.add_argument("--seed", type=int, default=0)
+    col.add_argument("--temperature", type=float, default=1.0)
+    col.add_argument("--sampler", choices=("fast", "naive"), default="fast")
+    col.add_argument("--hints", type=Path, help="hints file, or a folder of <stem>.hints.json")
+    col.add_argument("--reference", type=Path, help="reference image whose colours to transfer")
+    col.add_argument("--reference-strength", type=float, default=1.0)
+    col.add_argument("--reference-method", choices=("energy", "quantile"), default=None,
+                     help="energy minimization (histogram models, default there) or quantile matching")
+    col.add_argument("--hue-shift", type=float, default=None, metavar="DEGREES")
+    col.add_argument("--hue-strength", type=float, default=1.0)
+    col.add_argument("--uncertainty", type=Path, help="write the uncertainty map (PNG; a folder for several inputs)")
+    col.add_argument("--format", choices=("png", "tiff"), default=None)
+    col.add_argument("--bit-depth", type=int, choices=(8, 16), default=8)
+    col.add_argument("--device", default="auto")
+
+    ev = sub.add_parser("evaluate", help="evaluate a model with the project's protocol")
+    ev.add_argument("data", type=Path, help="folder or tar of ground-truth colour images")
+    ev.add_argument("--model", default=None)
+    ev.add_argument("--hints-sweep", default="0", help="comma-separated hint counts, e.g. 0,1,2,5,10,20")
+    ev.add_argument("--samples", type=int, default=1)
+    ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--limit", type=int, default=None)
+    ev.add_argument("--size", type=int, default=256, help="evaluation crop size (32 for CIFAR)")
+    ev.add_argument("--json", type=Path, default=None)
+    ev.add_argument("--device", default="auto")
+
+    tr = sub.add_parser("train", help="train a model family on folders or tar files of photos")
+    tr.add_argument("model", help="model family, e.g. histogram")
+    tr.add_argument("--data", type=Path, nargs="+", required=True)
+    tr.add_argument("--steps", type=int, default=None)
+    tr.add_argument("--resume", action="store_true")
+    tr.add_argument("--out", type=Path, default=None, help="model folder to write (models/NAME)")
+    tr.add_argument("--run-dir", type=Path, default=None, help="checkpoint folder (default runs/NAME)")
+    tr.add_argument("--device", default="auto")
+
+    sub.add_parser("models", help="list installed models and their cards")
+
+    bench = sub.add_parser("bench", help="speed and memory figures")
+    bench.add_argument("what", nargs="*", default=[], help="benchmarks to run (default: all)")
+    bench.add_argument("--repeats", type=int, default=5)
+    bench.add_argument("--list", action="store_true", help="list the benchmarks")
+    return parser
+
+
+def _normalize_argv(argv: list[str]) -> list[str]:
+    # `colorstudio FILE` and a bare `colorstudio` open the GUI.
+    if not argv:
+        return ["gui"]
+    if argv[0] not in COMMANDS and not argv[0].startswith("-"):
+        return ["gui", *argv]
+    return argv
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = _normalize_argv(list(sys.argv[1:] if argv is None else argv))
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except CancelledError:
+        print("colorstudio: cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("colorstudio: interrupted", file=sys.stderr)
+        return 130
+    except ColorStudioError as exc:
+        print(f"colorstudio: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.command == "gui":
+        from colorstudio.gui.app import run
+
+        return run(args.file)
+    if args.command == "colorize":
+        return _run_colorize(args)
+    if args.command == "evaluate":
+        return _run_evaluate(args)
+    if args.command == "train":
+        return _run_train(args)
+    if args.command == "models":
+        return _run_models()
+    if args.command == "bench":
+        from colorstudio.bench import run_bench
+
+        return run_bench(args.what, repeats=args.repeats, list_only=args.list)
+    raise AssertionError(args.command)
+
+
+def _default_model(requested: str | None) -> str:
+    if requested:
+        return requested
+    from colorstudio.engine.pipeline import available_model_names
+
+    names = available_model_names()
+    return "histogram" if "histogram" in names else names[0]
+
+
+def _run_colorize(args: argparse.Namespace) -> int:
+    from colorstudio.devices import resolve_device
+    from colorstudio.engine.batch import colorize_files, expand_inputs
+    from colorstudio.engine.pipeline import ColorizeRequest, load_colorizer
+
+    model = _default_model(args.model)
+    method = args.reference_method or ("energy" if model != "propagation" else "quantile")
+    request = ColorizeRequest(
+        model=model, samples=args.samples, seed=args.seed, temperature=args.temperature,
+        reference_path=args.reference, reference_strength=args.reference_strength, reference_method=method,
+        hue_shift_deg=args.hue_shift, hue_strength=args.hue_strength, device=args.device, sampler=args.sampler,
+    )
+    request.validate()
+    inputs = expand_inputs(args.inputs)
+    colorizer = load_colorizer(model, resolve_device(args.device))
+    written = colorize_files(
+        inputs, args.output, request, colorizer,
+        hints=args.hints, fmt=args.format, bit_depth=args.bit_depth, uncertainty=args.uncertainty,
+        several=len(inputs) > 1 or any(p.is_dir() for p in args.inputs), log=lambda m: print(m, file=sys.stderr),
+    )
+    for path in written:
+        print(path)
+    return 0
+
+
+def _run_models() -> int:
+    from colorstudio.models.registry import default_models_dir, list_models
+
+    cards = list_models()
+    print(f"models folder: {default_models_dir()}")
+    for card in cards:
+        evaluation = ", ".join(f"{k}={v}" for k, v in list(card.evaluation.items())[:4]) if card.evaluation else "not evaluated"
+        print(f"  {card.name:<14} {card.family:<12} steps={card.steps} {evaluation}")
+    print(f"  {'propagation':<14} {'baseline':<12} non-learned hint propagation (always available)")
+    return 0
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from colorstudio.evaluation.cli import evaluate_command
+
+    return evaluate_command(args)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from colorstudio.training.cli import train_command
+
+    return train_command(args)
