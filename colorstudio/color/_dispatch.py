@@ -1,0 +1,165 @@
+"""numpy / torch dispatch shared by the color conversions (private).
+
+Layout convention of the whole package:
+- numpy arrays are channels-last: ``(..., 3)``;
+- torch tensors are channels-first: ``(..., 3, H, W)`` (channels at dim -3).
+
+Every helper keeps the input's kind, dtype and (for torch) device, so the conversions can be written
+once with arithmetic operators plus the few helpers below.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, TypeVar, Union
+
+import numpy as np
+import torch
+
+from colorstudio.errors import ColorStudioError
+
+Array = Union[np.ndarray, torch.Tensor]
+ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+
+
+class ColorShapeError(ColorStudioError, ValueError):
+    """A color array has the wrong shape, kind or dtype (both a ``ColorStudioError`` and a ``ValueError``)."""
+
+
+def is_torch(x: object) -> bool:
+    return isinstance(x, torch.Tensor)
+
+
+def check_array(x: object, name: str) -> None:
+    """Raise ``ColorShapeError`` unless ``x`` is a floating numpy array or torch tensor."""
+    if isinstance(x, torch.Tensor):
+        if not x.is_floating_point():
+            raise ColorShapeError(f"{name}: expected a floating point tensor, got {x.dtype} (use to_float)")
+        return
+    if isinstance(x, (np.ndarray, np.generic)):  # numpy scalars come from indexing a single color
+        if not np.issubdtype(x.dtype, np.floating):
+            raise ColorShapeError(f"{name}: expected a floating point array, got {x.dtype} (use to_float)")
+        return
+    raise ColorShapeError(f"{name}: expected a numpy array or a torch tensor, got {type(x).__name__}")
+
+
+def check_color(x: object, name: str) -> None:
+    """Check a 3-channel image: numpy ``(..., 3)`` or torch ``(..., 3, H, W)``."""
+    check_array(x, name)
+    if isinstance(x, torch.Tensor):
+        if x.ndim < 3 or x.shape[-3] != 3:
+            raise ColorShapeError(
+                f"{name}: a torch tensor must have shape (..., 3, H, W) (channels first), got {tuple(x.shape)}"
+            )
+    elif x.ndim < 1 or x.shape[-1] != 3:  # type: ignore[union-attr]
+        raise ColorShapeError(
+            f"{name}: a numpy array must have shape (..., 3) (channels last), got {x.shape}"  # type: ignore[union-attr]
+        )
+
+
+def check_planes(planes: Sequence[object], names: Sequence[str]) -> None:
+    """Check separate channel planes (e.g. hue, chroma, lightness): same kind, broadcastable shapes."""
+    for plane, name in zip(planes, names):
+        check_array(plane, name)
+    kinds = {is_torch(p) for p in planes}
+    if len(kinds) != 1:
+        raise ColorShapeError(f"{', '.join(names)}: mix of numpy arrays and torch tensors")
+    shapes = [tuple(p.shape) for p in planes]  # type: ignore[attr-defined]
+    try:
+        np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ColorShapeError(f"{', '.join(names)}: shapes {shapes} do not broadcast") from None
+    if kinds == {True} and any(len(s) < 2 for s in shapes):
+        raise ColorShapeError(f"{', '.join(names)}: torch planes must have shape (..., H, W), got {shapes}")
+
+
+def split_channels(x: Array) -> tuple[Array, Array, Array]:
+    """The three channel planes: numpy ``(...)``, torch ``(..., H, W)``."""
+    if is_torch(x):
+        c0, c1, c2 = x.unbind(-3)  # type: ignore[union-attr]
+        return c0, c1, c2
+    return x[..., 0], x[..., 1], x[..., 2]
+
+
+def stack_channels(planes: Sequence[Array]) -> Array:
+    """Inverse of ``split_channels`` (broadcasts the planes first)."""
+    if is_torch(planes[0]):
+        return torch.stack(torch.broadcast_tensors(*planes), dim=-3)  # type: ignore[arg-type]
+    return np.stack(np.broadcast_arrays(*planes), axis=-1)
+
+
+def apply_matrix(x: ArrayT, matrix: np.ndarray) -> ArrayT:
+    """Per-pixel ``matrix @ color`` with the matrix made in ``x``'s dtype (and device)."""
+    if isinstance(x, torch.Tensor):
+        # via a list: the module-level matrices are read-only and torch warns on those buffers
+        m = torch.tensor(matrix.tolist(), dtype=x.dtype, device=x.device)
+        return torch.einsum("ij,...jhw->...ihw", m, x)
+    return x @ matrix.T.astype(x.dtype, copy=False)
+
+
+def constant(value: Sequence[float] | float, like: Array) -> Array:
+    """A constant in ``like``'s dtype (and device), shaped to broadcast against one channel plane."""
+    if is_torch(like):
+        return torch.as_tensor(value, dtype=like.dtype, device=like.device)  # type: ignore[union-attr]
+    return np.asarray(value, dtype=like.dtype)
+
+
+def where(cond: Array, a: Array, b: Array) -> Array:
+    if is_torch(cond):
+        return torch.where(cond, a, b)  # type: ignore[arg-type]
+    return np.where(cond, a, b)
+
+
+def maximum(a: Array, b: Array | float) -> Array:
+    if is_torch(a):
+        return torch.clamp(a, min=b) if isinstance(b, float) else torch.maximum(a, b)  # type: ignore[arg-type]
+    return np.maximum(a, b)
+
+
+def minimum(a: Array, b: Array | float) -> Array:
+    if is_torch(a):
+        return torch.clamp(a, max=b) if isinstance(b, float) else torch.minimum(a, b)  # type: ignore[arg-type]
+    return np.minimum(a, b)
+
+
+def clip(x: ArrayT, lo: float, hi: float) -> ArrayT:
+    if isinstance(x, torch.Tensor):
+        return x.clamp(lo, hi)
+    return np.clip(x, lo, hi)
+
+
+def cbrt(x: Array) -> Array:
+    """Real cube root for ``x >= 0`` (callers clamp first)."""
+    if is_torch(x):
+        return x.pow(1.0 / 3.0)  # type: ignore[union-attr]
+    return np.cbrt(x)
+
+
+def atan2(y: Array, x: Array) -> Array:
+    return torch.atan2(y, x) if is_torch(y) else np.arctan2(y, x)  # type: ignore[arg-type]
+
+
+def hypot(x: Array, y: Array) -> Array:
+    return torch.hypot(x, y) if is_torch(x) else np.hypot(x, y)  # type: ignore[arg-type]
+
+
+def cos(x: Array) -> Array:
+    return torch.cos(x) if is_torch(x) else np.cos(x)  # type: ignore[arg-type]
+
+
+def sin(x: Array) -> Array:
+    return torch.sin(x) if is_torch(x) else np.sin(x)  # type: ignore[arg-type]
+
+
+def floor(x: Array) -> Array:
+    return torch.floor(x) if is_torch(x) else np.floor(x)  # type: ignore[arg-type]
+
+
+def abs_(x: Array) -> Array:
+    return x.abs() if is_torch(x) else np.abs(x)  # type: ignore[union-attr]
+
+
+def channel_max_min(x: Array) -> tuple[Array, Array]:
+    """Per-pixel max and min over the channel axis."""
+    if is_torch(x):
+        return x.amax(dim=-3), x.amin(dim=-3)  # type: ignore[union-attr]
+    return x.max(axis=-1), x.min(axis=-1)  # type: ignore[union-attr]

@@ -1,0 +1,344 @@
+"""Model registry: family name -> network builder, and the installed model folders.
+
+A model folder ``models/NAME/`` holds ``weights.safetensors`` (never pickles) and ``card.json`` (a
+:class:`ModelCard`: family, architecture config, training and evaluation facts, SHA-256 of the weights).
+
+A network family plugs in by registering a builder that turns the card's ``config`` dict into an
+``nn.Module`` whose ``state_dict`` matches the saved weights::
+
+    from colorstudio.models.registry import register_family
+
+    @register_family("histogram")
+    def build_histogram(config: dict) -> nn.Module: ...
+
+    # or: register_family("histogram", build_histogram)
+
+Families living in ``colorstudio/models/<family>.py`` are imported on demand by :func:`load_model`, so
+the module registers itself when first needed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib
+import json
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, overload
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from colorstudio.errors import ColorStudioError, ColorStudioWarning
+
+__all__ = [
+    "CARD_NAME",
+    "WEIGHTS_NAME",
+    "ModelCard",
+    "Builder",
+    "register_family",
+    "registered_families",
+    "default_models_dir",
+    "list_models",
+    "find_model_dir",
+    "load_model",
+    "save_model",
+    "sha256_file",
+    "export_checkpoint_to_model",
+]
+
+CARD_NAME = "card.json"
+WEIGHTS_NAME = "weights.safetensors"
+_PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
+
+Builder = Callable[[dict[str, Any]], nn.Module]
+_FAMILIES: dict[str, Builder] = {}
+
+
+@dataclass
+class ModelCard:
+    """What a trained model is; stored as ``card.json`` beside its weights.
+
+    ``config`` is the family's architecture config (what its builder takes); ``working_resolution`` the
+    side in pixels of the grid the network sees; ``training_data`` the sets and image counts (and what was
+    held out); ``evaluation`` the numbers with ``eval_command``, the command that produced them. Keys this
+    version does not know are kept in ``extra`` and written back unchanged.
+    """
+
+    name: str
+    family: str
+    config: dict[str, Any] = field(default_factory=dict)
+    working_resolution: int | None = None
+    training_data: dict[str, Any] = field(default_factory=dict)
+    steps: int = 0
+    wall_time_s: float = 0.0
+    hardware: str = ""
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    eval_command: str = ""
+    weights_sha256: str = ""
+    license_note: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict; ``extra`` keys are written at the top level, known fields win on clashes."""
+        d = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        return {**self.extra, **d}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], *, source: str | Path | None = None) -> ModelCard:
+        """Build a card from a dict; ``name`` and ``family`` are required, unknown keys go to ``extra``."""
+        if not isinstance(data, Mapping):
+            raise ColorStudioError("a model card must be a JSON object", source)
+        missing = [k for k in ("name", "family") if not data.get(k)]
+        if missing:
+            raise ColorStudioError(f"model card lacks {', '.join(missing)}", source)
+        known = {f.name for f in fields(cls)} - {"extra"}
+        extra = dict(data.get("extra", {})) if isinstance(data.get("extra"), Mapping) else {}
+        extra.update({k: v for k, v in data.items() if k not in known and k != "extra"})
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for key, kind in (("config", dict), ("training_data", dict), ("evaluation", dict)):
+            if key in kwargs and not isinstance(kwargs[key], dict):
+                raise ColorStudioError(f"model card field {key!r} must be an object", source)
+        try:
+            return cls(**kwargs, extra=extra)
+        except TypeError as exc:
+            raise ColorStudioError(f"bad model card ({exc})", source) from exc
+
+    @classmethod
+    def from_json(cls, text: str | Mapping[str, Any], *, source: str | Path | None = None) -> ModelCard:
+        """Parse JSON text (or an already-parsed dict); bad JSON is a ColorStudioError naming ``source``."""
+        if isinstance(text, Mapping):
+            return cls.from_dict(text, source=source)
+        try:
+            data = json.loads(text)
+        except ValueError as exc:
+            raise ColorStudioError(f"model card is not valid JSON ({exc})", source) from exc
+        return cls.from_dict(data, source=source)
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelCard:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ColorStudioError(f"cannot read model card ({exc.strerror or exc})", path) from exc
+        return cls.from_json(text, source=path)
+
+    def updated(self, **changes: Any) -> ModelCard:
+        """A copy with fields replaced; unknown keys go to ``extra``."""
+        known = {f.name for f in fields(self)}
+        extra = {**self.extra, **{k: v for k, v in changes.items() if k not in known}}
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if k in known and k != "extra"},
+                                   extra={**extra, **changes.get("extra", {})})
+
+
+# -- families ---------------------------------------------------------------------------------------------
+@overload
+def register_family(name: str) -> Callable[[Builder], Builder]: ...
+@overload
+def register_family(name: str, builder: Builder) -> Builder: ...
+def register_family(name: str, builder: Builder | None = None):
+    """Register ``builder(config: dict) -> nn.Module`` for a family; usable as a decorator.
+
+    Registering the same name again replaces the builder (module reloads in development).
+    """
+    def register(fn: Builder) -> Builder:
+        _FAMILIES[name] = fn
+        return fn
+
+    return register if builder is None else register(builder)
+
+
+def registered_families() -> list[str]:
+    return sorted(_FAMILIES)
+
+
+def _builder_for(family: str, source: Path) -> Builder:
+    if family not in _FAMILIES:
+        try:  # a family module registers itself on import
+            importlib.import_module(f"colorstudio.models.{family}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"colorstudio.models.{family}":
+                raise
+    if family not in _FAMILIES:
+        known = ", ".join(registered_families()) or "none"
+        raise ColorStudioError(f"unknown model family {family!r} (known families: {known})", source)
+    return _FAMILIES[family]
+
+
+# -- folders ----------------------------------------------------------------------------------------------
+def default_models_dir() -> Path:
+    """``$COLORSTUDIO_MODELS`` if set; else the checkout's ``models/`` folder when running from a
+    checkout; else the per-user data folder (platformdirs) + ``/models``."""
+    if env := os.environ.get("COLORSTUDIO_MODELS"):
+        return Path(env)
+    import colorstudio
+
+    checkout = Path(colorstudio.__file__).resolve().parents[1] / "models"
+    if checkout.is_dir():
+        return checkout
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("colorstudio")) / "models"
+
+
+def list_models(models_dir: str | Path | None = None) -> list[ModelCard]:
+    """Cards of the models installed in ``models_dir`` (sorted by name); unreadable cards are skipped
+    with a warning. A card's ``name`` is its folder name."""
+    root = Path(models_dir) if models_dir is not None else default_models_dir()
+    if not root.is_dir():
+        return []
+    cards = []
+    for card_path in sorted(root.glob(f"*/{CARD_NAME}")):
+        try:
+            card = ModelCard.load(card_path)
+        except ColorStudioError as exc:
+            warnings.warn(f"skipping model: {exc}", ColorStudioWarning, stacklevel=2)
+            continue
+        cards.append(card if card.name == card_path.parent.name else card.updated(name=card_path.parent.name))
+    return cards
+
+
+def find_model_dir(name: str | Path, models_dir: str | Path | None = None) -> Path:
+    """The folder of model ``name`` in ``models_dir``, or ``name`` itself when it is a model folder."""
+    root = Path(models_dir) if models_dir is not None else default_models_dir()
+    candidate = root / str(name)
+    if (candidate / CARD_NAME).is_file():
+        return candidate
+    direct = Path(name)
+    if (direct / CARD_NAME).is_file():
+        return direct
+    known = ", ".join(c.name for c in list_models(root)) or "none"
+    raise ColorStudioError(f"model {str(name)!r} not found in {root} (installed: {known})")
+
+
+def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _check_weights_file(folder: Path) -> Path:
+    weights = folder / WEIGHTS_NAME
+    if weights.is_file():
+        return weights
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in _PICKLE_SUFFIXES)
+    if pickles:
+        raise ColorStudioError(
+            f"refusing to load pickled weights ({', '.join(pickles)}): pickles can run code; "
+            f"convert them to {WEIGHTS_NAME}", folder,
+        )
+    raise ColorStudioError(f"model weights missing (expected {WEIGHTS_NAME})", weights)
+
+
+def load_model(
+    name: str | Path, device: torch.device | str = "cpu", models_dir: str | Path | None = None
+) -> tuple[nn.Module, ModelCard]:
+    """Build model ``name`` from its card, load and verify its safetensors weights, move it to ``device``.
+
+    Returns ``(module in eval mode, card)``. Raises :class:`ColorStudioError` naming the file for a
+    missing model or weights, pickled weights, bad card JSON, a SHA-256 mismatch, an unknown family or
+    weights that do not fit the architecture.
+    """
+    folder = find_model_dir(name, models_dir)
+    card_path = folder / CARD_NAME
+    card = ModelCard.load(card_path)
+    weights = _check_weights_file(folder)
+    if not card.weights_sha256:
+        raise ColorStudioError("model card has no weights_sha256, so the weights cannot be verified", card_path)
+    actual = sha256_file(weights)
+    if actual.lower() != card.weights_sha256.lower():
+        raise ColorStudioError(
+            f"weights do not match the card's SHA-256 (card {card.weights_sha256[:12]}..., file {actual[:12]}...); "
+            "the file is damaged or was replaced", weights,
+        )
+    builder = _builder_for(card.family, card_path)
+    try:
+        module = builder(dict(card.config))
+    except (TypeError, ValueError, KeyError) as exc:
+        raise ColorStudioError(f"cannot build a {card.family!r} network from the card's config ({exc})", card_path) from exc
+    try:
+        state = load_file(str(weights))
+    except (SafetensorError, OSError) as exc:
+        raise ColorStudioError(f"cannot read weights ({exc})", weights) from exc
+    try:
+        module.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        raise ColorStudioError(f"weights do not fit the {card.family!r} architecture in the card ({exc})", weights) from exc
+    module.to(torch.device(device) if isinstance(device, str) else device)
+    module.eval()
+    return module, card
+
+
+def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def save_model(
+    model: nn.Module | Mapping[str, torch.Tensor], card: ModelCard, out_dir: str | Path
+) -> ModelCard:
+    """Write ``weights.safetensors`` and ``card.json`` into ``out_dir`` atomically; returns the card with
+    ``weights_sha256`` filled in. ``model`` may be a module or a state dict."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    state = model.state_dict() if isinstance(model, nn.Module) else model
+    # Copies on the CPU, so tied weights do not share storage (safetensors refuses shared tensors).
+    tensors = {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
+    weights = out_dir / WEIGHTS_NAME
+    digest: list[str] = []
+
+    def write_weights(tmp: Path) -> None:
+        save_file(tensors, str(tmp), metadata={"family": card.family, "name": card.name})
+        digest.append(sha256_file(tmp))
+
+    _atomic_write_bytes(weights, write_weights)
+    final = card.updated(weights_sha256=digest[0])
+    _atomic_write_bytes(out_dir / CARD_NAME, lambda tmp: tmp.write_text(final.to_json(), encoding="utf-8"))
+    return final
+
+
+def export_checkpoint_to_model(
+    checkpoint_dir: str | Path,
+    out_dir: str | Path,
+    card_updates: Mapping[str, Any] | ModelCard | None = None,
+) -> ModelCard:
+    """Copy a training checkpoint's EMA weights (raw weights if it has no EMA) into a model folder.
+
+    The card is ``out_dir/card.json`` if one exists, else built from ``card_updates`` (which then needs
+    ``family``; ``name`` defaults to the folder name); ``card_updates`` are applied on top, and ``steps``,
+    ``wall_time_s`` and ``hardware`` come from the checkpoint unless given. ``checkpoint_dir`` may be a
+    checkpoint folder or a training run folder (its latest checkpoint is used).
+    """
+    from colorstudio.training.checkpoint import load_checkpoint
+
+    out_dir = Path(out_dir)
+    ckpt = load_checkpoint(checkpoint_dir)
+    updates = card_updates.to_dict() if isinstance(card_updates, ModelCard) else dict(card_updates or {})
+    card_path = out_dir / CARD_NAME
+    if card_path.is_file():
+        card = ModelCard.load(card_path)
+    else:
+        card = ModelCard.from_dict({"name": out_dir.name, **updates}, source=card_path)
+    from_checkpoint = {
+        "steps": ckpt.step,
+        "wall_time_s": round(float(ckpt.state.get("wall_time_s", 0.0)), 1),
+        "hardware": ckpt.state.get("hardware", card.hardware),
+    }
+    card = card.updated(**{**from_checkpoint, **updates, "weights_sha256": ""})
+    return save_model(ckpt.ema if ckpt.ema is not None else ckpt.model, card, out_dir)

@@ -1,0 +1,1 @@
+"""Training: datasets, hint simulation, training loops, checkpoints."""

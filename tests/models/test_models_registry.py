@@ -1,0 +1,137 @@
+"""Model registry: cards, save/load round trip, SHA-256 checks, pickles refused, checkpoint export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from colorstudio.errors import ColorStudioError, ColorStudioWarning
+from colorstudio.models import registry
+from colorstudio.models.registry import (
+    ModelCard,
+    default_models_dir,
+    export_checkpoint_to_model,
+    list_models,
+    load_model,
+    register_family,
+    save_model,
+    sha256_file,
+)
+from colorstudio.training.checkpoint import save_checkpoint
+
+
+class _TinyNet(nn.Module):
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, width, 3)
+        self.head = nn.Conv2d(width, 2, 1)
+
+
+@register_family("tiny-test")
+def _build_tiny(config: dict) -> nn.Module:
+    return _TinyNet(**config)
+
+
+def _card(name: str = "tiny", **kw) -> ModelCard:
+    return ModelCard(name=name, family="tiny-test", config={"width": 4}, working_resolution=64, steps=10, **kw)
+
+
+def _saved(tmp_path: Path, name: str = "tiny") -> tuple[nn.Module, ModelCard]:
+    torch.manual_seed(0)
+    model = _TinyNet(4)
+    return model, save_model(model, _card(name, license_note="research only"), tmp_path / name)
+
+
+def test_card_json_round_trip_keeps_unknown_keys():
+    card = ModelCard.from_json(json.dumps({"name": "a", "family": "f", "steps": 3, "future_field": [1, 2]}))
+    assert card.steps == 3 and card.extra == {"future_field": [1, 2]}
+    again = ModelCard.from_json(card.to_json())
+    assert again == card and json.loads(card.to_json())["future_field"] == [1, 2]
+    with pytest.raises(ColorStudioError, match="lacks family"):
+        ModelCard.from_dict({"name": "a"})
+    with pytest.raises(ColorStudioError, match="not valid JSON"):
+        ModelCard.from_json("{nope", source="x/card.json")
+
+
+def test_save_load_round_trip(tmp_path):
+    model, card = _saved(tmp_path)
+    folder = tmp_path / "tiny"
+    assert sorted(p.name for p in folder.iterdir()) == ["card.json", "weights.safetensors"]
+    assert card.weights_sha256 == sha256_file(folder / "weights.safetensors")
+    loaded, loaded_card = load_model("tiny", torch.device("cpu"), models_dir=tmp_path)
+    assert loaded_card == card and not loaded.training
+    for key, value in model.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[key], value, rtol=0, atol=0)
+    assert [c.name for c in list_models(tmp_path)] == ["tiny"]
+    assert load_model(folder, "cpu")[1].name == "tiny"  # a folder path works too
+
+
+def test_sha_mismatch_names_the_file(tmp_path):
+    _saved(tmp_path)
+    card_path = tmp_path / "tiny" / "card.json"
+    data = json.loads(card_path.read_text())
+    data["weights_sha256"] = "0" * 64
+    card_path.write_text(json.dumps(data))
+    with pytest.raises(ColorStudioError, match="SHA-256") as err:
+        load_model("tiny", "cpu", models_dir=tmp_path)
+    assert err.value.path == tmp_path / "tiny" / "weights.safetensors"
+
+
+def test_pickles_refused_and_missing_files(tmp_path):
+    _saved(tmp_path)
+    folder = tmp_path / "tiny"
+    (folder / "weights.safetensors").unlink()
+    with pytest.raises(ColorStudioError, match="weights missing"):
+        load_model("tiny", "cpu", models_dir=tmp_path)
+    torch.save(_TinyNet(4).state_dict(), folder / "model.pt")
+    with pytest.raises(ColorStudioError, match="refusing to load pickled"):
+        load_model("tiny", "cpu", models_dir=tmp_path)
+    with pytest.raises(ColorStudioError, match="not found"):
+        load_model("nothing-here", "cpu", models_dir=tmp_path)
+
+
+def test_bad_card_json_unknown_family_and_wrong_architecture(tmp_path):
+    _saved(tmp_path)
+    card_path = tmp_path / "tiny" / "card.json"
+    good = card_path.read_text()
+    card_path.write_text("{broken")
+    with pytest.raises(ColorStudioError, match="not valid JSON") as err:
+        load_model("tiny", "cpu", models_dir=tmp_path)
+    assert err.value.path == card_path
+    with pytest.warns(ColorStudioWarning, match="skipping model"):
+        assert list_models(tmp_path) == []
+    card_path.write_text(good.replace('"tiny-test"', '"no-such-family"'))
+    with pytest.raises(ColorStudioError, match="unknown model family 'no-such-family'"):
+        load_model("tiny", "cpu", models_dir=tmp_path)
+    card_path.write_text(good.replace('"width": 4', '"width": 5'))
+    with pytest.raises(ColorStudioError, match="do not fit"):
+        load_model("tiny", "cpu", models_dir=tmp_path)
+
+
+def test_register_family_plain_call_and_default_dir(monkeypatch, tmp_path):
+    builder = register_family("tiny-test-2", _build_tiny)
+    assert builder is _build_tiny and "tiny-test-2" in registry.registered_families()
+    monkeypatch.setenv("COLORSTUDIO_MODELS", str(tmp_path))
+    assert default_models_dir() == tmp_path
+    monkeypatch.delenv("COLORSTUDIO_MODELS")
+    assert default_models_dir().name == "models"
+
+
+def test_export_checkpoint_uses_ema_weights(tmp_path):
+    model = _TinyNet(4)
+    ema = {k: v + 1.0 for k, v in model.state_dict().items()}
+    save_checkpoint(tmp_path / "run", step=42, model_state=model.state_dict(), ema_state=ema, optimizer=None,
+                    state={"wall_time_s": 12.5, "hardware": "CPU (2 threads)"})
+    card = export_checkpoint_to_model(
+        tmp_path / "run", tmp_path / "models" / "tiny", {"family": "tiny-test", "config": {"width": 4}}
+    )
+    assert (card.name, card.steps, card.wall_time_s, card.hardware) == ("tiny", 42, 12.5, "CPU (2 threads)")
+    loaded, _ = load_model("tiny", "cpu", models_dir=tmp_path / "models")
+    torch.testing.assert_close(loaded.state_dict()["conv.weight"], ema["conv.weight"])
+    # exporting again keeps the existing card and only updates what changed
+    card2 = export_checkpoint_to_model(tmp_path / "run", tmp_path / "models" / "tiny", {"evaluation": {"psnr": 23.1}})
+    assert card2.family == "tiny-test" and card2.evaluation == {"psnr": 23.1} and card2.steps == 42
