@@ -1,0 +1,1 @@
+"""Headless engine: image -> predictions -> edits -> composite (no Qt here)."""
