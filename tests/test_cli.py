@@ -1,0 +1,118 @@
+"""The command line drives the same engine calls as the GUI; these run it in-process."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PIL import Image
+
+from colorstudio.cli import main
+from colorstudio.color import rgb_to_lab
+from colorstudio.io import load_image, luminance
+
+
+@pytest.fixture()
+def gray_png(tmp_path: Path) -> Path:
+    from skimage import data
+
+    gray = Image.fromarray(data.astronaut()).convert("L").resize((96, 80))
+    path = tmp_path / "gray.png"
+    gray.save(path)
+    return path
+
+
+@pytest.fixture()
+def hints_json(tmp_path: Path) -> Path:
+    path = tmp_path / "h.hints.json"
+    path.write_text(json.dumps({"version": 1, "hints": [
+        {"x": 30, "y": 20, "radius": 3, "color": "#c08060"},
+        {"x": 70, "y": 60, "radius": 3, "color": "#2040a0"},
+    ]}))
+    return path
+
+
+def test_colorize_16bit_tiff_keeps_size_and_lightness(gray_png, hints_json, tmp_path):
+    out = tmp_path / "out.tiff"
+    code = main(["colorize", str(gray_png), "-o", str(out), "--format", "tiff", "--bit-depth", "16",
+                 "--hints", str(hints_json), "--model", "propagation"])
+    assert code == 0
+    result = tifffile.imread(out)
+    assert result.dtype == np.uint16 and result.shape == (80, 96, 3)
+    lightness_out = rgb_to_lab(result.astype(np.float32) / 65535.0)[..., 0]
+    lightness_in = luminance(load_image(gray_png))
+    assert np.abs(lightness_out - lightness_in).mean() <= 0.5
+    # the hints were honoured: the hinted pixels carry colour
+    lab = rgb_to_lab(result.astype(np.float32) / 65535.0)
+    assert np.hypot(lab[20, 30, 1], lab[20, 30, 2]) > 5
+
+
+def test_same_options_give_same_bytes(gray_png, hints_json, tmp_path):
+    outs = [tmp_path / "a.png", tmp_path / "b.png"]
+    for out in outs:
+        assert main(["colorize", str(gray_png), "-o", str(out), "--hints", str(hints_json), "--model", "propagation"]) == 0
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+
+
+def test_folder_of_inputs_writes_one_file_per_stem(gray_png, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for stem in ("one", "two"):
+        (folder / f"{stem}.png").write_bytes(gray_png.read_bytes())
+    out = tmp_path / "out"
+    assert main(["colorize", str(folder), "-o", str(out), "--model", "propagation"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["one.png", "two.png"]
+
+
+def test_hints_folder_matches_inputs_by_stem(gray_png, hints_json, tmp_path):
+    folder, hints = tmp_path / "in", tmp_path / "hints"
+    folder.mkdir(), hints.mkdir()
+    for stem in ("one", "two"):
+        (folder / f"{stem}.png").write_bytes(gray_png.read_bytes())
+    (hints / "one.hints.json").write_text(hints_json.read_text())
+    out = tmp_path / "out"
+    assert main(["colorize", str(folder), "-o", str(out), "--hints", str(hints), "--model", "propagation"]) == 0
+    hinted = np.asarray(Image.open(out / "one.png")).astype(int)
+    unhinted = np.asarray(Image.open(out / "two.png")).astype(int)
+    assert np.abs(hinted[..., 0] - hinted[..., 2]).max() > 10  # colour where hints were given
+    assert np.abs(unhinted[..., 0] - unhinted[..., 2]).max() <= 1  # none without
+
+
+@pytest.mark.parametrize("content", [b"", b"this is not an image", b"\x89PNG\r\n\x1a\n\x00\x00"])
+def test_bad_input_is_a_clear_error_and_writes_nothing(tmp_path, capsys, content):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(content)
+    out = tmp_path / "out.png"
+    assert main(["colorize", str(bad), "-o", str(out), "--model", "propagation"]) == 2
+    err = capsys.readouterr().err
+    assert "bad.png" in err and "error" in err
+    assert not out.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["bad.png"]
+
+
+def test_bad_hints_file_names_the_file(gray_png, tmp_path, capsys):
+    hints = tmp_path / "broken.hints.json"
+    hints.write_text('{"version": 1, "hints": [{"x": 1}')
+    out = tmp_path / "out.png"
+    assert main(["colorize", str(gray_png), "-o", str(out), "--hints", str(hints), "--model", "propagation"]) == 2
+    assert "broken.hints.json" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_refuses_to_overwrite_the_source(gray_png, capsys):
+    before = gray_png.read_bytes()
+    assert main(["colorize", str(gray_png), "-o", str(gray_png), "--model", "propagation"]) == 2
+    assert "gray.png" in capsys.readouterr().err
+    assert gray_png.read_bytes() == before
+
+
+def test_unknown_model_lists_the_installed_ones(gray_png, tmp_path, capsys):
+    assert main(["colorize", str(gray_png), "-o", str(tmp_path / "o.png"), "--model", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "nope" in err and "propagation" in err
+
+
+def test_models_command_lists_the_baseline(capsys):
+    assert main(["models"]) == 0
+    assert "propagation" in capsys.readouterr().out
