@@ -163,13 +163,67 @@ def _run_models() -> int:
     return 0
 
 
-def _run_evaluate(args: argparse.Namespace) -> int:
-    from colorstudio.evaluation.cli import evaluate_command
+def _parse_counts(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as exc:
+        raise ColorStudioError(f"--hints-sweep takes comma-separated integers, got {text!r}") from exc
+    if not counts or any(c < 0 for c in counts):
+        raise ColorStudioError(f"--hints-sweep takes non-negative integers, got {text!r}")
+    return counts
 
-    return evaluate_command(args)
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from colorstudio.color import to_uint
+    from colorstudio.devices import resolve_device
+    from colorstudio.engine.pipeline import load_colorizer, predict_full_resolution
+    from colorstudio.evaluation.protocol import evaluate, format_table, load_eval_set, write_json
+
+    counts = _parse_counts(args.hints_sweep)
+    model = _default_model(args.model)
+    colorizer = load_colorizer(model, resolve_device(args.device))
+    images = load_eval_set(args.data, limit=args.limit, size=args.size)
+
+    def predict(lightness, hint_ab, hint_mask, samples, seed):
+        outputs = predict_full_resolution(lightness, hint_ab, hint_mask, colorizer, samples=samples, seed=seed)
+        return [to_uint(rgb, 8) for rgb in outputs]
+
+    def progress(fraction: float, message: str) -> None:
+        if sys.stderr.isatty():
+            print(f"\r[{fraction:6.1%}] {message[:70]:<70}", end="", file=sys.stderr, flush=True)
+
+    report = evaluate(predict, images, hint_counts=counts, samples=args.samples, seed=args.seed,
+                      method=model, progress=progress)
+    print(file=sys.stderr)
+    print(format_table(report))
+    if args.json is not None:
+        write_json(report, args.json)
+        print(f"wrote {args.json}")
+    return 0
+
+
+# family -> module with train_<family>(data_paths, out_dir, steps, resume) and export_<family>_model(run, out)
+TRAINABLE_FAMILIES = {"histogram": "colorstudio.training.train_histogram"}
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from colorstudio.training.cli import train_command
+    import importlib
 
-    return train_command(args)
+    if args.model not in TRAINABLE_FAMILIES:
+        raise ColorStudioError(f"unknown model family {args.model!r}; trainable: {', '.join(TRAINABLE_FAMILIES)}")
+    for path in args.data:
+        if not path.exists():
+            raise ColorStudioError("training data not found", path)
+        if "val" in path.resolve().parts:
+            raise ColorStudioError("refusing to train on a validation set (a 'val' folder)", path)
+    module = importlib.import_module(TRAINABLE_FAMILIES[args.model])
+    train_fn = getattr(module, f"train_{args.model}")
+    export_fn = getattr(module, f"export_{args.model}_model")
+    run_dir = args.run_dir or Path("runs") / args.model
+    kwargs = {"steps": args.steps} if args.steps is not None else {}
+    result = train_fn(args.data, run_dir, resume=args.resume, **kwargs)
+    print(f"trained to step {result.step} in {result.wall_time_s / 60:.1f} min; checkpoints in {run_dir}")
+    if args.out is not None:
+        card = export_fn(run_dir, args.out)
+        print(f"exported {card.name} to {args.out}")
+    return 1 if result.interrupted else 0

@@ -33,6 +33,8 @@ __all__ = [
     "resize_lightness",
     "colorize_source",
     "check_cancel",
+    "resize_hint_channels",
+    "predict_full_resolution",
 ]
 
 Progress = Callable[[float, str], None]
@@ -292,6 +294,40 @@ def colorize_source(
     _report(progress, 1.0, "done")
     seeds = pred.seeds if len(pred.seeds) == len(rgb_samples) else pred.seeds[: len(rgb_samples)]
     return ColorizeResult(rgb_samples=rgb_samples, seeds=seeds, uncertainty=uncertainty, prediction=pred, edited_ab=ab_list)
+
+
+def resize_hint_channels(hint_ab: np.ndarray, hint_mask: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Bring full-resolution hint channels (2,H,W)/(1,H,W) to (w, h): a cell is hinted if any of its
+    pixels is, with the mean chroma of its hinted pixels."""
+    mask = hint_mask.reshape(hint_mask.shape[-2:]).astype(np.float32)
+    if (mask.shape[1], mask.shape[0]) == tuple(size):
+        return hint_ab.astype(np.float32), mask[None]
+    weight = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)
+    sums = np.stack([cv2.resize(c.astype(np.float32) * mask, size, interpolation=cv2.INTER_AREA) for c in hint_ab])
+    hinted = weight > 0
+    ab = np.where(hinted[None], sums / np.maximum(weight, 1e-8)[None], 0.0).astype(np.float32)
+    return ab, hinted[None].astype(np.float32)
+
+
+def predict_full_resolution(
+    lightness_full: np.ndarray,
+    hint_ab: np.ndarray,
+    hint_mask: np.ndarray,
+    colorizer: Colorizer,
+    *,
+    samples: int = 1,
+    seed: int = 0,
+    temperature: float = 1.0,
+) -> list[np.ndarray]:
+    """Colorize from arrays (evaluation path): L* (H,W) and full-resolution hint channels -> sRGB samples."""
+    from colorstudio.engine.composite import composite
+
+    height, width = lightness_full.shape
+    work_size = colorizer.working_size((width, height))
+    work_ab, work_mask = resize_hint_channels(hint_ab, hint_mask, work_size)
+    pred = colorizer.predict(resize_lightness(lightness_full, work_size), work_ab, work_mask,
+                             samples=samples, seed=seed, temperature=temperature)
+    return [composite(lightness_full, ab) for ab in pred.ab_samples]
 
 
 def sample_suffixes(count: int) -> Sequence[str]:
