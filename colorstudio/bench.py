@@ -133,13 +133,9 @@ BENCHMARKS: dict[str, Callable[[int], dict]] = {
 
 
 def _optional_benchmarks() -> dict[str, Callable[[int], dict]]:
-    extra: dict[str, Callable[[int], dict]] = {}
-    try:
-        from colorstudio.engine.histogram_bench import bench_slider
-    except ModuleNotFoundError:
-        return extra
-    extra["slider"] = bench_slider
-    return extra
+    from colorstudio.engine.histogram_edit import bench_slider
+
+    return {"slider": bench_slider}
 
 
 def run_bench(names: list[str], *, repeats: int = 5, list_only: bool = False) -> int:

@@ -1,0 +1,671 @@
+"""The editing session: the one observable truth that the GUI (and tests, and scripts) drive.
+
+No Qt here. Widgets connect to :class:`Session.events` and call the session's methods; long work is
+described by request snapshots (``*_request()``), run by a job from :mod:`colorstudio.engine.jobs` on any
+thread, and handed back with ``accept_*``. Every request carries a revision: a result computed for an
+older revision is dropped, so a newer request always supersedes an older one.
+
+A result is a pure function of (image, model, seeds, temperature, hints, chosen sample, hue bias,
+reference), which is exactly what a session file stores (:mod:`colorstudio.engine.session_file`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+
+from colorstudio.engine.jobs import (
+    ColorizerCache,
+    Edits,
+    ExportRequest,
+    ExportSettings,
+    HueBias,
+    LoadedImage,
+    LoadedReference,
+    OpenImageJob,
+    OpenReferenceJob,
+    PredictJob,
+    PredictRequest,
+    PreviewJob,
+    PreviewRequest,
+    PreviewResult,
+    ReferenceSettings,
+    SampleResult,
+)
+from colorstudio.engine.pipeline import PropagationColorizer
+from colorstudio.errors import ColorStudioError
+
+__all__ = [
+    "KNOWN_MODELS",
+    "ModelChoice",
+    "Session",
+    "SessionEvents",
+    "Signal",
+    "SampleSlot",
+    "default_hint_radius",
+    "list_model_choices",
+]
+
+# Families the app knows how to run; shown (disabled, with the reason) even before they are trained.
+KNOWN_MODELS: dict[str, str] = {
+    "histogram": "Larsson et al. 2016: hue/chroma histograms, uncertainty, hue bias, reference transfer",
+    "pixcolor": "PixColor (Guadarrama et al. 2017): diverse samples from a conditional PixelCNN",
+    "pic": "PIC (Royer et al. 2017): diverse samples, PixelCNN++ over ab",
+    "gan": "cGAN (Isola et al. 2017 style): one vivid image",
+}
+PROPAGATION = PropagationColorizer.name
+MAX_SAMPLES = 16
+
+
+class Signal:
+    """A minimal observer list (napari-style per-field events, without Qt)."""
+
+    def __init__(self) -> None:
+        self._slots: list[Callable[..., None]] = []
+
+    def connect(self, slot: Callable[..., None]) -> None:
+        self._slots.append(slot)
+
+    def disconnect(self, slot: Callable[..., None]) -> None:
+        self._slots.remove(slot)
+
+    def emit(self, *args: Any) -> None:
+        for slot in list(self._slots):
+            slot(*args)
+
+
+class SessionEvents:
+    """One signal per part of the state; each is emitted after the state changed."""
+
+    def __init__(self) -> None:
+        self.image = Signal()  # () new source image (everything else was reset)
+        self.model = Signal()  # () model name, sample count, temperature or seed changed
+        self.samples = Signal()  # () slots added/cleared or a sample arrived
+        self.chosen = Signal()  # (index | None)
+        self.hints = Signal()  # () hint list changed
+        self.hue_bias = Signal()  # (HueBias)
+        self.reference = Signal()  # (ReferenceSettings)
+        self.export_settings = Signal()  # (ExportSettings)
+        self.result = Signal()  # () a new preview result is available
+        self.stale = Signal()  # (what: "predict" | "preview") recomputation is needed
+        self.dirty = Signal()  # (bool) unsaved changes flag
+        self.path = Signal()  # (Path | None) session file name
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """A model the user can pick; ``reason`` says why one is disabled."""
+
+    name: str
+    description: str
+    available: bool
+    reason: str = ""
+
+
+def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
+    """Installed models from the registry, then the baseline, then known families that are missing."""
+    choices: list[ModelChoice] = []
+    installed: set[str] = set()
+    try:
+        from colorstudio.models.registry import list_models
+
+        cards = list_models(models_dir)
+    except (ImportError, ColorStudioError) as exc:
+        cards = []
+        registry_problem = str(exc)
+    else:
+        registry_problem = ""
+    for card in cards:
+        installed.add(card.name)
+        description = KNOWN_MODELS.get(card.family, f"{card.family} model")
+        choices.append(ModelChoice(card.name, description, True))
+    choices.append(ModelChoice(PROPAGATION, PropagationColorizer.card["description"], True))
+    for name, description in KNOWN_MODELS.items():
+        if name not in installed:
+            reason = registry_problem or f"not installed: no trained weights in models/{name}/ yet"
+            choices.append(ModelChoice(name, description, False, reason))
+    return choices
+
+
+def default_hint_radius(source_size: tuple[int, int]) -> float:
+    """About 1% of the long side, at least 2 px: visible on the canvas, small enough to be local."""
+    return float(max(2, round(max(source_size) / 100)))
+
+
+@dataclass
+class SampleSlot:
+    """A place in the gallery: the seed is known at once, the sample arrives later (None until then)."""
+
+    seed: int
+    sample: SampleResult | None = None
+    stale: bool = False  # computed for older hints/model; kept on screen until replaced
+    revision: int = 0  # predict revision the slot (or its sample) belongs to; older results are dropped
+
+
+class Session:
+    """The editing state of one image. All methods are called from one thread (the GUI's)."""
+
+    def __init__(
+        self,
+        *,
+        device: torch.device | None = None,
+        colorizers: ColorizerCache | None = None,
+        models_dir: Path | None = None,
+        model: str | None = None,
+        extra_models: Sequence[ModelChoice] = (),
+    ) -> None:
+        """``colorizers`` loads models (a custom loader may provide ``extra_models`` beyond the registry)."""
+        self.events = SessionEvents()
+        self.device = device if device is not None else torch.device("cpu")
+        self.colorizers = colorizers or ColorizerCache()
+        self.models_dir = models_dir
+        self._extra_models = tuple(extra_models)
+        self.model_choices = list(self._extra_models) + list_model_choices(models_dir)
+        self.model = model or self._default_model()
+        self.sample_count = 4
+        self.temperature = 1.0
+        self.base_seed = 0
+        self.image: LoadedImage | None = None
+        self.slots: list[SampleSlot] = []
+        self.chosen: int | None = None
+        self.hints: tuple = ()
+        self.hue_bias = HueBias()
+        self.reference = ReferenceSettings()
+        self.reference_image: LoadedReference | None = None
+        self.export_settings = ExportSettings()
+        self.result: PreviewResult | None = None
+        self.path: Path | None = None
+        self.dirty = False
+        self.predict_revision = 0
+        self.preview_revision = 0
+        self._warm: Any = None  # solver state of the last preview, for warm starts
+
+    # ------------------------------------------------------------------ model
+    def _default_model(self) -> str:
+        available = [c.name for c in self.model_choices if c.available]
+        return "histogram" if "histogram" in available else available[0]
+
+    def refresh_models(self) -> None:
+        self.model_choices = list(self._extra_models) + list_model_choices(self.models_dir)
+        self.events.model.emit()
+
+    def choice(self, name: str) -> ModelChoice | None:
+        return next((c for c in self.model_choices if c.name == name), None)
+
+    def set_model(self, name: str) -> None:
+        choice = self.choice(name)
+        if choice is None:
+            raise ColorStudioError(f"unknown model {name!r}")
+        if not choice.available:
+            raise ColorStudioError(f"model {name!r} cannot be used: {choice.reason}")
+        if name == self.model:
+            return
+        self.model = name
+        self._invalidate_predictions()
+        self.events.model.emit()
+
+    def supports_samples(self) -> bool:
+        """Whether seeds matter for the current model (known once it is loaded; assumed otherwise)."""
+        colorizer = self.colorizers.cached(self.model, self.device)
+        if colorizer is not None:
+            return bool(getattr(colorizer, "supports_samples", True))
+        return self.model != PROPAGATION and self.model != "histogram"
+
+    def set_sample_count(self, count: int) -> None:
+        if not 1 <= count <= MAX_SAMPLES:
+            raise ColorStudioError(f"number of samples must be between 1 and {MAX_SAMPLES}, got {count}")
+        self.sample_count = int(count)
+        self.events.model.emit()
+
+    def set_temperature(self, temperature: float) -> None:
+        if temperature <= 0:
+            raise ColorStudioError(f"temperature must be positive, got {temperature}")
+        self.temperature = float(temperature)
+        self._invalidate_predictions()
+        self.events.model.emit()
+
+    def set_base_seed(self, seed: int) -> None:
+        self.base_seed = int(seed)
+        self.events.model.emit()
+
+    # ------------------------------------------------------------------ image
+    def open_image(self, path: str | Path) -> None:
+        """Open synchronously (scripts and tests); the GUI runs :class:`OpenImageJob` and calls set_image."""
+        self.set_image(OpenImageJob().run(Path(path)))
+
+    def set_image(self, image: LoadedImage) -> None:
+        """Start editing a new image: samples, hints and edits are reset."""
+        self.image = image
+        self.slots = []
+        self.chosen = None
+        self.hints = ()
+        self.hue_bias = HueBias()
+        self.result = None
+        self._warm = None
+        self.path = None
+        self.predict_revision += 1
+        self.preview_revision += 1
+        self.dirty = False
+        self.events.image.emit()
+        self.events.samples.emit()
+        self.events.hints.emit()
+        self.events.hue_bias.emit(self.hue_bias)
+        self.events.result.emit()
+        self.events.path.emit(None)
+        self.events.dirty.emit(False)
+
+    @property
+    def has_image(self) -> bool:
+        return self.image is not None
+
+    @property
+    def source_size(self) -> tuple[int, int]:
+        """(W, H) of the source image."""
+        if self.image is None:
+            raise ColorStudioError("no image is open")
+        return self.image.size
+
+    @property
+    def source_path(self) -> Path | None:
+        return None if self.image is None else Path(self.image.source.path)
+
+    # ------------------------------------------------------------------ predictions
+    def _require_image(self) -> LoadedImage:
+        if self.image is None:
+            raise ColorStudioError("open an image first")
+        return self.image
+
+    def _predict_request(self, seeds: Sequence[int]) -> PredictRequest:
+        image = self._require_image()
+        return PredictRequest(
+            model=self.model, device=self.device, lightness=image.lightness, hints=tuple(self.hints),
+            seeds=tuple(int(s) for s in seeds), temperature=self.temperature, revision=self.predict_revision,
+        )
+
+    def begin_colorize(self) -> PredictRequest:
+        """New gallery of ``sample_count`` seeds starting at ``base_seed``; returns the work to run."""
+        self._require_image()
+        count = self.sample_count if self.supports_samples() else 1
+        self.predict_revision += 1
+        self.slots = [SampleSlot(self.base_seed + k, revision=self.predict_revision) for k in range(count)]
+        self.chosen = 0
+        self._mark_changed()
+        self.events.samples.emit()
+        self.events.chosen.emit(self.chosen)
+        return self._predict_request([slot.seed for slot in self.slots])
+
+    def begin_more_samples(self, count: int | None = None) -> PredictRequest:
+        """Append ``count`` new seeds (after the largest one so far); returns the work for them only."""
+        self._require_image()
+        if not self.slots:
+            return self.begin_colorize()
+        count = count or self.sample_count
+        start = max(slot.seed for slot in self.slots) + 1
+        new = [SampleSlot(start + k, revision=self.predict_revision) for k in range(count)]
+        self.slots.extend(new)
+        self._mark_changed()
+        self.events.samples.emit()
+        return self._predict_request([slot.seed for slot in new])
+
+    def refresh_request(self) -> PredictRequest | None:
+        """Work for every slot that is missing or stale, the chosen one first (it is on screen)."""
+        if self.image is None:
+            return None
+        if not self.slots:
+            if not self.hints:
+                return None
+            # A first hint with nothing predicted yet: colorize one sample so the hint shows.
+            self.slots = [SampleSlot(self.base_seed, revision=self.predict_revision)]
+            self.chosen = 0
+            self.events.samples.emit()
+            self.events.chosen.emit(0)
+        order = [i for i, slot in enumerate(self.slots) if slot.sample is None or slot.stale]
+        if self.chosen in order:
+            order.remove(self.chosen)
+            order.insert(0, self.chosen)
+        if not order:
+            return None
+        return self._predict_request([self.slots[i].seed for i in order])
+
+    def accept_sample(self, revision: int, sample: SampleResult) -> bool:
+        """Store an arrived sample in the slot of its seed.
+
+        A sample for the current revision makes the slot up to date. One computed for older hints is
+        still shown (it is closer than what the slot holds: live feedback while a hint is dragged) but
+        the slot stays stale; anything older than what the slot already holds is dropped.
+        """
+        for index, slot in enumerate(self.slots):
+            if slot.seed != sample.seed:
+                continue
+            if revision < slot.revision or (slot.sample is not None and not slot.stale):
+                return False
+            slot.sample = sample
+            slot.revision = revision
+            slot.stale = revision != self.predict_revision
+            self.events.samples.emit()
+            if index == self.chosen:
+                self._invalidate_preview()
+            return True
+        return False
+
+    def _invalidate_predictions(self) -> None:
+        self.predict_revision += 1
+        for slot in self.slots:
+            slot.stale = True
+        self._mark_changed()
+        if self.image is not None and (self.slots or self.hints):
+            self.events.stale.emit("predict")
+
+    @property
+    def samples_pending(self) -> bool:
+        return any(slot.sample is None or slot.stale for slot in self.slots)
+
+    @property
+    def current_sample(self) -> SampleResult | None:
+        if self.chosen is None or not 0 <= self.chosen < len(self.slots):
+            return None
+        return self.slots[self.chosen].sample
+
+    @property
+    def histograms_available(self) -> bool:
+        """Whether hue bias, energy transfer, uncertainty and suggested colours can work right now."""
+        sample = self.current_sample
+        return sample is not None and sample.histograms is not None
+
+    def choose_sample(self, index: int | None) -> None:
+        if index is not None and not 0 <= index < len(self.slots):
+            raise ColorStudioError(f"no sample number {index}")
+        if index == self.chosen:
+            return
+        self.chosen = index
+        self._warm = None
+        self._mark_changed()
+        self.events.chosen.emit(index)
+        self._invalidate_preview()
+
+    # ------------------------------------------------------------------ hints
+    def _check_hint(self, hint: Any) -> None:
+        width, height = self.source_size
+        if not (0 <= hint.x <= width and 0 <= hint.y <= height):
+            raise ColorStudioError(f"hint at ({hint.x:.1f}, {hint.y:.1f}) lies outside the {width}x{height} image")
+        if hint.radius <= 0:
+            raise ColorStudioError(f"hint radius must be positive, got {hint.radius}")
+
+    def _set_hints(self, hints: Iterable[Any]) -> None:
+        self.hints = tuple(hints)
+        self.events.hints.emit()
+        self._invalidate_predictions()
+
+    def add_hint(self, hint: Any) -> int:
+        """Append a hint (a :class:`colorstudio.engine.hints.Hint`); returns its index."""
+        self.insert_hint(len(self.hints), hint)
+        return len(self.hints) - 1
+
+    def insert_hint(self, index: int, hint: Any) -> None:
+        self._check_hint(hint)
+        hints = list(self.hints)
+        hints.insert(index, hint)
+        self._set_hints(hints)
+
+    def replace_hint(self, index: int, hint: Any) -> None:
+        self._check_hint(hint)
+        hints = list(self.hints)
+        hints[index] = hint
+        self._set_hints(hints)
+
+    def move_hint(self, index: int, x: float, y: float) -> None:
+        width, height = self.source_size
+        x, y = float(np.clip(x, 0, width)), float(np.clip(y, 0, height))
+        self.replace_hint(index, dataclasses.replace(self.hints[index], x=x, y=y))
+
+    def set_hint_radius(self, index: int, radius: float) -> None:
+        self.replace_hint(index, dataclasses.replace(self.hints[index], radius=float(radius)))
+
+    def set_hint_color(self, index: int, color: str) -> None:
+        self.replace_hint(index, dataclasses.replace(self.hints[index], color=color))
+
+    def remove_hint(self, index: int) -> Any:
+        hints = list(self.hints)
+        removed = hints.pop(index)
+        self._set_hints(hints)
+        return removed
+
+    def set_hints(self, hints: Sequence[Any]) -> None:
+        for hint in hints:
+            self._check_hint(hint)
+        self._set_hints(hints)
+
+    def hint_at(self, x: float, y: float, tolerance: float = 0.0) -> int | None:
+        """Index of the topmost hint whose disc (radius + ``tolerance`` source px) contains (x, y)."""
+        for index in range(len(self.hints) - 1, -1, -1):
+            hint = self.hints[index]
+            if (hint.x - x) ** 2 + (hint.y - y) ** 2 <= (max(hint.radius, 0.0) + tolerance) ** 2:
+                return index
+        return None
+
+    def load_hints(self, path: str | Path) -> None:
+        from colorstudio.engine.hints import load_hints
+
+        self.set_hints(load_hints(Path(path), image_size=self.source_size))
+
+    def save_hints(self, path: str | Path) -> Path:
+        from colorstudio.engine.hints import save_hints
+
+        save_hints(Path(path), list(self.hints))
+        return Path(path)
+
+    def suggested_colors(self, x: float, y: float, limit: int = 6) -> list[str]:
+        """Colours to offer at source pixel (x, y): the histogram model's modes, else each sample's colour."""
+        if self.image is None:
+            return []
+        width, height = self.source_size
+        sample = self.current_sample
+        if sample is not None and sample.histograms is not None:
+            try:
+                from colorstudio.engine.histogram_edit import suggested_colors
+            except ImportError:
+                suggested_colors = None
+            if suggested_colors is not None:
+                w, h = sample.work_size
+                col, row = min(int(x * w / width), w - 1), min(int(y * h / height), h - 1)
+                lightness = float(self.image.lightness[min(int(y), height - 1), min(int(x), width - 1)])
+                modes = suggested_colors(sample.histograms.hue, sample.histograms.chroma, col, row,
+                                         float(np.clip(lightness, 0.0, 100.0)), k=limit)
+                return [color for color, _weight in modes]
+        return self._sample_colors_at(x, y)[:limit]
+
+    def _sample_colors_at(self, x: float, y: float) -> list[str]:
+        from colorstudio.color import lab_to_rgb
+
+        width, height = self.source_size
+        lightness = float(self.image.lightness[min(int(y), height - 1), min(int(x), width - 1)])
+        colors: list[str] = []
+        for slot in self.slots:
+            if slot.sample is None:
+                continue
+            w, h = slot.sample.work_size
+            a, b = slot.sample.ab[min(int(y * h / height), h - 1), min(int(x * w / width), w - 1)]
+            # Shown at a mid lightness so dark pixels still give a recognisable swatch.
+            lab = np.array([[max(lightness, 50.0), a, b]], np.float64)
+            rgb = np.clip(lab_to_rgb(lab), 0, 1)[0]
+            color = "#{:02x}{:02x}{:02x}".format(*(int(round(v * 255)) for v in rgb))
+            if color not in colors:
+                colors.append(color)
+        return colors
+
+    # ------------------------------------------------------------------ edits
+    def set_hue_bias(self, bias: HueBias) -> None:
+        bias.validate()
+        if bias == self.hue_bias:
+            return
+        self.hue_bias = bias
+        self._mark_changed()
+        self.events.hue_bias.emit(bias)
+        self._invalidate_preview()
+
+    def set_reference(self, settings: ReferenceSettings, image: LoadedReference | None = None) -> None:
+        """Set the reference settings; ``image`` must be given when the path changes (None clears it)."""
+        settings.validate()
+        if settings.path is None:
+            image = None
+        elif image is None:
+            if self.reference_image is None or str(self.reference_image.path) != settings.path:
+                raise ColorStudioError("the reference image must be loaded before it is used", settings.path)
+            image = self.reference_image
+        else:
+            settings = dataclasses.replace(settings, path=str(image.path), sha256=image.sha256)
+        if settings == self.reference and image is self.reference_image:
+            return
+        self.reference = settings
+        self.reference_image = image
+        self._warm = None
+        self._mark_changed()
+        self.events.reference.emit(settings)
+        self._invalidate_preview()
+
+    def load_reference(self, path: str | Path) -> None:
+        """Load (synchronously) and use a reference image, keeping strength and method."""
+        image = OpenReferenceJob().run(Path(path))
+        self.set_reference(dataclasses.replace(self.reference, path=str(image.path)), image)
+
+    def set_export_settings(self, settings: ExportSettings) -> None:
+        settings.validate()
+        if settings != self.export_settings:
+            self.export_settings = settings
+            self._mark_changed()
+            self.events.export_settings.emit(settings)
+
+    @property
+    def edits(self) -> Edits:
+        return Edits(hue_bias=self.hue_bias, reference=self.reference, reference_image=self.reference_image)
+
+    # ------------------------------------------------------------------ preview
+    def _invalidate_preview(self) -> None:
+        self.preview_revision += 1
+        if self.current_sample is not None:
+            self.events.stale.emit("preview")
+
+    def preview_request(self) -> PreviewRequest | None:
+        """The preview to compute now, or None when there is no sample to show yet."""
+        sample = self.current_sample
+        if self.image is None or sample is None:
+            return None
+        return PreviewRequest(
+            lightness=self.image.preview_lightness, sample=sample, edits=self.edits, warm=self._warm,
+            revision=self.preview_revision,
+        )
+
+    def accept_preview(self, result: PreviewResult) -> bool:
+        """Show a computed preview unless a newer one is already shown (older results are dropped)."""
+        if self.result is not None and result.revision < self.result.revision:
+            return False
+        self.result = result
+        self._warm = result.warm
+        self.events.result.emit()
+        return True
+
+    @property
+    def preview_current(self) -> bool:
+        return self.result is not None and self.result.revision == self.preview_revision
+
+    # ------------------------------------------------------------------ export
+    def export_request(self, target: str | Path, settings: ExportSettings | None = None) -> ExportRequest:
+        image = self._require_image()
+        if self.chosen is None or not self.slots:
+            raise ColorStudioError("nothing to export yet: colorize the image first")
+        if self.samples_pending:
+            raise ColorStudioError("samples are still being computed; export when they have arrived")
+        settings = settings or self.export_settings
+        return ExportRequest(
+            target=Path(target), source_path=Path(image.source.path), lightness=image.lightness,
+            samples=tuple(slot.sample for slot in self.slots), chosen=self.chosen, edits=self.edits,
+            settings=settings, icc_profile=getattr(image.source, "icc_profile", None),
+        )
+
+    # ------------------------------------------------------------------ synchronous driving
+    def run_pending(self, progress: Any = None, cancel: Any = None) -> None:
+        """Compute everything that is stale, in this thread (scripts and tests; the GUI uses workers)."""
+        if self.samples_pending or (self.hints and not self.slots):
+            request = self.refresh_request()
+            if request is not None:
+                for sample in PredictJob(self.colorizers).run(request, progress, cancel):
+                    self.accept_sample(request.revision, sample)
+        request = self.preview_request()
+        if request is not None and not self.preview_current:
+            self.accept_preview(PreviewJob().run(request, progress, cancel))
+
+    def colorize(self, progress: Any = None, cancel: Any = None) -> None:
+        """Synchronous Colorize: a new gallery, predicted and previewed."""
+        request = self.begin_colorize()
+        for sample in PredictJob(self.colorizers).run(request, progress, cancel):
+            self.accept_sample(request.revision, sample)
+        self.run_pending(progress, cancel)
+
+    # ------------------------------------------------------------------ restoring a saved session
+    def restore(
+        self,
+        image: LoadedImage,
+        *,
+        model: str,
+        temperature: float,
+        sample_count: int,
+        base_seed: int,
+        seeds: Sequence[int],
+        chosen: int | None,
+        hints: Sequence[Any],
+        hue_bias: HueBias,
+        reference: ReferenceSettings,
+        reference_image: LoadedReference | None,
+        export_settings: ExportSettings,
+        path: Path | None = None,
+    ) -> None:
+        """Replace the whole state (used by session files); the samples are then pending."""
+        choice = self.choice(model)
+        if choice is None or not choice.available:
+            reason = "unknown model" if choice is None else choice.reason
+            raise ColorStudioError(f"the session uses model {model!r}, which cannot be used here: {reason}")
+        self.set_image(image)
+        self.model = model
+        self.temperature = float(temperature)
+        self.sample_count = int(sample_count)
+        self.base_seed = int(base_seed)
+        for hint in hints:
+            self._check_hint(hint)
+        self.hints = tuple(hints)
+        self.slots = [SampleSlot(int(seed), revision=self.predict_revision + 1) for seed in seeds]
+        self.chosen = chosen if self.slots else None
+        self.hue_bias = hue_bias
+        self.reference = reference if reference_image is not None else ReferenceSettings()
+        self.reference_image = reference_image
+        self.export_settings = export_settings
+        self.predict_revision += 1
+        self.preview_revision += 1
+        self.path = path
+        self.dirty = False
+        for signal in (self.events.model, self.events.samples, self.events.hints):
+            signal.emit()
+        self.events.chosen.emit(self.chosen)
+        self.events.hue_bias.emit(self.hue_bias)
+        self.events.reference.emit(self.reference)
+        self.events.export_settings.emit(self.export_settings)
+        self.events.path.emit(path)
+        self.events.dirty.emit(False)
+        if self.slots or self.hints:
+            self.events.stale.emit("predict")
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _mark_changed(self) -> None:
+        if not self.dirty:
+            self.dirty = True
+            self.events.dirty.emit(True)
+
+    def mark_saved(self, path: Path | None) -> None:
+        self.path = path
+        self.dirty = False
+        self.events.path.emit(path)
+        self.events.dirty.emit(False)

@@ -1,0 +1,51 @@
+"""Metrics and the evaluation protocol (shared/DESIGN.md, "Evaluation protocol")."""
+
+from colorstudio.evaluation.metrics import (
+    PSNR_CAP_DB,
+    ab_histogram_intersection,
+    bits_per_dim,
+    colorfulness,
+    colorfulness_ratio,
+    mean_pairwise_ms_ssim,
+    ms_ssim,
+    psnr,
+    rmse_ab,
+    ssim,
+)
+from colorstudio.evaluation.protocol import (
+    EVAL_SIZE,
+    TRAINING_MEDIAN_AB,
+    EvalReport,
+    EvalRow,
+    constant_tint_baseline,
+    evaluate,
+    format_table,
+    gray_baseline,
+    load_eval_set,
+    median_training_ab,
+    write_json,
+)
+
+__all__ = [
+    "EVAL_SIZE",
+    "PSNR_CAP_DB",
+    "TRAINING_MEDIAN_AB",
+    "EvalReport",
+    "EvalRow",
+    "ab_histogram_intersection",
+    "bits_per_dim",
+    "colorfulness",
+    "colorfulness_ratio",
+    "constant_tint_baseline",
+    "evaluate",
+    "format_table",
+    "gray_baseline",
+    "load_eval_set",
+    "mean_pairwise_ms_ssim",
+    "median_training_ab",
+    "ms_ssim",
+    "psnr",
+    "rmse_ab",
+    "ssim",
+    "write_json",
+]

@@ -1,0 +1,46 @@
+"""Application entry point: ``colorstudio`` / ``colorstudio gui [FILE]`` call :func:`run`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+__all__ = ["run", "create_application"]
+
+APP_NAME = "ColorStudio"
+ORGANIZATION = "ColorStudio"
+DESKTOP_FILE = "io.github.colorstudio.ColorStudio"
+FIRST_START_SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "astronaut-gray.jpg"
+
+
+def create_application(argv: list[str] | None = None):
+    """The QApplication with the app's names set (QSettings and the desktop entry use them)."""
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationDisplayName(APP_NAME)
+    app.setDesktopFileName(DESKTOP_FILE)
+    return app
+
+
+def run(path: str | None = None) -> int:
+    """Open the main window (optionally with an image or ``*.colorstudio.json``); returns the exit code."""
+    from colorstudio import __version__
+
+    app = create_application()
+    app.setApplicationVersion(__version__)
+    from colorstudio.gui.main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    recovered = window.offer_recovery()
+    if path is not None and not recovered:
+        if not Path(path).exists():
+            window.show_error("Cannot open the file", f"{path}: no such file")
+        else:
+            window.open_path(path)
+    elif not recovered and not window.recent_files() and FIRST_START_SAMPLE.exists():
+        window.open_path(FIRST_START_SAMPLE)  # something to try on the very first start
+    return int(app.exec())

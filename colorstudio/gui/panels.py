@@ -1,0 +1,555 @@
+"""Side panels: samples gallery, hints and colour picker, hue bias + reference, uncertainty overlay.
+
+Each panel gets the session in its constructor, follows its events to show the current state, and
+reports user input through signals (the window wraps them in undo commands). Panels hold no truth.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import qtawesome as qta
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDial,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from colorstudio.engine.session import MAX_SAMPLES, Session
+from colorstudio.gui.images import COLORMAPS, rgb_to_qimage, swatch_icon, thumbnail_pixmap
+
+__all__ = ["SamplesPanel", "HintsPanel", "AdjustPanel", "UncertaintyPanel", "gesture_ids"]
+
+THUMB = 112
+gesture_ids = itertools.count(1)  # shared counter: each slider/dial drag gets its own merge id
+
+
+def _icon_button(icon: str, text: str, tooltip: str) -> QPushButton:
+    button = QPushButton(qta.icon(icon), text)
+    button.setToolTip(tooltip)
+    return button
+
+
+class SamplesPanel(QWidget):
+    """Model chooser, N, seed, Colorize / More samples / Cancel, progress, and the gallery."""
+
+    colorize_requested = Signal()
+    more_requested = Signal()
+    cancel_requested = Signal()
+    sample_clicked = Signal(int)
+    model_requested = Signal(str)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.model_combo = QComboBox()
+        self.model_combo.setToolTip("Colorization model; models without trained weights are shown disabled")
+        self.count_spin = QSpinBox()
+        self.count_spin.setRange(1, MAX_SAMPLES)
+        self.count_spin.setToolTip("Number of samples to draw (sampling models only)")
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setToolTip("First seed; sample k uses seed + k, so any sample can be reproduced")
+        self.temperature_spin = QDoubleSpinBox()
+        self.temperature_spin.setRange(0.05, 2.0)
+        self.temperature_spin.setSingleStep(0.05)
+        self.temperature_spin.setToolTip("Sampling temperature: lower is safer, higher is more varied")
+        self.colorize_button = _icon_button("mdi6.palette", "Colorize", "Predict new samples (Ctrl+R)")
+        self.colorize_button.setDefault(True)
+        self.more_button = _icon_button("mdi6.plus-box-multiple", "More samples", "Add samples with new seeds")
+        self.cancel_button = _icon_button("mdi6.close-circle-outline", "Cancel", "Stop the running prediction")
+        self.cancel_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(True)
+        self.progress.setFormat("idle")
+        self.progress.setValue(0)
+        self.gallery = QListWidget()
+        self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
+        self.gallery.setIconSize(QSize(THUMB, THUMB))
+        self.gallery.setGridSize(QSize(THUMB + 16, THUMB + 30))
+        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.gallery.setMovement(QListWidget.Movement.Static)
+        self.gallery.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.gallery.setWordWrap(True)
+        self.gallery.setMinimumHeight(THUMB + 40)
+        self.gallery.setToolTip("Click a sample to make it the current result")
+        self.model_note = QLabel()
+        self.model_note.setWordWrap(True)
+        self.model_note.setStyleSheet("color: palette(mid);")
+
+        form = QFormLayout()
+        form.addRow("Model", self.model_combo)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("N"))
+        row.addWidget(self.count_spin)
+        row.addWidget(QLabel("Seed"))
+        row.addWidget(self.seed_spin, 1)
+        row.addWidget(QLabel("T"))
+        row.addWidget(self.temperature_spin)
+        form.addRow(row)
+        buttons = QHBoxLayout()
+        for button in (self.colorize_button, self.more_button, self.cancel_button):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.model_note)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.gallery, 1)
+
+        self.colorize_button.clicked.connect(self.colorize_requested)
+        self.more_button.clicked.connect(self.more_requested)
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.gallery.itemClicked.connect(lambda item: self.sample_clicked.emit(self.gallery.row(item)))
+        self.model_combo.activated.connect(self._model_activated)
+        self.count_spin.valueChanged.connect(lambda v: session.set_sample_count(v))
+        self.seed_spin.valueChanged.connect(lambda v: session.set_base_seed(v))
+        self.temperature_spin.valueChanged.connect(lambda v: session.set_temperature(v))
+        session.events.model.connect(self.show_model)
+        session.events.samples.connect(self.show_samples)
+        session.events.chosen.connect(self.show_chosen)
+        session.events.image.connect(self.show_model)
+        self.show_model()
+        self.show_samples()
+
+    def _model_activated(self, row: int) -> None:
+        name = self.model_combo.itemData(row)
+        if name and name != self.session.model:
+            self.model_requested.emit(name)
+
+    def show_model(self) -> None:
+        s = self.session
+        model = QStandardItemModel(self)
+        for choice in s.model_choices:
+            item = QStandardItem(choice.name if choice.available else f"{choice.name} (not installed)")
+            item.setData(choice.name, Qt.ItemDataRole.UserRole)
+            item.setToolTip(choice.description if choice.available else f"{choice.description}\n{choice.reason}")
+            if not choice.available:
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled & ~Qt.ItemFlag.ItemIsSelectable)
+            model.appendRow(item)
+        self.model_combo.blockSignals(True)
+        self.model_combo.setModel(model)
+        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(s.model)))
+        self.model_combo.blockSignals(False)
+        for spin, value in ((self.count_spin, s.sample_count), (self.seed_spin, s.base_seed)):
+            spin.blockSignals(True)
+            spin.setValue(value)
+            spin.blockSignals(False)
+        self.temperature_spin.blockSignals(True)
+        self.temperature_spin.setValue(s.temperature)
+        self.temperature_spin.blockSignals(False)
+        sampling = s.supports_samples()
+        self.count_spin.setEnabled(sampling)
+        self.temperature_spin.setEnabled(sampling)
+        self.more_button.setEnabled(sampling and s.has_image)
+        self.colorize_button.setEnabled(s.has_image)
+        choice = s.choice(s.model)
+        self.model_note.setText("" if choice is None else choice.description)
+        if not sampling:
+            self.more_button.setToolTip("This model is deterministic: every seed gives the same result")
+
+    def show_samples(self) -> None:
+        slots = self.session.slots
+        while self.gallery.count() > len(slots):
+            self.gallery.takeItem(self.gallery.count() - 1)
+        while self.gallery.count() < len(slots):
+            self.gallery.addItem(QListWidgetItem())
+        for row, slot in enumerate(slots):
+            item = self.gallery.item(row)
+            key = (slot.seed, id(slot.sample), slot.stale)
+            if item.data(Qt.ItemDataRole.UserRole) == key:
+                continue
+            item.setData(Qt.ItemDataRole.UserRole, key)
+            if slot.sample is None:
+                item.setIcon(qta.icon("mdi6.timer-sand", color="#888888"))
+                item.setText(f"seed {slot.seed}\ncomputing…")
+            else:
+                item.setIcon(self._thumbnail(slot.sample))
+                item.setText(f"seed {slot.seed}" + ("\nupdating…" if slot.stale else ""))
+            item.setToolTip(f"Sample {row + 1}, seed {slot.seed} (model {self.session.model})")
+        self.show_chosen(self.session.chosen)
+
+    def _thumbnail(self, sample) -> QPixmap:
+        """Chroma of the sample over the preview L*: cheap (no compositing), good enough at 112 px."""
+        import cv2
+        import numpy as np
+
+        from colorstudio.color import lab_to_rgb
+
+        lightness = self.session.image.preview_lightness
+        h, w = lightness.shape
+        scale = THUMB / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        small_l = cv2.resize(lightness, size, interpolation=cv2.INTER_AREA)
+        ab = cv2.resize(sample.ab, size, interpolation=cv2.INTER_LINEAR)
+        rgb = lab_to_rgb(np.dstack([small_l, ab]).astype(np.float32))
+        return thumbnail_pixmap(rgb_to_qimage(rgb), THUMB)
+
+    def show_chosen(self, index: int | None) -> None:
+        self.gallery.blockSignals(True)
+        if index is None or index >= self.gallery.count():
+            self.gallery.clearSelection()
+        else:
+            self.gallery.setCurrentRow(index)
+        self.gallery.blockSignals(False)
+
+    def set_busy(self, busy: bool) -> None:
+        self.cancel_button.setEnabled(busy)
+        if not busy:
+            self.progress.setValue(0)
+            self.progress.setFormat("idle")
+
+    def set_progress(self, fraction: float, message: str) -> None:
+        self.progress.setValue(int(fraction * 1000))
+        self.progress.setFormat(f"{message} – %p%")
+
+
+class SwatchRow(QWidget):
+    """A row of colour buttons; ``picked(color)`` when one is clicked."""
+
+    picked = Signal(str)
+
+    def __init__(self, slots: int = 8, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(3)
+        self.buttons: list[QToolButton] = []
+        for _ in range(slots):
+            button = QToolButton()
+            button.setFixedSize(24, 24)
+            button.setIconSize(QSize(18, 18))
+            button.clicked.connect(lambda _=False, b=button: self.picked.emit(b.property("color")))
+            layout.addWidget(button)
+            self.buttons.append(button)
+        layout.addStretch(1)
+        self.set_colors([])
+
+    def set_colors(self, colors: list[str]) -> None:
+        for i, button in enumerate(self.buttons):
+            if i < len(colors):
+                button.setIcon(swatch_icon(colors[i], 18))
+                button.setProperty("color", colors[i])
+                button.setToolTip(colors[i])
+                button.setVisible(True)
+            else:
+                button.setVisible(False)
+
+    def colors(self) -> list[str]:
+        return [b.property("color") for b in self.buttons if b.isVisibleTo(self)]
+
+
+class HintsPanel(QWidget):
+    """The hint colour picker (suggested, recent, dialog) and hint file actions."""
+
+    color_chosen = Signal(str)  # a swatch or the dialog gave a colour
+    radius_changed = Signal(float)
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.current_color = "#c0504d"
+        self.current_button = QToolButton()
+        self.current_button.setFixedSize(44, 44)
+        self.current_button.setIconSize(QSize(38, 38))
+        self.current_button.setToolTip("Colour for new hints – click for the full colour dialog")
+        self.current_label = QLabel()
+        self.suggested = SwatchRow(6)
+        self.suggested_label = QLabel("Click the image to see suggestions")
+        self.suggested_label.setWordWrap(True)
+        self.recent = SwatchRow(8)
+        self.radius_spin = QDoubleSpinBox()
+        self.radius_spin.setRange(1.0, 500.0)
+        self.radius_spin.setSuffix(" px")
+        self.radius_spin.setToolTip("Radius of the selected hint (or the wheel over a hint)")
+        self.radius_spin.setEnabled(False)
+        self.count_label = QLabel()
+        self.help = QLabel(
+            "Click: add hint · Drag: move · Right-click / Del: remove · Wheel over a hint: radius · "
+            "Space-drag / middle button: pan"
+        )
+        self.help.setWordWrap(True)
+        self.help.setStyleSheet("color: palette(mid);")
+
+        top = QHBoxLayout()
+        top.addWidget(self.current_button)
+        top.addWidget(self.current_label, 1)
+        form = QFormLayout()
+        form.addRow("Suggested", self.suggested)
+        form.addRow("", self.suggested_label)
+        form.addRow("Recent", self.recent)
+        form.addRow("Radius", self.radius_spin)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(form)
+        layout.addWidget(self.count_label)
+        layout.addWidget(self.help)
+        layout.addStretch(1)
+
+        self.current_button.clicked.connect(self.open_dialog)
+        self.suggested.picked.connect(self.pick)
+        self.recent.picked.connect(self.pick)
+        self.radius_spin.editingFinished.connect(lambda: self.radius_changed.emit(self.radius_spin.value()))
+        session.events.hints.connect(self.show_hints)
+        self.show_current()
+        self.show_hints()
+
+    def show_current(self) -> None:
+        self.current_button.setIcon(swatch_icon(self.current_color, 38))
+        self.current_label.setText(f"Hint colour {self.current_color}")
+
+    def pick(self, color: str) -> None:
+        self.current_color = color
+        self.show_current()
+        self.color_chosen.emit(color)
+
+    def open_dialog(self) -> None:
+        from PySide6.QtWidgets import QColorDialog
+
+        color = QColorDialog.getColor(QColor(self.current_color), self, "Hint colour")
+        if color.isValid():
+            self.pick(color.name())
+
+    def set_recent(self, colors: list[str]) -> None:
+        self.recent.set_colors(colors)
+
+    def set_suggestions(self, colors: list[str], note: str) -> None:
+        self.suggested.set_colors(colors)
+        self.suggested_label.setText(note)
+
+    def show_selected(self, index: int) -> None:
+        hints = self.session.hints
+        valid = 0 <= index < len(hints)
+        self.radius_spin.setEnabled(valid)
+        if valid:
+            self.radius_spin.blockSignals(True)
+            self.radius_spin.setValue(hints[index].radius)
+            self.radius_spin.blockSignals(False)
+
+    def show_hints(self) -> None:
+        n = len(self.session.hints)
+        self.count_label.setText(f"{n} hint{'s' if n != 1 else ''}")
+
+
+class AdjustPanel(QWidget):
+    """Hue bias (dial + strength) and reference transfer (image, strength, method)."""
+
+    hue_changed = Signal(float, float, int)  # angle, strength, gesture id (0 = a single step)
+    reference_load_requested = Signal()
+    reference_clear_requested = Signal()
+    reference_changed = Signal(float, str, int)  # strength, method, gesture id
+
+    METHODS = (("energy", "Energy minimization"), ("quantile", "Quantile matching"))
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self._gesture = 0
+        self.dial = QDial()
+        self.dial.setRange(0, 359)
+        self.dial.setWrapping(True)
+        self.dial.setNotchesVisible(True)
+        self.dial.setNotchTarget(15)
+        self.dial.setFixedSize(96, 96)
+        self.dial.setToolTip("Hue-bias angle (Lab hue: 0° = red/magenta, 90° = yellow, 180° = green, 270° = blue)")
+        self.angle_label = QLabel("0°")
+        self.hue_strength = QSlider(Qt.Orientation.Horizontal)
+        self.hue_strength.setRange(0, 100)
+        self.hue_strength.setToolTip("Hue-bias strength: uncertain pixels follow it, confident ones barely move")
+        self.hue_note = QLabel()
+        self.hue_note.setWordWrap(True)
+        self.hue_note.setStyleSheet("color: palette(mid);")
+
+        self.ref_thumb = QLabel("No reference")
+        self.ref_thumb.setFixedSize(96, 72)
+        self.ref_thumb.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.ref_thumb.setStyleSheet("border: 1px solid palette(mid);")
+        self.ref_load = _icon_button("mdi6.image-plus", "Load…", "Load a reference image whose colours to transfer")
+        self.ref_clear = _icon_button("mdi6.image-remove", "Clear", "Stop using the reference")
+        self.ref_strength = QSlider(Qt.Orientation.Horizontal)
+        self.ref_strength.setRange(0, 100)
+        self.ref_method = QComboBox()
+        for key, text in self.METHODS:
+            self.ref_method.addItem(text, key)
+        self.ref_note = QLabel()
+        self.ref_note.setWordWrap(True)
+        self.ref_note.setStyleSheet("color: palette(mid);")
+
+        hue_box = QGroupBox("Hue bias")
+        hue_layout = QGridLayout(hue_box)
+        hue_layout.addWidget(self.dial, 0, 0, 2, 1)
+        hue_layout.addWidget(self.angle_label, 0, 1)
+        strength_row = QHBoxLayout()
+        strength_row.addWidget(QLabel("Strength"))
+        strength_row.addWidget(self.hue_strength, 1)
+        hue_layout.addLayout(strength_row, 1, 1)
+        hue_layout.addWidget(self.hue_note, 2, 0, 1, 2)
+
+        ref_box = QGroupBox("Reference")
+        ref_layout = QGridLayout(ref_box)
+        ref_layout.addWidget(self.ref_thumb, 0, 0, 2, 1)
+        ref_layout.addWidget(self.ref_load, 0, 1)
+        ref_layout.addWidget(self.ref_clear, 1, 1)
+        ref_form = QFormLayout()
+        ref_form.addRow("Strength", self.ref_strength)
+        ref_form.addRow("Method", self.ref_method)
+        ref_layout.addLayout(ref_form, 2, 0, 1, 2)
+        ref_layout.addWidget(self.ref_note, 3, 0, 1, 2)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(hue_box)
+        layout.addWidget(ref_box)
+        layout.addStretch(1)
+
+        self.dial.sliderPressed.connect(self._begin_gesture)
+        self.dial.sliderReleased.connect(self._end_gesture)
+        self.hue_strength.sliderPressed.connect(self._begin_gesture)
+        self.hue_strength.sliderReleased.connect(self._end_gesture)
+        self.ref_strength.sliderPressed.connect(self._begin_gesture)
+        self.ref_strength.sliderReleased.connect(self._end_gesture)
+        self.dial.valueChanged.connect(self._hue_input)
+        self.hue_strength.valueChanged.connect(self._hue_input)
+        self.ref_strength.valueChanged.connect(self._reference_input)
+        self.ref_method.activated.connect(lambda _i: self._reference_input())
+        self.ref_load.clicked.connect(self.reference_load_requested)
+        self.ref_clear.clicked.connect(self.reference_clear_requested)
+        for signal in (session.events.hue_bias, session.events.reference, session.events.chosen, session.events.samples):
+            signal.connect(lambda *_: self.show_state())
+        self.show_state()
+
+    @staticmethod
+    def dial_to_angle(value: int) -> float:
+        """Dial value (0..359) -> Lab hue angle in degrees (the dial shows the number it sends)."""
+        return float(value % 360)
+
+    def _begin_gesture(self) -> None:
+        self._gesture = next(gesture_ids)
+
+    def _end_gesture(self) -> None:
+        self._gesture = 0
+
+    def _hue_input(self, *_args) -> None:
+        angle = self.dial_to_angle(self.dial.value())
+        self.angle_label.setText(f"{angle:.0f}°")
+        self.hue_changed.emit(angle, self.hue_strength.value() / 100.0, self._gesture)
+
+    def _slider_to_strength(self, method: str) -> float:
+        # The CLI's --reference-strength: lambda of eq. 6 (useful 0.1..10) or the quantile blend (0..1).
+        value = self.ref_strength.value() / 100.0
+        return value * 10.0 if method == "energy" else value
+
+    def _reference_input(self, *_args) -> None:
+        method = self.ref_method.currentData()
+        self.reference_changed.emit(self._slider_to_strength(method), method, self._gesture)
+
+    def show_state(self) -> None:
+        s = self.session
+        bias = s.hue_bias
+        for widget, value in ((self.dial, int(round(bias.angle_deg)) % 360), (self.hue_strength, int(round(bias.strength * 100)))):
+            if widget.value() != value:
+                widget.blockSignals(True)
+                widget.setValue(value)
+                widget.blockSignals(False)
+        self.angle_label.setText(f"{bias.angle_deg:.0f}°")
+        histograms = s.histograms_available
+        ready = s.current_sample is not None
+        self.dial.setEnabled(histograms)
+        self.hue_strength.setEnabled(histograms)
+        if not ready:
+            self.hue_note.setText("Colorize first.")
+        elif not histograms:
+            self.hue_note.setText("Hue bias needs a model that predicts colour histograms (the 'histogram' model).")
+        else:
+            self.hue_note.setText("Uncertain pixels follow the bias; confident ones barely move.")
+        ref = s.reference
+        method_row = self.ref_method.findData(ref.method)
+        self.ref_method.blockSignals(True)
+        self.ref_method.setCurrentIndex(max(0, method_row))
+        energy_item = self.ref_method.model().item(0)
+        energy_item.setEnabled(histograms or not ready)
+        self.ref_method.blockSignals(False)
+        slider = int(round(ref.strength * (10 if ref.method == "energy" else 100)))
+        if self.ref_strength.value() != slider:
+            self.ref_strength.blockSignals(True)
+            self.ref_strength.setValue(min(100, slider))
+            self.ref_strength.blockSignals(False)
+        has_ref = s.reference_image is not None
+        self.ref_clear.setEnabled(has_ref)
+        self.ref_strength.setEnabled(has_ref)
+        self.ref_method.setEnabled(has_ref)
+        if has_ref:
+            self.ref_thumb.setPixmap(self._reference_pixmap())
+            self.ref_thumb.setToolTip(str(s.reference_image.path))
+        else:
+            self.ref_thumb.setPixmap(QPixmap())
+            self.ref_thumb.setText("No reference")
+        if has_ref and ref.method == "energy" and ready and not histograms:
+            self.ref_note.setText("Energy minimization needs the histogram model; choose quantile matching.")
+        else:
+            self.ref_note.setText("")
+
+    def _reference_pixmap(self) -> QPixmap:
+        image: QImage = rgb_to_qimage(self.session.reference_image.rgb)
+        return QPixmap.fromImage(image.scaled(
+            self.ref_thumb.width() - 2, self.ref_thumb.height() - 2,
+            Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation,
+        ))
+
+
+class UncertaintyPanel(QWidget):
+    """Overlay toggle, colormap and opacity; view settings only (not part of the result, not undone)."""
+
+    changed = Signal()
+
+    def __init__(self, session: Session, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.show_box = QCheckBox("Show uncertainty overlay")
+        self.show_box.setToolTip("Where the model is unsure (hue entropy x chroma): good places for hints (U)")
+        self.colormap = QComboBox()
+        self.colormap.addItems(list(COLORMAPS))
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(60)
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: palette(mid);")
+        form = QFormLayout()
+        form.addRow(self.show_box)
+        form.addRow("Colormap", self.colormap)
+        form.addRow("Opacity", self.opacity)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.note)
+        layout.addStretch(1)
+        self.show_box.toggled.connect(self.changed)
+        self.colormap.currentTextChanged.connect(self.changed)
+        self.opacity.valueChanged.connect(self.changed)
+        for signal in (session.events.chosen, session.events.samples, session.events.result):
+            signal.connect(lambda *_: self.show_state())
+        self.show_state()
+
+    def show_state(self) -> None:
+        available = self.session.histograms_available
+        for widget in (self.show_box, self.colormap, self.opacity):
+            widget.setEnabled(available)
+        self.note.setText("" if available else "The uncertainty map needs the histogram model.")

@@ -1,0 +1,113 @@
+"""Render the real main window offscreen with a colorized photo, its samples and hints, to a PNG.
+
+    python -m colorstudio.gui.screenshot [--output resources/screenshots/main-window.png] [--model NAME]
+
+Uses the best installed model (a sampler, else the histogram model, else the propagation baseline) on
+``resources/samples/astronaut-gray.jpg`` with a few colour hints placed where a restorer would put them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+__all__ = ["main", "take_screenshot"]
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_IMAGE = REPO / "resources" / "samples" / "astronaut-gray.jpg"
+DEFAULT_OUTPUT = REPO / "resources" / "screenshots" / "main-window.png"
+PREFERENCE = ("pixcolor", "pic", "histogram", "gan", "propagation")
+
+# (x, y, colour) in pixels of the 512x512 astronaut portrait: skin, hair, orange suit, flag, backdrop.
+ASTRONAUT_HINTS = (
+    (196, 124, "#e3a58c"), (246, 118, "#e0a088"), (225, 92, "#e6b09a"),
+    (190, 52, "#9c6a3c"), (262, 66, "#a87444"),
+    (95, 400, "#d8692c"), (330, 330, "#d46a30"), (60, 300, "#cf6a34"), (250, 470, "#d46a30"),
+    (18, 50, "#27367a"), (40, 210, "#b8202c"),
+    (340, 110, "#8d9cad"), (470, 160, "#8d9cad"), (300, 20, "#97a5b4"),
+    (415, 60, "#b55a2c"), (215, 210, "#1c1c22"), (390, 430, "#101014"), (455, 400, "#121216"),
+    (330, 470, "#141418"),
+)
+
+
+def _pump(app, condition, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        app.processEvents()
+        time.sleep(0.01)
+    return condition()
+
+
+def _best_model(session) -> str:
+    available = {c.name for c in session.model_choices if c.available}
+    return next(name for name in PREFERENCE if name in available)
+
+
+def take_screenshot(output: Path, image: Path = DEFAULT_IMAGE, model: str | None = None,
+                    size: tuple[int, int] = (1440, 900), timeout_s: float = 300.0) -> Path:
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QSettings
+
+    from colorstudio.gui.app import create_application
+    from colorstudio.gui.main_window import MainWindow
+
+    app = create_application()
+    scratch = Path(tempfile.mkdtemp(prefix="colorstudio-shot-"))
+    window = MainWindow(settings=QSettings(str(scratch / "settings.ini"), QSettings.Format.IniFormat),
+                        state_dir=scratch, confirm_close=False)
+    window.resize(*size)
+    window.show()
+    window.open_path(image)
+    if not _pump(app, lambda: window.session.has_image, 60):
+        raise SystemExit(f"could not open {image}: {window.last_error}")
+    session = window.session
+    window.set_model(model or _best_model(session))
+    session.set_sample_count(4)
+    scale = session.source_size[0] / 512.0
+    for x, y, color in ASTRONAUT_HINTS:
+        window.hints_panel.current_color = color
+        window.add_hint(x * scale, y * scale)
+    window.canvas.select_hint(None)
+    for color in ("#27367a", "#e3a58c", "#8d9cad", "#d8692c"):  # fills the picker's recent colours
+        window.hints_panel.pick(color)
+    window.colorize()
+
+    def idle() -> bool:
+        lanes = (window.predict_lane, window.preview_lane)
+        return not any(lane.busy for lane in lanes) and not session.samples_pending and session.preview_current
+
+    if not _pump(app, idle, timeout_s):
+        raise SystemExit(f"colorization did not finish in {timeout_s} s: {window.last_error}")
+    if window.last_error:
+        raise SystemExit(f"error while colorizing: {window.last_error}")
+    window.canvas.select_hint(6)
+    hint = session.hints[6]
+    window._show_suggestions(hint.x, hint.y)
+    window.set_view_mode("split", 0.3)
+    window.split_slider.blockSignals(True)
+    window.split_slider.setValue(30)
+    window.split_slider.blockSignals(False)
+    _pump(app, lambda: False, 0.3)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if not window.grab().save(str(output)):
+        raise SystemExit(f"could not write {output}")
+    window.close()
+    return output
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT)
+    parser.add_argument("--image", type=Path, default=DEFAULT_IMAGE)
+    parser.add_argument("--model", default=None, help="model name (default: the best installed one)")
+    args = parser.parse_args(argv)
+    print(take_screenshot(args.output, args.image, args.model))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

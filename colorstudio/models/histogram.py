@@ -1,0 +1,363 @@
+"""Larsson et al. 2016 style histogram colorizer: per-cell hue and chroma distributions from hypercolumns.
+
+Input ``(B, 4, H, W)``: normalized lightness ``L_norm = (L* - 50) / 50`` and three hint channels
+``(a_norm * mask, b_norm * mask, mask)`` with ``ab_norm = ab / 110`` (contracts.md). Output: two sets of
+32-way logits, hue and chroma, at 1/4 of the input resolution ``(B, 32, ceil(H/4), ceil(W/4))``.
+
+Colour coordinates differ from the paper on purpose. Larsson et al. predict hue/chroma of the HSL
+bicone (HSV hue, chroma = max - min of RGB) and keep the gray value. Here hue and chroma are the polar
+coordinates of Lab a*b* (``hue = atan2(b*, a*)`` in turns, ``chroma = sqrt(a*^2 + b*^2)``), so the
+network only predicts chromaticity while L* passes through untouched: the output's luminance equals the
+input's exactly (DESIGN.md), and hue and chroma are perceptually more uniform than in the bicone, whose
+chroma range depends on the gray value.
+
+The hypercolumn is the dense low-resolution equivalent of the paper's sparse sampling: features of
+several encoder depths are brought to 1/4 resolution and concatenated, then the 1x1 ``h_fc1``. Because
+bilinear upsampling and a 1x1 convolution are both linear, ``h_fc1(concat(up(f_1), ..., up(f_n)))`` is
+computed as ``sum_i up(W_i f_i)``: each projection runs at its source's own (lower) resolution, which is
+the same function for a fraction of the FLOPs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_activation, make_norm, pad_to_multiple
+
+__all__ = [
+    "HistogramConfig",
+    "HistogramColorizer",
+    "build_histogram_model",
+    "decode_ab",
+    "histogram_targets",
+    "smoothing_matrix",
+    "FADING_THRESHOLD",
+]
+
+# Larsson et al. sec. 3.2: chromatic fading factor min(|z| / 0.03, 1) for the hue circular mean z.
+FADING_THRESHOLD = 0.03
+
+
+@dataclass(frozen=True)
+class HistogramConfig:
+    """Architecture and loss settings. Stored in checkpoints and model cards (``asdict``)."""
+
+    in_channels: int = 4
+    bins: int = 32
+    width: int = 32  # channels of the 1/2-resolution stem; stage i has width * stage_mults[i]
+    stage_mults: tuple[int, ...] = (1, 2, 4, 8)  # stages at 1/2, 1/4, 1/8, 1/16 of the input
+    stage_blocks: tuple[int, ...] = (0, 1, 2, 3)  # residual blocks per stage
+    deep_dilations: tuple[int, ...] = (1, 2, 4)  # dilations of the deepest stage's blocks (cycled)
+    global_context: bool = True  # image-wide mean of the deepest features as one more hypercolumn source
+    hypercolumn_channels: int = 256  # width of h_fc1
+    norm: str = "batch"
+    act: str = "relu"
+    # loss (paper: KL(target || prediction); hue term weighted by 5 x GT chroma in [0, 1])
+    hue_weight: float = 5.0
+    target_sigma_bins: float = 1.0  # Gaussian smoothing of the targets across neighbouring bins
+    p_no_hints: float = 0.5  # fraction of training images that get no simulated hints
+
+    @property
+    def total_stride(self) -> int:
+        return 2 ** len(self.stage_mults)
+
+    @property
+    def output_stride(self) -> int:
+        return 4
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "HistogramConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown HistogramConfig fields: {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+def smoothing_matrix(bins: int, sigma: float, circular: bool) -> torch.Tensor:
+    """(K, K) row-stochastic Gaussian smoothing across bins; row k spreads a unit mass at bin k.
+
+    Circular for hue (bins wrap), truncated and renormalized for chroma (no mass leaks past the ends).
+    ``sigma <= 0`` gives the identity.
+    """
+    if sigma <= 0:
+        return torch.eye(bins)
+    k = torch.arange(bins, dtype=torch.float64)
+    d = k[:, None] - k[None, :]
+    if circular:
+        d = torch.remainder(d + bins / 2, bins) - bins / 2
+    m = torch.exp(-0.5 * (d / sigma) ** 2)
+    return (m / m.sum(dim=1, keepdim=True)).float()
+
+
+def _quantizers():
+    from colorstudio.color.quantize import CHROMA_QUANTIZER, HUE_QUANTIZER
+
+    return HUE_QUANTIZER, CHROMA_QUANTIZER
+
+
+def histogram_targets(
+    L_norm: torch.Tensor,
+    ab_norm: torch.Tensor,
+    hue_smooth: torch.Tensor,
+    chroma_smooth: torch.Tensor,
+    cell: int = 4,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Ground-truth distributions per output cell.
+
+    Args:
+        L_norm: (B, 1, S, S) normalized lightness; ab_norm: (B, 2, S, S) normalized a*b*.
+        hue_smooth, chroma_smooth: (K, K) matrices from :func:`smoothing_matrix`.
+        cell: pixels per output cell along each side (the output stride).
+    Returns:
+        hue_target (B, K, s, s), chroma_target (B, K, s, s), each summing to 1 over K, with
+        s = ceil(S / cell); and hue_weight_base (B, 1, s, s): the cell's mean chroma in [0, 1].
+        The hue histogram of a cell weights each pixel by its chroma: summing the paper's per-pixel
+        loss ``chroma_n * KL(hue_n || p)`` over the cell's pixels equals ``mean chroma * KL(that
+        weighted histogram || p)`` up to a constant, and gray pixels (undefined hue) count for nothing.
+    """
+    from colorstudio.color import denormalize_ab, denormalize_l, lab_to_lch
+
+    hue_q, chroma_q = _quantizers()
+    lab = torch.cat([denormalize_l(L_norm), denormalize_ab(ab_norm)], dim=1)
+    _, chroma, hue = lab_to_lch(lab)  # each (B, S, S); chroma in a*b* units, hue in turns [0, 1)
+    k = hue_q.bins
+    lo, hi = float(chroma_q.lo), float(chroma_q.hi)
+    chroma01 = ((chroma - lo) / (hi - lo)).clamp(0, 1)  # (B, S, S)
+    ones = torch.ones_like(chroma01)
+    count = _cell_histogram(torch.zeros_like(chroma01, dtype=torch.long), ones, 1, cell)  # (B, 1, s, s) pixels per cell
+    chroma_hist = _cell_histogram(chroma_q.encode(chroma), ones, k, cell) / count
+    hue_mass = _cell_histogram(hue_q.encode(hue), chroma01, k, cell)
+    total_chroma = hue_mass.sum(dim=1, keepdim=True)
+    mean_chroma = total_chroma / count
+    # cells without any chroma get a uniform hue target; their weight is ~0 anyway
+    hue_hist = torch.where(total_chroma > 1e-6, hue_mass / total_chroma.clamp_min(1e-6), torch.full_like(hue_mass, 1.0 / k))
+    hue_t = torch.einsum("bkhw,kj->bjhw", hue_hist, hue_smooth.to(hue_hist))
+    chroma_t = torch.einsum("bkhw,kj->bjhw", chroma_hist, chroma_smooth.to(chroma_hist))
+    return hue_t, chroma_t, mean_chroma
+
+
+def _cell_histogram(index: torch.Tensor, weight: torch.Tensor, bins: int, cell: int) -> torch.Tensor:
+    """Sum of ``weight`` per (bin, cell): index, weight (B, S1, S2) -> (B, bins, ceil(S1/cell), ceil(S2/cell)).
+
+    A scatter-add over pixels: O(pixels) instead of building a (B, bins, S1, S2) one-hot tensor.
+    """
+    b, s1, s2 = index.shape
+    h, w = -(-s1 // cell), -(-s2 // cell)
+    dev = index.device
+    cy = (torch.arange(s1, device=dev) // cell).view(1, s1, 1)
+    cx = (torch.arange(s2, device=dev) // cell).view(1, 1, s2)
+    batch = torch.arange(b, device=dev).view(b, 1, 1)
+    flat = ((batch * bins + index.long()) * h + cy) * w + cx
+    out = torch.zeros(b * bins * h * w, dtype=weight.dtype, device=dev)
+    out.index_add_(0, flat.reshape(-1), weight.reshape(-1))
+    return out.view(b, bins, h, w)
+
+
+def _kl(target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
+    """Per-cell KL(target || softmax(logits)) over dim 1: (B, K, h, w) -> (B, h, w), in nats."""
+    log_p = F.log_softmax(logits, dim=1)
+    return (torch.xlogy(target, target) - target * log_p).sum(dim=1)
+
+
+class _HypercolumnFC1(nn.Module):
+    """``h_fc1``: a 1x1 layer over the concatenated hypercolumn, computed per source (see module doc)."""
+
+    def __init__(self, source_channels: list[int], global_channels: int, out_ch: int, norm: str, act: str) -> None:
+        super().__init__()
+        self.proj = nn.ModuleList(nn.Conv2d(c, out_ch, 1, bias=False) for c in source_channels)
+        self.global_proj = nn.Linear(global_channels, out_ch, bias=False) if global_channels else None
+        self.norm = make_norm(norm, out_ch)
+        self.act = make_activation(act)
+
+    def forward(self, sources: list[torch.Tensor], global_feat: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:
+        out = None
+        for proj, feat in zip(self.proj, sources):
+            y = proj(feat)
+            if tuple(y.shape[-2:]) != size:
+                y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+            out = y if out is None else out + y
+        if self.global_proj is not None and global_feat is not None:
+            out = out + self.global_proj(global_feat)[:, :, None, None]
+        return self.act(self.norm(out))
+
+
+class HistogramColorizer(nn.Module):
+    """Fully convolutional hypercolumn network with 32-way hue and chroma heads (Larsson et al. 2016).
+
+    ``forward(x (B, 4, H, W)) -> (hue_logits, chroma_logits)`` each (B, K, ceil(H/4), ceil(W/4)).
+    Any H, W: the input is padded (replicate) to a multiple of the total stride and the output cropped.
+    """
+
+    def __init__(self, config: HistogramConfig = HistogramConfig()) -> None:
+        super().__init__()
+        cfg = self.config = config
+        if len(cfg.stage_mults) != len(cfg.stage_blocks) or len(cfg.stage_mults) < 2:
+            raise ValueError("stage_mults and stage_blocks need the same length (>= 2)")
+        stages = []
+        in_ch = cfg.in_channels
+        last = len(cfg.stage_mults) - 1
+        for i, (mult, n_blocks) in enumerate(zip(cfg.stage_mults, cfg.stage_blocks)):
+            ch = cfg.width * mult
+            layers: list[nn.Module] = [downsample(in_ch, ch, cfg.norm, cfg.act)]
+            if i == 0:
+                layers.append(ConvNormAct(ch, ch, 3, norm=cfg.norm, act=cfg.act))
+            for j in range(n_blocks):
+                dil = cfg.deep_dilations[j % len(cfg.deep_dilations)] if i == last else 1
+                layers.append(ResidualBlock(ch, dilation=dil, norm=cfg.norm, act=cfg.act))
+            stages.append(nn.Sequential(*layers))
+            in_ch = ch
+        self.stages = nn.ModuleList(stages)
+        # hypercolumn sources: the (pooled) input itself, then every stage's output
+        source_channels = [cfg.in_channels] + [cfg.width * m for m in cfg.stage_mults]
+        global_channels = cfg.width * cfg.stage_mults[-1] if cfg.global_context else 0
+        self.h_fc1 = _HypercolumnFC1(source_channels, global_channels, cfg.hypercolumn_channels, cfg.norm, cfg.act)
+        self.hue_head = nn.Conv2d(cfg.hypercolumn_channels, cfg.bins, 1)
+        self.chroma_head = nn.Conv2d(cfg.hypercolumn_channels, cfg.bins, 1)
+        self.register_buffer("hue_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=True), persistent=False)
+        self.register_buffer("chroma_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=False), persistent=False)
+        self.train_with_hints = True  # the trainer turns this off when the hint simulator is unavailable
+
+    # ------------------------------------------------------------------ network
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if x.ndim != 4 or x.shape[1] != self.config.in_channels:
+            raise ValueError(f"expected (B, {self.config.in_channels}, H, W), got {tuple(x.shape)}")
+        stride = self.config.output_stride
+        out_size = (math.ceil(x.shape[-2] / stride), math.ceil(x.shape[-1] / stride))
+        x, _ = pad_to_multiple(x, self.config.total_stride)
+        cell = (x.shape[-2] // stride, x.shape[-1] // stride)
+        sources = [F.avg_pool2d(x, stride)]  # (B, 4, H/4, W/4): direct path for hints and local L
+        feat = x
+        for stage in self.stages:
+            feat = stage(feat)
+            sources.append(feat)
+        global_feat = feat.mean(dim=(-2, -1)) if self.config.global_context else None
+        h = self.h_fc1(sources, global_feat, cell)  # (B, C_h, H/4, W/4)
+        hue = crop_to(self.hue_head(h), out_size)
+        chroma = crop_to(self.chroma_head(h), out_size)
+        return hue, chroma
+
+    @staticmethod
+    def make_input(L_norm: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
+        """Stack (B, 1, H, W) L_norm and (B, 3, H, W) hint (ab_norm * mask, mask) into the 4-channel input."""
+        if hint is None:
+            hint = L_norm.new_zeros(L_norm.shape[0], 3, *L_norm.shape[-2:])
+        return torch.cat([L_norm, hint], dim=1)
+
+    def predict_distributions(self, L_norm: torch.Tensor, hint: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Softmax hue and chroma distributions (B, K, ceil(H/4), ceil(W/4)), each summing to 1 over K.
+
+        Runs in whatever mode/grad context the caller set (use ``model.eval()`` and ``torch.no_grad()``).
+        """
+        hue, chroma = self(self.make_input(L_norm, hint))
+        return hue.softmax(dim=1), chroma.softmax(dim=1)
+
+    # ------------------------------------------------------------------ training
+    def _training_hints(self, ab: torch.Tensor, seed: torch.Tensor | None) -> torch.Tensor:
+        """Simulated user hints (Zhang et al. 2017) for a random (1 - p_no_hints) of the batch; zeros otherwise.
+
+        ``seed`` (the shared loop's per-step seed) makes the hints reproducible across resumes.
+        """
+        from colorstudio.training.hint_sim import simulate_training_hints_torch
+
+        gen = torch.Generator(device=ab.device)
+        gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
+        hint = simulate_training_hints_torch(ab, gen)
+        keep = torch.rand(ab.shape[0], 1, 1, 1, generator=gen, device=ab.device) >= self.config.p_no_hints
+        return hint * keep.to(hint.dtype)
+
+    def training_loss(self, batch: dict[str, torch.Tensor], hints: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
+        """Paper loss: KL(chroma target || p_chroma) + hue_weight * chroma * KL(hue target || p_hue).
+
+        ``batch``: ``"L"`` (B, 1, S, S) and ``"ab"`` (B, 2, S, S) normalized; an optional ``"hint"``
+        (B, 3, S, S) is used as given, else hints are simulated when ``hints`` is true (and the hint
+        simulator is importable), else none. Returns the scalar loss and float metrics.
+        """
+        L_norm, ab = batch["L"], batch["ab"]
+        if "hint" in batch:
+            hint = batch["hint"]
+        elif hints and self.training and self.train_with_hints:
+            hint = self._training_hints(ab, batch.get("seed"))
+        else:
+            hint = None
+        hue_logits, chroma_logits = self(self.make_input(L_norm, hint))
+        with torch.no_grad():
+            hue_t, chroma_t, chroma01 = histogram_targets(L_norm, ab, self.hue_smooth, self.chroma_smooth, self.config.output_stride)
+        kl_chroma = _kl(chroma_t, chroma_logits).mean()
+        kl_hue_weighted = (self.config.hue_weight * chroma01[:, 0] * _kl(hue_t, hue_logits)).mean()
+        loss = kl_chroma + kl_hue_weighted
+        metrics = {
+            "loss": float(loss.detach()),
+            "kl_chroma": float(kl_chroma.detach()),
+            "kl_hue_weighted": float(kl_hue_weighted.detach()),
+        }
+        return loss, metrics
+
+
+def build_histogram_model(config: dict[str, Any] | HistogramConfig | None = None) -> HistogramColorizer:
+    """Registry builder: a fresh (untrained) model from a config dict (as stored in a card) or dataclass."""
+    if config is None:
+        config = HistogramConfig()
+    elif isinstance(config, dict):
+        config = HistogramConfig.from_dict(config)
+    return HistogramColorizer(config)
+
+
+def decode_ab(hue_probs, chroma_probs, fading_threshold: float = FADING_THRESHOLD):
+    """Point estimate of a*b* from distributions (Larsson et al. sec. 3.2).
+
+    chroma = median of the chroma histogram (linear within the median bin), hue = argument of the
+    circular mean ``z = sum_k p_k exp(2 pi i h_k)``, and chroma is scaled by the chromatic fading factor
+    ``min(|z| / 0.03, 1)`` so a pixel whose hue is uncertain (|z| ~ 0) fades to gray.
+
+    Args:
+        hue_probs, chroma_probs: (..., K, h, w) torch tensors or numpy arrays summing to 1 over K.
+    Returns:
+        ab: (..., 2, h, w) Lab a*, b* (NOT normalized), same kind (torch/numpy) and float dtype as input.
+    """
+    as_numpy = isinstance(hue_probs, np.ndarray)
+    hue_p = torch.as_tensor(hue_probs)
+    chroma_p = torch.as_tensor(chroma_probs).to(hue_p)
+    if hue_p.shape != chroma_p.shape or hue_p.ndim < 3:
+        raise ValueError(f"need matching (..., K, h, w) distributions, got {tuple(hue_p.shape)} and {tuple(chroma_p.shape)}")
+    hue_q, chroma_q = _quantizers()
+    k = hue_p.shape[-3]
+    lo, hi = float(chroma_q.lo), float(chroma_q.hi)
+    bin_width = (hi - lo) / k
+    # median: first bin whose CDF reaches 1/2, then linear interpolation inside it
+    cdf = chroma_p.cumsum(dim=-3)
+    idx = (cdf < 0.5).sum(dim=-3, keepdim=True).clamp(max=k - 1)
+    cdf_before = torch.gather(cdf, -3, idx) - torch.gather(chroma_p, -3, idx)
+    p_bin = torch.gather(chroma_p, -3, idx).clamp_min(1e-12)
+    frac = ((0.5 - cdf_before) / p_bin).clamp(0, 1)
+    chroma = (lo + (idx.to(hue_p.dtype) + frac) * bin_width).squeeze(-3)  # (..., h, w)
+    centres = torch.tensor(hue_q.centres.tolist(), dtype=hue_p.dtype, device=hue_p.device)
+    angle = 2 * math.pi * centres.view(-1, 1, 1)
+    zr = (hue_p * torch.cos(angle)).sum(dim=-3)
+    zi = (hue_p * torch.sin(angle)).sum(dim=-3)
+    fading = (torch.hypot(zr, zi) / fading_threshold).clamp(max=1.0)
+    theta = torch.atan2(zi, zr)
+    c = chroma * fading
+    ab = torch.stack([c * torch.cos(theta), c * torch.sin(theta)], dim=-3)
+    return ab.numpy() if as_numpy else ab
+
+
+def _register() -> None:
+    try:
+        from colorstudio.models.registry import register_family
+    except ImportError:  # registry not available (e.g. stripped-down install): the module still works
+        return
+    register_family("histogram", build_histogram_model)
+
+
+_register()

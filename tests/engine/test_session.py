@@ -1,0 +1,274 @@
+"""The Qt-free session model, jobs and session files (no widgets here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from colorstudio.engine.hints import Hint
+from colorstudio.engine.jobs import (
+    ExportJob,
+    ExportSettings,
+    HueBias,
+    PredictJob,
+    ReferenceSettings,
+    preview_size,
+)
+from colorstudio.engine.session import KNOWN_MODELS, list_model_choices
+from colorstudio.engine.session_file import open_session, read_session, save_session
+from colorstudio.errors import CancelledError, ColorStudioError
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_session_fakes import fake_session, write_color_image, write_gray_image  # noqa: E402
+
+
+@pytest.fixture
+def gray_path(tmp_path):
+    return write_gray_image(tmp_path / "photo.png")
+
+
+@pytest.fixture
+def session(gray_path):
+    s = fake_session()
+    s.open_image(gray_path)
+    return s
+
+
+def test_open_image_sets_lightness_and_preview(session):
+    assert session.source_size == (64, 48)
+    assert session.image.lightness.shape == (48, 64)
+    assert session.image.preview_lightness.shape == (48, 64)  # small images are never upscaled
+    assert preview_size((4000, 3000)) == (512, 384)
+
+
+def test_colorize_gives_n_samples_with_their_seeds(session):
+    session.set_sample_count(3)
+    session.set_base_seed(7)
+    session.colorize()
+    assert [slot.seed for slot in session.slots] == [7, 8, 9]
+    assert all(slot.sample is not None and not slot.stale for slot in session.slots)
+    assert session.chosen == 0
+    assert session.result.rgb.shape == (48, 64, 3)
+    assert session.result.rgb.dtype == np.float32
+    assert 0.0 <= session.result.rgb.min() and session.result.rgb.max() <= 1.0
+    # Different seeds give different samples.
+    assert not np.allclose(session.slots[0].sample.ab, session.slots[1].sample.ab)
+
+
+def test_result_keeps_source_lightness(session):
+    from colorstudio.color import rgb_to_lab
+
+    session.colorize()
+    lab = rgb_to_lab(session.result.rgb)
+    assert np.abs(lab[..., 0] - session.image.preview_lightness).mean() < 1.0
+
+
+def test_sample_alone_equals_sample_among_others(session):
+    """What makes seeds a complete record: sample k does not depend on the other seeds requested."""
+    job = PredictJob(session.colorizers)
+    together = job.run(session._predict_request([3, 4, 5]))
+    alone = job.run(session._predict_request([4]))
+    np.testing.assert_array_equal(together[1].ab, alone[0].ab)
+
+
+def test_choose_sample_updates_result_and_emits(session):
+    seen = []
+    session.events.chosen.connect(seen.append)
+    session.set_sample_count(2)
+    session.colorize()
+    first = session.result.rgb.copy()
+    session.choose_sample(1)
+    session.run_pending()
+    assert seen[-1] == 1
+    assert session.result.seed == 1
+    assert not np.allclose(first, session.result.rgb)
+    with pytest.raises(ColorStudioError, match="no sample"):
+        session.choose_sample(5)
+
+
+def test_hints_invalidate_and_are_honoured(session):
+    session.colorize()
+    stale = []
+    session.events.stale.connect(stale.append)
+    index = session.add_hint(Hint(x=10.0, y=10.0, radius=4.0, color="#0000ff"))
+    assert index == 0 and "predict" in stale
+    assert session.slots[0].stale
+    session.run_pending()
+    assert not session.slots[0].stale
+    sample = session.current_sample
+    w, h = sample.work_size
+    a, b = sample.ab[int(10 * h / 48), int(10 * w / 64)]
+    assert b < -30  # blue: strongly negative b*
+    session.move_hint(0, 40.0, 30.0)
+    assert (session.hints[0].x, session.hints[0].y) == (40.0, 30.0)
+    session.set_hint_radius(0, 6.0)
+    session.set_hint_color(0, "#ff0000")
+    assert session.hints[0] == Hint(40.0, 30.0, 6.0, "#ff0000")
+    assert session.hint_at(41, 31) == 0 and session.hint_at(5, 5) is None
+    removed = session.remove_hint(0)
+    assert removed.color == "#ff0000" and session.hints == ()
+
+
+def test_hint_outside_image_is_refused(session):
+    with pytest.raises(ColorStudioError, match="outside"):
+        session.add_hint(Hint(x=100.0, y=10.0, radius=3.0, color="#00ff00"))
+
+
+def test_first_hint_without_samples_colorizes_one(session):
+    session.add_hint(Hint(x=5.0, y=5.0, radius=3.0, color="#00ff00"))
+    request = session.refresh_request()
+    assert request is not None and request.seeds == (session.base_seed,)
+
+
+def test_stale_results_are_dropped(session):
+    session.colorize()
+    old_revision = session.predict_revision
+    old_request = session._predict_request([0])
+    old_sample = PredictJob(session.colorizers).run(old_request)[0]
+    session.add_hint(Hint(x=10.0, y=10.0, radius=3.0, color="#00ff00"))
+    session.run_pending()
+    # An older prediction arriving late must not replace the up-to-date sample.
+    assert not session.accept_sample(old_revision, old_sample)
+    # Same for previews: an older revision never replaces a newer one on screen.
+    shown = session.result
+    older = type(shown)(rgb=shown.rgb * 0, ab=shown.ab, uncertainty=None, seed=0, revision=shown.revision - 1, seconds=0)
+    assert not session.accept_preview(older)
+    assert session.result is shown
+
+
+def test_hue_bias_changes_uncertain_pixels(session):
+    session.colorize()
+    before = session.result.ab.copy()
+    session.set_hue_bias(HueBias(angle_deg=180.0, strength=1.0))
+    session.run_pending()
+    assert session.hue_bias.angle_deg == 180.0
+    assert not np.allclose(before, session.result.ab)
+    assert session.result.uncertainty is not None
+    assert session.result.uncertainty.shape == before.shape[:2]
+
+
+def test_reference_transfer_both_methods(session, tmp_path):
+    session.colorize()
+    before = session.result.rgb.copy()
+    session.load_reference(write_color_image(tmp_path / "ref.png"))
+    assert session.reference_image is not None and session.reference.path.endswith("ref.png")
+    session.set_reference(ReferenceSettings(path=session.reference.path, strength=5.0, method="energy"))
+    session.run_pending()
+    energy = session.result.rgb.copy()
+    assert not np.allclose(before, energy)
+    session.set_reference(ReferenceSettings(path=session.reference.path, strength=1.0, method="quantile"))
+    session.run_pending()
+    assert not np.allclose(energy, session.result.rgb)
+    session.set_reference(ReferenceSettings(path=None))
+    session.run_pending()
+    np.testing.assert_allclose(session.result.rgb, before, atol=1e-6)
+
+
+def test_session_file_reproduces_result(session, tmp_path):
+    session.set_sample_count(3)
+    session.colorize()
+    session.add_hint(Hint(x=20.0, y=12.0, radius=3.0, color="#2050c0"))
+    session.choose_sample(2)
+    session.set_hue_bias(HueBias(angle_deg=90.0, strength=0.5))
+    session.load_reference(write_color_image(tmp_path / "ref.png"))
+    session.set_reference(ReferenceSettings(path=session.reference.path, strength=0.7, method="quantile"))
+    session.set_export_settings(ExportSettings(fmt="tiff", bit_depth=16))
+    session.run_pending()
+    path = tmp_path / "work.colorstudio.json"
+    save_session(path, session)
+    assert not session.dirty and session.path == path
+    payload = json.loads(path.read_text())
+    assert payload["source"]["sha256"] == session.image.source.sha256
+    assert payload["seeds"] == [0, 1, 2] and payload["chosen"] == 2
+
+    reopened = fake_session()
+    open_session(reopened, path)
+    assert reopened.hints == session.hints
+    assert reopened.hue_bias == session.hue_bias
+    assert reopened.export_settings == session.export_settings
+    assert reopened.chosen == 2
+    for a, b in zip(session.slots, reopened.slots):
+        np.testing.assert_array_equal(a.sample.ab, b.sample.ab)
+    np.testing.assert_array_equal(session.result.rgb, reopened.result.rgb)
+
+
+def test_session_file_errors(session, tmp_path, gray_path):
+    bad = tmp_path / "bad.colorstudio.json"
+    bad.write_text("{ not json")
+    with pytest.raises(ColorStudioError, match="invalid JSON"):
+        read_session(bad)
+    bad.write_text(json.dumps({"format": "colorstudio-session", "version": 99}))
+    with pytest.raises(ColorStudioError, match="version"):
+        read_session(bad)
+    session.colorize()
+    good = tmp_path / "good.colorstudio.json"
+    save_session(good, session)
+    write_gray_image(gray_path, seed=1)  # the source changed on disk
+    with pytest.raises(ColorStudioError, match="changed since the session was saved"):
+        open_session(fake_session(), good)
+
+
+def test_export_16bit_tiff_full_size_never_over_source(session, tmp_path, gray_path):
+    session.set_sample_count(2)
+    session.colorize()
+    settings = ExportSettings(fmt="tiff", bit_depth=16, all_samples=True, uncertainty=True)
+    written = ExportJob().run(session.export_request(tmp_path / "out.tiff", settings))
+    names = sorted(p.name for p in written)
+    assert names == ["out.tiff", "out.uncertainty.png", "out_s0.tiff", "out_s1.tiff"]
+    pixels = tifffile.imread(tmp_path / "out.tiff")
+    assert pixels.dtype == np.uint16 and pixels.shape == (48, 64, 3)
+    with pytest.raises(ColorStudioError, match="overwrite the source"):
+        ExportJob().validate(session.export_request(gray_path.with_suffix(".png"), ExportSettings(fmt="png")))
+
+
+def test_export_needs_a_result(session, tmp_path):
+    with pytest.raises(ColorStudioError, match="colorize"):
+        session.export_request(tmp_path / "x.png")
+
+
+def test_cancel_stops_prediction(session):
+    request = session.begin_colorize()
+    with pytest.raises(CancelledError):
+        PredictJob(session.colorizers).run(request, cancel=lambda: True)
+
+
+def test_model_choices_show_missing_models_disabled(tmp_path):
+    choices = {c.name: c for c in list_model_choices(tmp_path)}  # an empty models folder
+    assert choices["propagation"].available
+    for name in KNOWN_MODELS:
+        assert not choices[name].available and "not installed" in choices[name].reason
+    from colorstudio.engine.session import Session
+
+    s = Session(models_dir=tmp_path)
+    assert s.model == "propagation"  # the default when no trained model is installed
+    with pytest.raises(ColorStudioError, match="cannot be used"):
+        s.set_model("pic")
+    with pytest.raises(ColorStudioError, match="unknown model"):
+        s.set_model("nonexistent")
+
+
+def test_hue_bias_needs_histograms_with_propagation(gray_path):
+    s = fake_session()
+    s.open_image(gray_path)
+    s.set_model("propagation")
+    s.add_hint(Hint(x=10.0, y=10.0, radius=3.0, color="#ff0000"))
+    s.run_pending()
+    assert s.current_sample is not None and not s.histograms_available
+    s.set_hue_bias(HueBias(angle_deg=30.0, strength=1.0))
+    with pytest.raises(ColorStudioError, match="histograms"):
+        s.run_pending()
+
+
+def test_engine_modules_import_no_qt():
+    code = (
+        "import sys; import colorstudio.engine.session, colorstudio.engine.jobs, colorstudio.engine.session_file; "
+        "bad = [m for m in sys.modules if m.startswith(('PySide6', 'qtawesome'))]; print(bad); sys.exit(1 if bad else 0)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr

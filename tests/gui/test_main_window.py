@@ -1,0 +1,363 @@
+"""Drive the real window offscreen: open, colorize, choose, hints by mouse, undo/redo, hue dial,
+reference, session save/reopen, export, errors, autosave/recovery and responsiveness."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
+from PySide6.QtGui import QDropEvent, QMouseEvent, QWheelEvent
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from colorstudio.engine.jobs import ExportSettings
+
+pytestmark = pytest.mark.gui
+
+
+def wait_idle(qtbot, window, timeout=15_000):
+    s = window.session
+
+    def idle():
+        lanes = (window.predict_lane, window.preview_lane, window.open_lane, window.reference_lane, window.export_lane)
+        return (not window._scheduled and not any(lane.busy for lane in lanes) and not s.samples_pending
+                and (s.current_sample is None or s.preview_current))
+
+    qtbot.waitUntil(idle, timeout=timeout)
+
+
+def open_and_colorize(qtbot, window, path, n=3):
+    window.open_path(path)
+    qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
+    window.samples_panel.count_spin.setValue(n)
+    qtbot.mouseClick(window.samples_panel.colorize_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+
+
+def viewport_point(window, x, y) -> QPoint:
+    return window.canvas.mapFromScene(QPointF(x, y))
+
+
+def test_open_colorize_and_pick_a_sample(qtbot, make_window, gray_path):
+    window = make_window()
+    open_and_colorize(qtbot, window, gray_path, n=3)
+    s, gallery = window.session, window.samples_panel.gallery
+    assert gallery.count() == 3
+    assert [gallery.item(i).text() for i in range(3)] == ["seed 0", "seed 1", "seed 2"]
+    assert s.result is not None and s.result.rgb.shape == (48, 64, 3)
+    assert window.work_label.text() == "work: 32 × 24"
+    assert "CPU" in window.device_label.text() and "ms" in window.time_label.text() or "s" in window.time_label.text()
+    first = s.result.rgb.copy()
+
+    rect = gallery.visualItemRect(gallery.item(2))
+    qtbot.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    wait_idle(qtbot, window)
+    assert s.chosen == 2 and s.result.seed == 2
+    assert not np.allclose(first, s.result.rgb)
+
+    window.undo_stack.undo()
+    wait_idle(qtbot, window)
+    assert s.chosen == 0 and gallery.currentRow() == 0
+    np.testing.assert_array_equal(first, s.result.rgb)
+    window.undo_stack.redo()
+    assert s.chosen == 2
+
+    qtbot.mouseClick(window.samples_panel.more_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window)
+    assert [slot.seed for slot in s.slots] == [0, 1, 2, 3, 4, 5]
+    assert gallery.count() == 6
+
+
+def test_hints_with_the_mouse_and_undo_redo(qtbot, make_window, gray_path):
+    window = make_window()
+    open_and_colorize(qtbot, window, gray_path, n=1)
+    s, viewport = window.session, window.canvas.viewport()
+
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=viewport_point(window, 20, 15))
+    assert len(s.hints) == 1
+    assert abs(s.hints[0].x - 20) < 1 and abs(s.hints[0].y - 15) < 1
+    assert s.hints[0].color == window.hints_panel.current_color
+    wait_idle(qtbot, window)
+    assert not s.slots[0].stale  # re-predicted with the hint in the background
+
+    # Drag it: press on the hint, move, release -> one undo step.
+    steps_before = window.undo_stack.count()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=viewport_point(window, 20, 15))
+    qtbot.mouseMove(viewport, viewport_point(window, 30, 20))
+    qtbot.mouseMove(viewport, viewport_point(window, 40, 30))
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=viewport_point(window, 40, 30))
+    assert abs(s.hints[0].x - 40) < 1 and abs(s.hints[0].y - 30) < 1
+    assert window.undo_stack.count() == steps_before + 1
+
+    # Wheel over the hint changes its radius.
+    radius = s.hints[0].radius
+    pos = QPointF(viewport_point(window, 40, 30))
+    wheel = QWheelEvent(pos, QPointF(viewport.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, 120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(viewport, wheel)
+    assert s.hints[0].radius > radius
+
+    # Colour from the picker's swatches applies to the selected hint.
+    window.hints_panel.pick("#1f3a93")
+    assert s.hints[0].color == "#1f3a93"
+
+    # Right-click removes; undo brings it back; redo removes again.
+    qtbot.mouseClick(viewport, Qt.MouseButton.RightButton, pos=viewport_point(window, 40, 30))
+    assert s.hints == ()
+    window.undo_stack.undo()
+    assert len(s.hints) == 1 and s.hints[0].color == "#1f3a93"
+    window.undo_stack.redo()
+    assert s.hints == ()
+
+    # Del removes the selected hint.
+    qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=viewport_point(window, 10, 10))
+    assert len(s.hints) == 1 and window.canvas.selected_hint == 0
+    window.act_delete.trigger()
+    assert s.hints == ()
+    for _ in range(4):
+        window.undo_stack.undo()
+    assert len(s.hints) == 1 and abs(s.hints[0].x - 40) < 1  # back before the recolour
+    wait_idle(qtbot, window)
+
+
+def test_hints_file_round_trip(qtbot, make_window, gray_path, tmp_path):
+    window = make_window()
+    open_and_colorize(qtbot, window, gray_path, n=1)
+    window.add_hint(5, 6)
+    window.add_hint(30, 20)
+    path = window.session.save_hints(tmp_path / "photo.hints.json")
+    window.clear_hints()
+    assert window.session.hints == ()
+    window.load_hints(path)
+    assert [(h.x, h.y) for h in window.session.hints] == [(5.0, 6.0), (30.0, 20.0)]
+    window.undo_stack.undo()
+    assert window.session.hints == ()
+    wait_idle(qtbot, window)
+
+
+def test_hue_dial_and_reference(qtbot, make_window, gray_path, reference_path):
+    window = make_window()
+    open_and_colorize(qtbot, window, gray_path, n=1)
+    s, panel = window.session, window.adjust_panel
+    assert panel.dial.isEnabled()  # the fake model predicts histograms
+    before = s.result.rgb.copy()
+    panel.hue_strength.setValue(100)
+    panel.dial.setValue(120)
+    assert s.hue_bias.angle_deg == 120 and s.hue_bias.strength == 1.0
+    wait_idle(qtbot, window)
+    assert not np.allclose(before, s.result.rgb)
+    assert panel.angle_label.text() == "120°"
+    window.undo_stack.undo()
+    assert s.hue_bias.angle_deg == 0 and panel.dial.value() == 0
+    window.undo_stack.redo()
+    wait_idle(qtbot, window)
+
+    hued = s.result.rgb.copy()
+    window.load_reference(reference_path)
+    qtbot.waitUntil(lambda: s.reference_image is not None, timeout=10_000)
+    wait_idle(qtbot, window)
+    assert not panel.ref_thumb.pixmap().isNull()
+    assert s.reference.method == "energy"
+    assert not np.allclose(hued, s.result.rgb)
+    panel.ref_method.setCurrentIndex(1)
+    panel.ref_method.activated.emit(1)
+    assert s.reference.method == "quantile"
+    wait_idle(qtbot, window)
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert s.reference_image is None and s.reference.path is None
+    wait_idle(qtbot, window)
+    np.testing.assert_allclose(s.result.rgb, hued, atol=1e-6)
+
+    # Uncertainty overlay toggles on the canvas.
+    window.act_uncertainty.trigger()
+    assert window.canvas.overlay.isVisible()
+    window.uncertainty_panel.opacity.setValue(30)
+    assert abs(window.canvas.overlay.opacity() - 0.3) < 1e-6
+
+
+def test_session_save_and_reopen_identical(qtbot, make_window, gray_path, tmp_path):
+    window = make_window()
+    open_and_colorize(qtbot, window, gray_path, n=2)
+    window.add_hint(12, 9)
+    window.choose_sample(1)
+    window.adjust_panel.hue_strength.setValue(60)
+    window.adjust_panel.dial.setValue(200)
+    wait_idle(qtbot, window)
+    path = tmp_path / "photo.colorstudio.json"
+    assert window._save_to(path)
+    assert not window.windowTitle().startswith("*")
+    expected = window.session.result.rgb.copy()
+
+    other = make_window()
+    other.open_path(path)
+    qtbot.waitUntil(lambda: other.session.has_image and other.session.chosen == 1, timeout=10_000)
+    wait_idle(qtbot, other)
+    assert other.session.hints == window.session.hints
+    assert other.session.hue_bias == window.session.hue_bias
+    np.testing.assert_array_equal(other.session.result.rgb, expected)
+    assert other.recent_files()[0] == str(path.resolve())
+
+
+def test_export_16bit_tiff(qtbot, make_window, gray_path, tmp_path):
+    from colorstudio.gui.export_dialog import ExportDialog
+
+    window = make_window()
+    open_and_colorize(qtbot, window, gray_path, n=2)
+    dialog = ExportDialog(gray_path, ExportSettings(), True, 2, (64, 48), window)
+    dialog.format_combo.setCurrentIndex(1)
+    dialog.depth_combo.setCurrentIndex(1)
+    assert dialog.target().suffix == ".tiff" and dialog.settings() == ExportSettings("tiff", 16, False, False)
+    dialog.format_combo.setCurrentIndex(0)
+    dialog.path_edit.setText(str(gray_path))
+    dialog._accept()
+    assert "source" in dialog.message.text() and dialog.result() == 0  # refused
+
+    target = tmp_path / "result.tiff"
+    window.export_to(target, ExportSettings(fmt="tiff", bit_depth=16, all_samples=True, uncertainty=True))
+    qtbot.waitUntil(lambda: bool(window.last_export), timeout=15_000)
+    pixels = tifffile.imread(target)
+    assert pixels.dtype == np.uint16 and pixels.shape == (48, 64, 3)
+    assert sorted(p.name for p in window.last_export) == ["result.tiff", "result.uncertainty.png", "result_s0.tiff", "result_s1.tiff"]
+
+
+def test_corrupt_files_show_clear_errors(qtbot, make_window, tmp_path, errors):
+    window = make_window()
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
+    window.open_path(bad)
+    qtbot.waitUntil(lambda: bool(errors), timeout=10_000)
+    assert "broken.png" in errors[0] and "Traceback" not in errors[0]
+    assert not window.session.has_image
+
+    session_file = tmp_path / "broken.colorstudio.json"
+    session_file.write_text("{ nope")
+    window.open_path(session_file)
+    assert "invalid JSON" in errors[-1]
+
+    window.open_path(tmp_path / "missing.jpg")
+    qtbot.waitUntil(lambda: len(errors) == 3, timeout=10_000)
+    assert "missing.jpg" in errors[-1]
+
+
+def test_window_stays_responsive_while_colorizing(qtbot, make_window, gray_path):
+    window = make_window(delay_s=1.0)
+    window.open_path(gray_path)
+    qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
+    window.samples_panel.count_spin.setValue(2)
+    ticks = []
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(window.predict_lane.busy))
+    timer.start(20)
+    window.colorize()
+    assert window.predict_lane.busy and window.samples_panel.cancel_button.isEnabled()
+    qtbot.waitUntil(lambda: window.session.slots[0].sample is not None, timeout=10_000)
+    assert sum(ticks) >= 10  # the event loop kept turning while the worker ran
+    assert window.samples_panel.progress.value() > 0
+    qtbot.mouseClick(window.samples_panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not window.predict_lane.busy, timeout=5_000)
+    timer.stop()
+    assert window.session.slots[1].sample is None  # cancelled before the second sample
+
+
+def test_newer_colorize_supersedes_older(qtbot, make_window, gray_path):
+    window = make_window(delay_s=0.3)
+    window.open_path(gray_path)
+    qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
+    window.samples_panel.count_spin.setValue(1)
+    window.colorize()
+    window.samples_panel.seed_spin.setValue(42)
+    window.colorize()
+    wait_idle(qtbot, window)
+    assert [slot.seed for slot in window.session.slots] == [42]
+    assert window.session.result.seed == 42
+
+
+def test_autosave_and_recovery(qtbot, make_window, gray_path, monkeypatch):
+    window = make_window(autosave_interval_ms=50)
+    open_and_colorize(qtbot, window, gray_path, n=1)
+    window.add_hint(8, 8)
+
+    def autosaved_with_hint():
+        path = window.autosaver.path
+        return path.exists() and len(json.loads(path.read_text())["hints"]) == 1
+
+    qtbot.waitUntil(autosaved_with_hint, timeout=5_000)
+
+    # The first window "crashed" (never closed cleanly): the next start offers recovery.
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    second = make_window()
+    assert second.offer_recovery()
+    qtbot.waitUntil(lambda: second.session.has_image and len(second.session.hints) == 1, timeout=10_000)
+    wait_idle(qtbot, second)
+    second.close()
+    assert not second.autosaver.path.exists()  # a clean exit leaves nothing to recover
+
+
+def test_view_zoom_and_drop(qtbot, make_window, gray_path):
+    window = make_window()
+    event_path = str(gray_path)
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(event_path)])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    window.canvas.dropEvent(drop)  # offscreen Qt delivers no synthetic drops without a drag in progress
+    qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
+    assert Path(window.recent_files()[0]) == Path(event_path).resolve()
+    window.act_actual.trigger()
+    assert window.canvas.current_scale() == 1.0 and window.zoom_label.text() == "100%"
+    window.act_zoom_in.trigger()
+    assert window.canvas.current_scale() > 1.0
+    window.act_fit.trigger()
+    assert window.canvas.current_scale() > 5  # 64x48 fills the canvas
+    window.split_slider.setValue(30)
+    assert window.canvas.compare.mode == "split" and abs(window.canvas.compare.split - 0.3) < 1e-9
+    window.act_view_gray.trigger()
+    assert window.canvas.compare.mode == "gray"
+
+
+def test_missing_models_are_disabled_with_reason(make_window):
+    window = make_window()
+    combo = window.samples_panel.model_combo
+    missing = [c for c in window.session.model_choices if not c.available]
+    assert missing, "the known families without weights must be listed"
+    row = combo.findData(missing[0].name)
+    item = combo.model().item(row)
+    assert not item.isEnabled() and missing[0].reason in item.toolTip()
+
+
+def test_propagation_baseline_colorizes_after_a_first_hint(qtbot, make_window, gray_path):
+    from colorstudio.color import rgb_to_lab
+
+    window = make_window()
+    window.open_path(gray_path)
+    qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
+    window.set_model("propagation")
+    window.hints_panel.pick("#2050d0")
+    qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point(window, 32, 24))
+    wait_idle(qtbot, window)  # the first hint alone starts a prediction
+    s = window.session
+    assert len(s.slots) == 1 and s.result is not None
+    assert not window.samples_panel.more_button.isEnabled()  # deterministic model: seeds change nothing
+    lab = rgb_to_lab(s.result.rgb)
+    assert lab[24, 32, 2] < -15  # blue near the hint
+
+
+def test_pan_with_middle_button(qtbot, make_window, gray_path):
+    window = make_window()
+    window.open_path(gray_path)
+    qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
+    window.canvas.actual_size()
+    window.canvas.zoom_by(25.0)  # 64 px -> 1600 screen px: wider than the viewport
+    bar = window.canvas.horizontalScrollBar()
+    start = bar.value()
+    viewport = window.canvas.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.MiddleButton, pos=QPoint(300, 300))
+    move = QMouseEvent(QEvent.Type.MouseMove, QPointF(200, 300), QPointF(viewport.mapToGlobal(QPoint(200, 300))),
+                       Qt.MouseButton.NoButton, Qt.MouseButton.MiddleButton, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(viewport, move)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.MiddleButton, pos=QPoint(200, 300))
+    assert bar.value() == start + 100
+    assert window.session.hints == ()  # panning never adds a hint
