@@ -1,0 +1,82 @@
+"""The histogram model (Larsson et al. 2016) as an engine :class:`Colorizer`.
+
+The network predicts per-cell hue and chroma distributions at 1/4 of the working resolution; the
+engine keeps them (for the uncertainty map, hue bias and reference transfer) and decodes a point
+estimate with :func:`colorstudio.engine.histogram_edit.decode_ab`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from colorstudio.color import normalize_l
+from colorstudio.engine.histogram_edit import decode_ab
+from colorstudio.engine.pipeline import (
+    HistogramPrediction,
+    Prediction,
+    check_cancel,
+    fit_working_size,
+    register_colorizer_factory,
+)
+from colorstudio.errors import ColorStudioError
+
+__all__ = ["HistogramModelColorizer", "DEFAULT_LONG_SIDE"]
+
+# The network is fully convolutional; it was trained on 128 px photos, so very large working sizes
+# only change the scale of objects it sees. The card's working_resolution overrides this.
+DEFAULT_LONG_SIDE = 256
+
+
+class HistogramModelColorizer:
+    """Wraps a trained ``HistogramColorizer`` network; one result per image (no sampling)."""
+
+    supports_samples = False
+
+    def __init__(self, name: str, network: torch.nn.Module, card: dict, device: torch.device) -> None:
+        self.name = name
+        self.network = network.eval()
+        self.card = card
+        self.device = device
+        self.long_side = int(card.get("working_resolution") or DEFAULT_LONG_SIDE)
+
+    def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]:
+        return fit_working_size(source_size, self.long_side)
+
+    def distributions(self, lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray) -> HistogramPrediction:
+        """Hue and chroma distributions (K, ceil(h/4), ceil(w/4)) for an (h, w) L* map and its hints."""
+        mask = np.asarray(hint_mask, np.float32).reshape(1, *lightness.shape)
+        hint = np.concatenate([np.asarray(hint_ab, np.float32) * mask, mask])[None]
+        L_norm = torch.from_numpy(normalize_l(np.asarray(lightness, np.float32)))[None, None].to(self.device)
+        with torch.inference_mode():
+            hue, chroma = self.network.predict_distributions(L_norm, torch.from_numpy(hint).to(self.device))
+        return HistogramPrediction(hue=hue[0].float().cpu().numpy(), chroma=chroma[0].float().cpu().numpy())
+
+    def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast",
+                progress=None, cancel=None) -> Prediction:
+        if samples != 1:
+            raise ColorStudioError(
+                f"model {self.name!r} gives one colorization per image; use a sampling model "
+                f"(pixcolor, pic) for several samples"
+            )
+        check_cancel(cancel)
+        if progress is not None:
+            progress(0.0, "predicting colour distributions")
+        histograms = self.distributions(lightness, hint_ab, hint_mask)
+        if progress is not None:
+            progress(1.0, "predicted")
+        h, w = lightness.shape
+        return Prediction(ab_samples=[decode_ab(histograms.hue, histograms.chroma)], seeds=[seed],
+                          work_size=(w, h), histograms=histograms)
+
+
+def _load(name: str, device: torch.device, models_dir: Path | None) -> HistogramModelColorizer:
+    from colorstudio.models.registry import load_model
+
+    network, card = load_model(name, device, models_dir)
+    return HistogramModelColorizer(name, network, card.to_dict(), device)
+
+
+register_colorizer_factory("histogram", _load)
