@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--limit", type=int, default=None)
     ev.add_argument("--size", type=int, default=256, help="evaluation crop size (32 for CIFAR)")
     ev.add_argument("--json", type=Path, default=None)
+    ev.add_argument("--reference-gt", action="store_true",
+                    help="also score reference transfer with each ground-truth image as its own reference")
+    ev.add_argument("--reference-strength", type=float, default=1.0)
+    ev.add_argument("--reference-method", choices=("energy", "quantile"), default=None)
     ev.add_argument("--device", default="auto")
 
     tr = sub.add_parser("train", help="train a model family on folders or tar files of photos")
@@ -174,6 +178,8 @@ def _parse_counts(text: str) -> list[int]:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
+    import numpy as np
+
     from colorstudio.color import to_uint
     from colorstudio.devices import resolve_device
     from colorstudio.engine.pipeline import load_colorizer, predict_full_resolution
@@ -184,8 +190,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     colorizer = load_colorizer(model, resolve_device(args.device))
     images = load_eval_set(args.data, limit=args.limit, size=args.size)
 
-    def predict(lightness, hint_ab, hint_mask, samples, seed):
-        outputs = predict_full_resolution(lightness, hint_ab, hint_mask, colorizer, samples=samples, seed=seed)
+    method = args.reference_method or ("energy" if model != "propagation" else "quantile")
+
+    def predict(lightness, hint_ab, hint_mask, samples, seed, reference=None):
+        outputs = predict_full_resolution(lightness, hint_ab, hint_mask, colorizer, samples=samples, seed=seed,
+                                          reference_rgb=None if reference is None else reference.astype(np.float32) / 255.0,
+                                          reference_strength=args.reference_strength, reference_method=method)
         return [to_uint(rgb, 8) for rgb in outputs]
 
     def progress(fraction: float, message: str) -> None:
@@ -193,7 +203,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             print(f"\r[{fraction:6.1%}] {message[:70]:<70}", end="", file=sys.stderr, flush=True)
 
     report = evaluate(predict, images, hint_counts=counts, samples=args.samples, seed=args.seed,
-                      method=model, progress=progress)
+                      method=model, progress=progress, reference_fn=predict if args.reference_gt else None)
     print(file=sys.stderr)
     print(format_table(report))
     if args.json is not None:

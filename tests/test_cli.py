@@ -116,3 +116,27 @@ def test_unknown_model_lists_the_installed_ones(gray_png, tmp_path, capsys):
 def test_models_command_lists_the_baseline(capsys):
     assert main(["models"]) == 0
     assert "propagation" in capsys.readouterr().out
+
+
+def test_evaluate_writes_rows_for_baselines_sweep_and_reference(tmp_path):
+    from skimage import data
+
+    folder = tmp_path / "gt"
+    folder.mkdir()
+    for i, image in enumerate((data.astronaut(), data.coffee())):
+        Image.fromarray(image).resize((64, 48)).save(folder / f"img{i}.png")
+    report_path = tmp_path / "report.json"
+    assert main(["evaluate", str(folder), "--model", "propagation", "--hints-sweep", "0,3", "--size", "32",
+                 "--reference-gt", "--reference-method", "quantile", "--json", str(report_path)]) == 0
+    rows = {(r["method"], r["hints"]): r for r in json.loads(report_path.read_text())["rows"]}
+    assert set(rows) == {("gray", 0), ("constant tint", 0), ("propagation", 0), ("propagation", 3),
+                         ("propagation + GT reference", 0)}
+    assert all(r["n_images"] == 2 for r in rows.values())
+    # without hints the baseline gives the gray image back; hints add colour
+    assert rows[("propagation", 0)]["metrics"]["psnr"] == pytest.approx(rows[("gray", 0)]["metrics"]["psnr"], abs=0.05)
+    assert rows[("propagation", 3)]["metrics"]["colorfulness_ratio"] > rows[("propagation", 0)]["metrics"]["colorfulness_ratio"]
+
+
+def test_evaluate_rejects_a_bad_sweep(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path), "--model", "propagation", "--hints-sweep", "1,x"]) == 2
+    assert "--hints-sweep" in capsys.readouterr().err

@@ -245,10 +245,14 @@ def colorize_source(
     request: ColorizeRequest,
     *,
     reference_rgb: np.ndarray | None = None,
+    hint_channels: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> ColorizeResult:
-    """Colorize one image given its full-resolution L* (H, W); returns full-resolution sRGB samples."""
+    """Colorize one image given its full-resolution L* (H, W); returns full-resolution sRGB samples.
+
+    Hints come from ``request.hints``, or already rasterized at full resolution as ``hint_channels``
+    (normalized ab (2,H,W), mask (1,H,W)), as the evaluation sweep makes them."""
     from colorstudio.engine.composite import composite
     from colorstudio.engine.hints import rasterize_hints
 
@@ -256,7 +260,10 @@ def colorize_source(
     height, width = lightness_full.shape
     work_size = colorizer.working_size((width, height))
     lightness_work = resize_lightness(lightness_full, work_size)
-    hint_ab, hint_mask = rasterize_hints(list(request.hints), source_size=(width, height), work_size=work_size)
+    if hint_channels is None:
+        hint_ab, hint_mask = rasterize_hints(list(request.hints), source_size=(width, height), work_size=work_size)
+    else:
+        hint_ab, hint_mask = resize_hint_channels(*hint_channels, work_size)
     check_cancel(cancel)
 
     def predict_progress(fraction: float, message: str) -> None:
@@ -318,16 +325,16 @@ def predict_full_resolution(
     samples: int = 1,
     seed: int = 0,
     temperature: float = 1.0,
+    reference_rgb: np.ndarray | None = None,
+    reference_strength: float = 1.0,
+    reference_method: str = "energy",
 ) -> list[np.ndarray]:
     """Colorize from arrays (evaluation path): L* (H,W) and full-resolution hint channels -> sRGB samples."""
-    from colorstudio.engine.composite import composite
 
-    height, width = lightness_full.shape
-    work_size = colorizer.working_size((width, height))
-    work_ab, work_mask = resize_hint_channels(hint_ab, hint_mask, work_size)
-    pred = colorizer.predict(resize_lightness(lightness_full, work_size), work_ab, work_mask,
-                             samples=samples, seed=seed, temperature=temperature)
-    return [composite(lightness_full, ab) for ab in pred.ab_samples]
+    request = ColorizeRequest(model=colorizer.name, samples=samples, seed=seed, temperature=temperature,
+                              reference_strength=reference_strength, reference_method=reference_method)
+    return colorize_source(lightness_full, colorizer, request, reference_rgb=reference_rgb,
+                           hint_channels=(hint_ab, hint_mask)).rgb_samples
 
 
 def sample_suffixes(count: int) -> Sequence[str]:

@@ -330,6 +330,7 @@ def evaluate(
     cancel: Cancel | None = None,
     method: str = "model",
     tint_ab: tuple[float, float] | None = TRAINING_MEDIAN_AB,
+    reference_fn: PredictFn | None = None,
 ) -> EvalReport:
     """Run the evaluation protocol over ``images`` (``(name, uint8 (H,W,3))``, e.g. from ``load_eval_set``).
 
@@ -338,7 +339,9 @@ def evaluate(
     (normalized ab (2,H,W) and mask (1,H,W); zeros for n = 0; hint RNG seeded by the image index) and the
     same ``seed`` for every image; it must return ``samples`` uint8 sRGB images. Metrics (see
     METRIC_COLUMNS) use sample 0; with ``samples > 1`` also best-of-N PSNR and the diversity (mean
-    pairwise MS-SSIM). The gray baseline, and the constant tint unless ``tint_ab`` is None, are scored
+    pairwise MS-SSIM). ``reference_fn``, if given, is called like ``predict_fn`` with the ground truth
+    itself as a keyword ``reference`` (reference transfer from the true colours, at 0 hints) and scored
+    as the method ``"<method> + GT reference"``. The gray baseline, and the constant tint unless ``tint_ab`` is None, are scored
     beside the model (at 0 hints). ``predict_fn=None`` scores the baselines only.
     """
     counts = [int(n) for n in hint_counts]
@@ -374,6 +377,11 @@ def evaluate(
             hint_ab, hint_mask = _hint_inputs(ab_norm, n_hints, index)
             outputs = _check_outputs(predict_fn(lightness, hint_ab, hint_mask, samples, seed), gt, samples, name)
             add(index, name, method, n_hints, metrics.score_outputs(gt, outputs, gt_lab=lab))
+        if reference_fn is not None:
+            hint_ab, hint_mask = _hint_inputs(ab_norm, 0, index)
+            outputs = _check_outputs(reference_fn(lightness, hint_ab, hint_mask, samples, seed, reference=gt),
+                                     gt, samples, name)
+            add(index, name, f"{method} + GT reference", 0, metrics.score_outputs(gt, outputs, gt_lab=lab))
     if progress is not None:
         progress(1.0, f"evaluated {len(images)} images")
 
