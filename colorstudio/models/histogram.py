@@ -313,18 +313,25 @@ def build_histogram_model(config: dict[str, Any] | HistogramConfig | None = None
     return HistogramColorizer(config)
 
 
-def decode_ab(hue_probs, chroma_probs, fading_threshold: float = FADING_THRESHOLD):
-    """Point estimate of a*b* from distributions (Larsson et al. sec. 3.2).
+def decode_ab(hue_probs, chroma_probs, fading_threshold: float = FADING_THRESHOLD, mode: str = "median"):
+    """Point estimate of a*b* from per-cell hue and chroma distributions.
 
-    chroma = median of the chroma histogram (linear within the median bin), hue = argument of the
-    circular mean ``z = sum_k p_k exp(2 pi i h_k)``, and chroma is scaled by the chromatic fading factor
-    ``min(|z| / 0.03, 1)`` so a pixel whose hue is uncertain (|z| ~ 0) fades to gray.
+    ``mode="median"`` (Larsson et al. sec. 3.2, the default): chroma = median of the chroma histogram
+    (linear within the median bin), hue = argument of the circular mean ``z = sum_k p_k exp(2 pi i h_k)``,
+    and chroma scaled by the chromatic fading factor ``min(|z| / fading_threshold, 1)`` so a pixel whose
+    hue is uncertain (|z| ~ 0) fades to gray.
+
+    ``mode="mean"``: the expected a*b* if hue and chroma are independent, ``E[C] * z``: the estimate
+    with the least expected squared a*b* error (so the best PSNR), which shrinks every uncertain pixel
+    towards gray in proportion to |z| instead of only those below the threshold. Less vivid.
 
     Args:
         hue_probs, chroma_probs: (..., K, h, w) torch tensors or numpy arrays summing to 1 over K.
     Returns:
         ab: (..., 2, h, w) Lab a*, b* (NOT normalized), same kind (torch/numpy) and float dtype as input.
     """
+    if mode not in ("median", "mean"):
+        raise ValueError(f"unknown decode mode {mode!r} (median or mean)")
     as_numpy = isinstance(hue_probs, np.ndarray)
     hue_p = torch.as_tensor(hue_probs)
     chroma_p = torch.as_tensor(chroma_probs).to(hue_p)
@@ -334,6 +341,15 @@ def decode_ab(hue_probs, chroma_probs, fading_threshold: float = FADING_THRESHOL
     k = hue_p.shape[-3]
     lo, hi = float(chroma_q.lo), float(chroma_q.hi)
     bin_width = (hi - lo) / k
+    centres = torch.tensor(hue_q.centres.tolist(), dtype=hue_p.dtype, device=hue_p.device)
+    angle = 2 * math.pi * centres.view(-1, 1, 1)
+    zr = (hue_p * torch.cos(angle)).sum(dim=-3)
+    zi = (hue_p * torch.sin(angle)).sum(dim=-3)
+    if mode == "mean":
+        chroma_centres = torch.tensor(chroma_q.centres.tolist(), dtype=hue_p.dtype, device=hue_p.device)
+        expected_chroma = (chroma_p * chroma_centres.view(-1, 1, 1)).sum(dim=-3)
+        ab = torch.stack([expected_chroma * zr, expected_chroma * zi], dim=-3)
+        return ab.numpy() if as_numpy else ab
     # median: first bin whose CDF reaches 1/2, then linear interpolation inside it
     cdf = chroma_p.cumsum(dim=-3)
     idx = (cdf < 0.5).sum(dim=-3, keepdim=True).clamp(max=k - 1)
@@ -341,10 +357,6 @@ def decode_ab(hue_probs, chroma_probs, fading_threshold: float = FADING_THRESHOL
     p_bin = torch.gather(chroma_p, -3, idx).clamp_min(1e-12)
     frac = ((0.5 - cdf_before) / p_bin).clamp(0, 1)
     chroma = (lo + (idx.to(hue_p.dtype) + frac) * bin_width).squeeze(-3)  # (..., h, w)
-    centres = torch.tensor(hue_q.centres.tolist(), dtype=hue_p.dtype, device=hue_p.device)
-    angle = 2 * math.pi * centres.view(-1, 1, 1)
-    zr = (hue_p * torch.cos(angle)).sum(dim=-3)
-    zi = (hue_p * torch.sin(angle)).sum(dim=-3)
     fading = (torch.hypot(zr, zi) / fading_threshold).clamp(max=1.0)
     theta = torch.atan2(zi, zr)
     c = chroma * fading

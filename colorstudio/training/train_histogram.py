@@ -18,6 +18,7 @@ compete for the two cores.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import sys
@@ -145,11 +146,13 @@ def predict_ab(
     work_size: int | None = None,
     hint: np.ndarray | None = None,
     device: torch.device = torch.device("cpu"),
+    mode: str = "median",
 ) -> np.ndarray:
     """a*b* (H, W, 2) for an L* image (H, W): network at ``work_size`` (None = as given), 1/4-res
     distributions decoded, bilinearly upsampled to (H, W). (The app composites with the guided filter.)
 
     ``hint``: optional (3, H, W) = (ab_norm * mask, mask) channels, resized with nearest neighbours.
+    ``mode``: :func:`decode_ab` mode (``median`` = Larsson, ``mean`` = expected a*b*).
     """
     import torch.nn.functional as F
 
@@ -161,7 +164,7 @@ def predict_ab(
         x = F.interpolate(x, size=(work_size, work_size), mode="area" if work_size < L.shape[0] else "bilinear")
         h = None if h is None else F.interpolate(h, size=(work_size, work_size), mode="nearest")
     hue, chroma = model.predict_distributions(x, h)
-    ab = decode_ab(hue, chroma)  # (1, 2, h, w)
+    ab = decode_ab(hue, chroma, mode=mode)  # (1, 2, h, w)
     ab = F.interpolate(ab, size=L.shape, mode="bilinear", align_corners=False)
     return ab[0].permute(1, 2, 0).cpu().numpy()
 
@@ -173,6 +176,7 @@ def evaluate_model(
     tint_ab: tuple[float, float] | None = None,
     work_sizes: Iterable[int | None] = (None,),
     hint_counts: Iterable[int] = (),
+    modes: Iterable[str] = ("median",),
 ) -> dict[str, Any]:
     """Mean PSNR (dB, uint8 sRGB) of the model (automatic, and with Zhang et al. sweep hints for each
     count in ``hint_counts``) vs gray (and constant tint when given)."""
@@ -182,7 +186,7 @@ def evaluate_model(
     from colorstudio.training.hint_sim import sweep_hints
 
     model.eval()
-    work_sizes, hint_counts = list(work_sizes), list(hint_counts)
+    work_sizes, hint_counts, modes = list(work_sizes), list(hint_counts), list(modes)
     scores: dict[str, list[float]] = {"gray": [], **({"tint": []} if tint_ab else {})}
     for index, (_, gt) in enumerate(eval_images(val_path, 256, limit)):
         lab = rgb_to_lab(gt.astype(np.float32) / 255.0)
@@ -190,13 +194,13 @@ def evaluate_model(
         scores["gray"].append(psnr(gt, _compose(L, np.zeros(L.shape + (2,), np.float32))))
         if tint_ab:
             scores["tint"].append(psnr(gt, _compose(L, np.broadcast_to(np.float32(tint_ab), L.shape + (2,)))))
-        for ws in work_sizes:
-            name = f"model@{ws or 'native'}"
-            scores.setdefault(name, []).append(psnr(gt, _compose(L, predict_ab(model, L, ws))))
+        for ws, mode in itertools.product(work_sizes, modes):
+            name = f"model@{ws or 'native'}/{mode}"
+            scores.setdefault(name, []).append(psnr(gt, _compose(L, predict_ab(model, L, ws, mode=mode))))
             for n in hint_counts:
                 hint_ab, mask = sweep_hints(np.moveaxis(normalize_ab(lab[..., 1:]), -1, 0), n, seed=index)
                 hint = np.concatenate([hint_ab, mask], axis=0)
-                scores.setdefault(f"{name}+{n}hints", []).append(psnr(gt, _compose(L, predict_ab(model, L, ws, hint))))
+                scores.setdefault(f"{name}+{n}hints", []).append(psnr(gt, _compose(L, predict_ab(model, L, ws, hint, mode=mode))))
     report = {k: float(np.mean(v)) for k, v in scores.items()}
     report["images"] = len(scores["gray"])
     return report
@@ -239,7 +243,8 @@ def export_histogram_model(run_dir: str | Path, out_dir: str | Path = "models/hi
     card = {
         "family": "histogram",
         "config": json.loads((run_dir / MODEL_CONFIG_JSON).read_text()),
-        "working_resolution": 256,
+        # the network sees the long side at 128 px (the training photos' scale); measured better than 256
+        "working_resolution": 128,
         "training_data": {"sets": info.get("data", []), "images": info.get("train_images"),
                           "held_out": "val/ (never trained on)", "crop": info.get("settings", {}).get("crop")},
         "license_note": "Trained on research-only photo sets (see shared/data/README.md): research use only.",
@@ -318,6 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-only", metavar="CKPT", help="evaluate a checkpoint (file or run folder) and exit")
     p.add_argument("--eval-limit", type=int, default=100)
     p.add_argument("--eval-sizes", default="native,128", help="working sizes for --eval-only, e.g. native,128")
+    p.add_argument("--eval-modes", default="median,mean", help="decode modes for --eval-only (median, mean)")
     p.add_argument("--eval-hints", default="", help="sweep hint counts for --eval-only, e.g. 1,10")
     p.add_argument("--val", default=DEFAULT_VAL)
     p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
@@ -336,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
 
         sizes = [None if s == "native" else int(s) for s in args.eval_sizes.split(",")]
         counts = [int(n) for n in args.eval_hints.split(",") if n]
-        report = evaluate_model(load_checkpoint_model(args.eval_only), args.val, args.eval_limit, TRAINING_MEDIAN_AB, sizes, counts)
+        report = evaluate_model(load_checkpoint_model(args.eval_only), args.val, args.eval_limit, TRAINING_MEDIAN_AB, sizes, counts,
+                                args.eval_modes.split(","))
         report["step"] = load_checkpoint(args.eval_only).step
         report["tint_ab"] = list(TRAINING_MEDIAN_AB)
         print(json.dumps(report))

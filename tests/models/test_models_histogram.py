@@ -73,11 +73,14 @@ def test_config_round_trip_and_builder():
         HistogramConfig.from_dict({**data, "nonsense": 1})
 
 
-def test_registered_with_registry():
-    from colorstudio.models.registry import _builder_for
+def test_registered_with_registry(tmp_path):
+    from colorstudio.models.registry import ModelCard, load_model, registered_families, save_model
 
-    builder = _builder_for("histogram", source=None)
-    assert isinstance(builder(TINY.to_dict()), HistogramColorizer)
+    assert "histogram" in registered_families()
+    model = HistogramColorizer(TINY)
+    save_model(model, ModelCard(name="tiny", family="histogram", config=TINY.to_dict()), tmp_path / "tiny")
+    loaded, card = load_model("tiny", "cpu", models_dir=tmp_path)
+    assert isinstance(loaded, HistogramColorizer) and loaded.config == TINY and card.family == "histogram"
 
 
 def test_smoothing_matrix_rows_are_distributions():
@@ -185,3 +188,15 @@ def test_decode_numpy_in_numpy_out():
     assert np.hypot(*ab[:, 0, 0]) == pytest.approx(CHROMA_QUANTIZER.centres[4], rel=1e-4)
     with pytest.raises(ValueError):
         decode_ab(hue, chroma[:-1])
+
+
+def test_decode_mean_mode_is_expected_ab():
+    hue = torch.zeros(K, 1, 1)
+    hue[0], hue[K // 2] = 0.75, 0.25  # opposite hues: |z| = 0.5
+    chroma = torch.zeros(K, 1, 1)
+    chroma[3], chroma[9] = 0.5, 0.5
+    ab = decode_ab(hue, chroma, mode="mean")
+    expected_chroma = 0.5 * (CHROMA_QUANTIZER.centres[3] + CHROMA_QUANTIZER.centres[9])
+    assert torch.linalg.vector_norm(ab[:, 0, 0]).item() == pytest.approx(0.5 * expected_chroma, rel=1e-4)
+    with pytest.raises(ValueError, match="mode"):
+        decode_ab(hue, chroma, mode="mode")
