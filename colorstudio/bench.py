@@ -7,6 +7,7 @@ are measurements to read, not tests.
 
 from __future__ import annotations
 
+import os
 import statistics
 import tempfile
 import time
@@ -125,23 +126,79 @@ def bench_export_24mp(repeats: int) -> dict:
     return _print_pair("24-megapixel 16-bit TIFF export", ours, base)
 
 
+def bench_slider(repeats: int, cells: int = 128) -> dict:
+    """A whole slider move at the 512 px preview, as the GUI does it, timed piece by piece.
+
+    One move = :func:`colorstudio.engine.pipeline.apply_edits` (eq. 6 for both marginals, decode) +
+    :func:`colorstudio.engine.pipeline.composite_with_edits` onto the 512 x 512 L*. The reference-strength
+    slider is dragged in small steps both ways; "warm" starts each solve from the previous position's
+    solution (the preview), the baseline "cold" solves the same positions from b = 0 (export, reopened
+    sessions). A hue-slider move (hue bias on top of the reference) is timed warm too. Inputs: ``cells``
+    x ``cells`` hue/chroma distributions built from scikit-image's astronaut at 1/4 of the preview's
+    resolution, the coffee photo as reference (as in ``histogram_edit.bench_histogram_slider``).
+    """
+    from colorstudio.engine.histogram_edit import _bench_inputs, reference_histograms
+    from colorstudio.engine.pipeline import EditSettings, HistogramPrediction, apply_edits, composite_with_edits
+
+    hue, chroma, lightness, reference_rgb = _bench_inputs(cells)
+    histograms = HistogramPrediction(hue=hue, chroma=chroma)
+    reference = reference_histograms(reference_rgb)
+    strengths = [1.0 + 0.05 * (i % 10) for i in range(repeats + 1)]  # a drag: small steps, both directions
+    hue_angles = [40.0 + 3.0 * (i % 10) for i in range(repeats + 1)]
+
+    def move(settings: EditSettings, warm: object) -> tuple[float, float, object]:
+        start = time.perf_counter()
+        edited = apply_edits([], histograms, settings, reference, warm)
+        middle = time.perf_counter()
+        composite_with_edits(lightness, edited.ab_samples[0], settings, reference_rgb)
+        return 1000.0 * (middle - start), 1000.0 * (time.perf_counter() - middle), edited.warm
+
+    rows: dict[str, tuple[list[float], list[float]]] = {"warm": ([], []), "cold": ([], []), "hue": ([], [])}
+    warm = move(EditSettings(reference_strength=strengths[0]), None)[2]
+    hue_warm = warm
+    for strength, angle in zip(strengths[1:], hue_angles[1:]):
+        edit_ms, comp_ms, warm = move(EditSettings(reference_strength=strength), warm)
+        rows["warm"][0].append(edit_ms)
+        rows["warm"][1].append(comp_ms)
+        edit_ms, comp_ms, _ = move(EditSettings(reference_strength=strength), None)
+        rows["cold"][0].append(edit_ms)
+        rows["cold"][1].append(comp_ms)
+        settings = EditSettings(hue_shift_deg=angle, hue_strength=1.0, reference_strength=strengths[0])
+        edit_ms, comp_ms, hue_warm = move(settings, hue_warm)
+        rows["hue"][0].append(edit_ms)
+        rows["hue"][1].append(comp_ms)
+
+    median = statistics.median
+    labels = {
+        "warm": "reference slider, warm-started (preview)",
+        "cold": "reference slider, cold solve (baseline)",
+        "hue": "hue slider on a reference, warm-started",
+    }
+    size = lightness.shape[0]
+    result: dict = {"title": f"slider move at a {size} px preview ({cells}x{cells} cells)", "repeats": repeats}
+    print(f"\n{result['title']}: edit (eq. 6 + decode) + composite, medians over n={repeats}")
+    for key, (edit_ms, comp_ms) in rows.items():
+        totals = [e + c for e, c in zip(edit_ms, comp_ms)]
+        result[key] = {"edit_ms": median(edit_ms), "composite_ms": median(comp_ms), "total_ms": median(totals)}
+        print(f"  {labels[key]:<42} edit {median(edit_ms):7.1f} ms  composite {median(comp_ms):6.1f} ms"
+              f"  total {median(totals):7.1f} ms")
+    result["ratio"] = result["cold"]["total_ms"] / result["warm"]["total_ms"]
+    print(f"  speed ratio (cold total / warm total): {result['ratio']:.2f}x   (bar: a move under 100 ms)")
+    return result
+
+
 BENCHMARKS: dict[str, Callable[[int], dict]] = {
     "lab": bench_lab,
     "composite": bench_composite,
     "export24": bench_export_24mp,
+    "slider": bench_slider,
 }
-
-
-def _optional_benchmarks() -> dict[str, Callable[[int], dict]]:
-    from colorstudio.engine.histogram_edit import bench_slider
-
-    return {"slider": bench_slider}
 
 
 def run_bench(names: list[str], *, repeats: int = 5, list_only: bool = False) -> int:
     from colorstudio.errors import ColorStudioError
 
-    benchmarks = {**BENCHMARKS, **_optional_benchmarks()}
+    benchmarks = BENCHMARKS
     if list_only:
         print("\n".join(benchmarks))
         return 0
@@ -152,7 +209,9 @@ def run_bench(names: list[str], *, repeats: int = 5, list_only: bool = False) ->
         raise ColorStudioError("--repeats must be at least 1")
     import torch
 
-    print(f"colorstudio bench: {repeats} repeats each, torch threads {torch.get_num_threads()}")
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"colorstudio bench: {repeats} repeats each, torch threads {torch.get_num_threads()}, "
+          f"load average {load:.2f} on {os.cpu_count()} CPUs")
     for name in names or list(benchmarks):
         benchmarks[name](repeats)
     return 0

@@ -217,7 +217,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 # family -> module with train_<family>(data_paths, out_dir, steps, resume) and export_<family>_model(run, out)
-TRAINABLE_FAMILIES = {"histogram": "colorstudio.training.train_histogram"}
+TRAINABLE_FAMILIES = {"histogram": "colorstudio.training.train_histogram", "pic": "colorstudio.training.train_pic",
+                      "pixcolor": "colorstudio.training.train_pixcolor"}
 
 
 def _run_train(args: argparse.Namespace) -> int:

@@ -37,7 +37,7 @@ from colorstudio.color.quantize import (
     pic_to_ab,
 )
 from colorstudio.color.srgb import linear_to_srgb, srgb_to_linear, to_float, to_uint
-from colorstudio.color.xyz import D65_WHITE, rgb_to_xyz, xyz_to_rgb
+from colorstudio.color.xyz import D65_WHITE, rgb_to_xyz, xyz_to_linear_rgb, xyz_to_rgb
 from colorstudio.color.ycbcr import rgb_to_ycbcr, ycbcr_to_rgb
 
 __all__ = [
@@ -76,6 +76,7 @@ __all__ = [
     "to_float",
     "to_uint",
     "xyz_to_lab",
+    "xyz_to_linear_rgb",
     "xyz_to_rgb",
     "ycbcr_to_rgb",
 ]

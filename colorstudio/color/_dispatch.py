@@ -93,7 +93,40 @@ def apply_matrix(x: ArrayT, matrix: np.ndarray) -> ArrayT:
         # via a list: the module-level matrices are read-only and torch warns on those buffers
         m = torch.tensor(matrix.tolist(), dtype=x.dtype, device=x.device)
         return torch.einsum("ij,...jhw->...ihw", m, x)
+    if x.ndim > 1:
+        return _apply_matrix_planes(x, matrix.astype(x.dtype, copy=False))
     return x @ matrix.T.astype(x.dtype, copy=False)
+
+
+#: Pixels per pass of :func:`_apply_matrix_planes`: its three planes and accumulators stay in L2 cache.
+_MATRIX_CHUNK = 1 << 15
+
+
+def _apply_matrix_planes(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``matrix @ color`` for (..., 3) numpy as nine plane multiply-adds, on the calling thread.
+
+    ``x @ matrix.T`` hands (N, 3) x (3, 3) to multi-threaded BLAS, which on a busy 2-core machine can
+    wait for the second core (measured 64 ms instead of under 2 ms for 512 x 512 pixels). Plain ufuncs
+    also round every pixel the same way wherever it sits in the array (no FMA, no SIMD-tail variant, as
+    cv2.transform has), so a row tile converts bit for bit like the whole image. Done in chunks so that
+    the planes stay in cache: 4 MP in about the time of an unstalled BLAS call.
+    """
+    flat = x.reshape(-1, 3)
+    out = np.empty(flat.shape, dtype=x.dtype)
+    count = flat.shape[0]
+    size = min(_MATRIX_CHUNK, count)
+    planes_buf = np.empty((3, size), dtype=x.dtype)
+    acc_buf, scratch_buf = np.empty(size, dtype=x.dtype), np.empty(size, dtype=x.dtype)
+    for start in range(0, count, _MATRIX_CHUNK):
+        stop = min(start + _MATRIX_CHUNK, count)
+        planes, acc, scratch = planes_buf[:, : stop - start], acc_buf[: stop - start], scratch_buf[: stop - start]
+        np.copyto(planes, flat[start:stop].T)
+        for channel, row in enumerate(matrix):
+            np.multiply(planes[0], row[0], out=acc)
+            acc += np.multiply(planes[1], row[1], out=scratch)
+            acc += np.multiply(planes[2], row[2], out=scratch)
+            out[start:stop, channel] = acc
+    return out.reshape(x.shape)
 
 
 def constant(value: Sequence[float] | float, like: Array) -> Array:

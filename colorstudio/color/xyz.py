@@ -11,7 +11,7 @@ from colorstudio.color import _dispatch as d
 from colorstudio.color._dispatch import ArrayT
 from colorstudio.color.srgb import linear_to_srgb, srgb_to_linear
 
-__all__ = ["XYZ_FROM_RGB", "RGB_FROM_XYZ", "D65_WHITE", "rgb_to_xyz", "xyz_to_rgb"]
+__all__ = ["XYZ_FROM_RGB", "RGB_FROM_XYZ", "D65_WHITE", "rgb_to_xyz", "xyz_to_linear_rgb", "xyz_to_rgb"]
 
 # sRGB primaries, D65 white; the values of skimage.color.colorconv.xyz_from_rgb (kept identical so our
 # Lab equals skimage's to float precision rather than to the 4th digit).
@@ -39,11 +39,22 @@ def rgb_to_xyz(rgb: ArrayT) -> ArrayT:
     return d.apply_matrix(srgb_to_linear(rgb), XYZ_FROM_RGB)
 
 
+def xyz_to_linear_rgb(xyz: ArrayT) -> ArrayT:
+    """CIE XYZ (D65, Y of white = 1) -> linear-light sRGB: the matrix only, no transfer curve, no clipping.
+
+    Out-of-gamut colors come back outside [0, 1] (for gamut mapping in linear light). The luminance row
+    of the inverse matrix sums to one, so a gray (Y, Y, Y) has Y = that gray. Shapes: numpy ``(..., 3)``,
+    torch ``(..., 3, H, W)``.
+    """
+    d.check_color(xyz, "xyz_to_linear_rgb")
+    return d.apply_matrix(xyz, RGB_FROM_XYZ)
+
+
 def xyz_to_rgb(xyz: ArrayT, clip: bool = True) -> ArrayT:
     """CIE XYZ (D65, Y of white = 1) -> sRGB; with ``clip`` the result is clipped to [0, 1] (as skimage).
 
     Shapes: numpy ``(..., 3)``, torch ``(..., 3, H, W)``.
     """
     d.check_color(xyz, "xyz_to_rgb")
-    rgb = linear_to_srgb(d.apply_matrix(xyz, RGB_FROM_XYZ))
+    rgb = linear_to_srgb(xyz_to_linear_rgb(xyz))
     return d.clip(rgb, 0.0, 1.0) if clip else rgb

@@ -30,8 +30,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from colorstudio.color import lab_to_xyz, linear_to_srgb
-from colorstudio.color.xyz import RGB_FROM_XYZ
+from colorstudio.color import lab_to_xyz, linear_to_srgb, xyz_to_linear_rgb
 from colorstudio.errors import CancelledError
 
 __all__ = [
@@ -129,23 +128,45 @@ class _GuidedUpsampler:
         guide = cv2.resize(np.asarray(L_full, dtype=np.float32), (grid_w, grid_h), interpolation=cv2.INTER_AREA)
         guide = np.clip(guide.astype(np.float64) / 100.0, 0.0, 1.0)
         coef = _guided_coefficients(guide, ab, radius, eps).astype(np.float32)
-        # Resample the coefficient rows horizontally once (grid_h x W x 4: small); each tile then only
-        # blends two of these rows per output row, so tiles never need the neighbours' pixels.
+        # Resample the coefficient rows horizontally once (4 planes of grid_h x W: small); each tile then
+        # only blends two of these rows per output row, so tiles never need the neighbours' pixels.
+        # Planes (not interleaved channels) keep every later step on contiguous rows.
         x0, x1, wx = _linear_taps(self.width, grid_w)
-        wx = wx[None, :, None]
-        self.rows = coef[:, x0] * (1.0 - wx) + coef[:, x1] * wx  # (grid_h, W, 4)
+        planes = np.ascontiguousarray(coef.transpose(2, 0, 1))  # (4, grid_h, grid_w): A_a, A_b, B_a, B_b
+        left = planes[:, :, x0]
+        self.rows = np.ascontiguousarray(left + (planes[:, :, x1] - left) * wx)  # (4, grid_h, W)
         self.grid_h = grid_h
+
+    def ab_planes(self, L_rows: np.ndarray, start: int) -> tuple[np.ndarray, np.ndarray]:
+        """Chroma for full-resolution rows ``start .. start+len(L_rows)-1``: a*, b* planes (rows, W) float32."""
+        stop = start + L_rows.shape[0]
+        if self.identity:
+            ab = self.ab_full[start:stop]
+            return np.asarray(ab[..., 0], dtype=np.float32), np.asarray(ab[..., 1], dtype=np.float32)
+        y0, y1, wy = _linear_taps(self.height, self.grid_h, start, stop)
+        wy = wy[:, None]
+        guide = np.asarray(L_rows, dtype=np.float32) * np.float32(0.01)
+        np.clip(guide, 0.0, 1.0, out=guide)
+
+        def rows_at(plane: np.ndarray) -> np.ndarray:
+            top = plane[y0]
+            bottom = plane[y1]
+            bottom -= top
+            bottom *= wy
+            bottom += top
+            return bottom
+
+        planes = []
+        for slope, offset in ((0, 2), (1, 3)):
+            value = rows_at(self.rows[slope])
+            value *= guide
+            value += rows_at(self.rows[offset])
+            planes.append(value)
+        return planes[0], planes[1]
 
     def ab_rows(self, L_rows: np.ndarray, start: int) -> np.ndarray:
         """Chroma for full-resolution rows ``start .. start+len(L_rows)-1``: (rows, W, 2) float32."""
-        stop = start + L_rows.shape[0]
-        if self.identity:
-            return np.asarray(self.ab_full[start:stop], dtype=np.float32)
-        y0, y1, wy = _linear_taps(self.height, self.grid_h, start, stop)
-        wy = wy[:, None, None]
-        coef = self.rows[y0] * (1.0 - wy) + self.rows[y1] * wy  # (rows, W, 4)
-        guide = np.clip(np.asarray(L_rows, dtype=np.float32) / np.float32(100.0), 0.0, 1.0)[..., None]
-        return coef[..., :2] * guide + coef[..., 2:]
+        return np.stack(self.ab_planes(L_rows, start), axis=-1)
 
 
 def upsample_ab(
@@ -181,35 +202,65 @@ def lab_to_srgb_keep_lightness(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
         (..., 3) float32 sRGB. In-gamut colors are converted exactly; out-of-gamut ones are desaturated
         toward the gray of the same luminance in linear RGB (hue and Y kept) until they fit.
     """
-    L = np.clip(np.asarray(L, dtype=np.float32), 0.0, 100.0)
-    shape = L.shape
-    lab = np.concatenate([L.reshape(-1, 1), np.asarray(ab, dtype=np.float32).reshape(-1, 2)], axis=1)
+    L = np.asarray(L, dtype=np.float32)
+    ab = np.asarray(ab, dtype=np.float32)
+    if ab.shape != (*L.shape, 2):
+        raise ValueError(f"ab must have shape {(*L.shape, 2)} for L of shape {L.shape}, got {ab.shape}")
+    return _lab_planes_to_srgb(L, ab[..., 0], ab[..., 1])
+
+
+def _lab_planes_to_srgb(L: np.ndarray, a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """:func:`lab_to_srgb_keep_lightness` on planes (...) float32, written into ``out`` (..., 3) if given.
+
+    float32 throughout and every pass single-threaded: numpy's and BLAS's threaded paths stall for tens
+    of milliseconds when the second core is busy. The gamut step and the transfer curve run on
+    contiguous channel planes (3, ...), where each pass is a plain vector loop.
+    """
+    lab = np.stack([L, a, b], axis=-1)
+    np.clip(lab[..., 0], 0.0, 100.0, out=lab[..., 0])
     xyz = lab_to_xyz(lab)
+    del lab
     # Y depends on L* only; clipping it guards L* = 100 against float overshoot of the white point.
-    luminance = np.clip(xyz[:, 1], 0.0, 1.0)
-    linear = xyz @ RGB_FROM_XYZ.T.astype(np.float32)
-    del lab, xyz
+    luminance = np.clip(xyz[..., 1], 0.0, 1.0)
+    linear = np.moveaxis(xyz_to_linear_rgb(xyz), -1, 0).copy()  # (3, ...)
+    del xyz
     _desaturate_into_gamut(linear, luminance)
     srgb = linear_to_srgb(np.clip(linear, 0.0, 1.0, out=linear))
-    return np.clip(srgb, 0.0, 1.0, out=srgb).astype(np.float32, copy=False).reshape(*shape, 3)
+    np.clip(srgb, 0.0, 1.0, out=srgb)
+    if out is None:
+        out = np.empty((*L.shape, 3), dtype=np.float32)
+    out[...] = np.moveaxis(srgb, 0, -1)
+    return out
 
 
 def _desaturate_into_gamut(linear: np.ndarray, luminance: np.ndarray) -> None:
-    """Move out-of-gamut linear RGB (n, 3) toward the gray (Y, Y, Y) until inside [0, 1]^3, in place.
+    """Move out-of-gamut linear RGB planes (3, ...) toward the gray (Y, Y, Y) until inside [0, 1]^3, in place.
 
     Along ``gray + t * (linear - gray)`` the luminance stays Y because the Y row of the sRGB->XYZ matrix
     sums to one; the largest admissible t is set by the largest channel (against 1) and the smallest
-    (against 0); in-gamut pixels get t = 1 and stay as they are.
+    (against 0): ``t = min(1, (1 - Y) / (max - Y), Y / (Y - min))``. Y is a convex mix of the channels, so
+    max >= Y >= min and each ratio is >= 1 for a colour inside the gamut: in-gamut pixels get t = 1
+    without a branch. The denominators are floored at a tiny positive number, which only matters for
+    exact grays (ratio huge, t = 1) and for Y = 1 or 0 with no headroom left (t = 0: white or black).
     """
-    top, bottom = linear.max(axis=1), linear.min(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        t = np.where(top > 1.0, (1.0 - luminance) / (top - luminance), 1.0)
-        t = np.minimum(t, np.where(bottom < 0.0, luminance / (luminance - bottom), 1.0))
-    t = np.clip(t, 0.0, 1.0).astype(linear.dtype, copy=False)[:, None]
-    gray = luminance[:, None]
-    linear -= gray
+    red, green, blue = linear
+    tiny = np.float32(1e-30)
+    top = np.maximum(red, green)
+    np.maximum(top, blue, out=top)
+    top -= luminance
+    np.maximum(top, tiny, out=top)
+    t = np.subtract(np.float32(1.0), luminance)
+    t /= top
+    bottom = np.minimum(red, green)
+    np.minimum(bottom, blue, out=bottom)
+    np.subtract(luminance, bottom, out=bottom)
+    np.maximum(bottom, tiny, out=bottom)
+    np.divide(luminance, bottom, out=bottom)
+    np.minimum(t, bottom, out=t)
+    np.clip(t, 0.0, 1.0, out=t)
+    linear -= luminance
     linear *= t
-    linear += gray
+    linear += luminance
 
 
 def _tile_rows(width: int, tile: int | None) -> int:
@@ -257,8 +308,8 @@ def composite(
 
     def run_tile(start: int) -> int:
         stop = min(start + rows, height)
-        L_rows = L_full[start:stop]
-        out[start:stop] = lab_to_srgb_keep_lightness(L_rows, upsampler.ab_rows(L_rows, start))
+        L_rows = np.asarray(L_full[start:stop], dtype=np.float32)
+        _lab_planes_to_srgb(L_rows, *upsampler.ab_planes(L_rows, start), out=out[start:stop])
         return stop
 
     def finished(stop: int) -> None:

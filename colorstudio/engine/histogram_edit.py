@@ -6,7 +6,8 @@ The histogram model predicts, for each cell of its working grid, a distribution 
 distributions, here, before they are decoded to a*b*:
 
 - :func:`decode_ab`: chroma = median of the chroma histogram, hue = argument of the circular mean, chroma
-  faded by ``min(|z| / 0.03, 1)`` where the hue is undecided (paper sec. 3.3; its "max" is a typo).
+  faded by ``min(|z| / 0.03, 1)`` where the hue is undecided (paper sec. 3.3; its "max" is a typo); or,
+  with ``mode="mean"``, the expected a*b* ``E[C] * z``.
 - :func:`uncertainty_map`: normalized hue entropy x normalized chroma, on a fixed scale.
 - :class:`BiasSolver`: the energy of paper eq. 6, ``E(b) = mean_n KL(y*_n || y_n) + lambda chi2(<y*>, t)``
   with ``y*_n = softmax(log y_n + b)``, minimized over one global bias ``b`` per marginal by damped
@@ -53,7 +54,6 @@ __all__ = [
     "TransferSolution",
     "apply_bias",
     "bench_histogram_slider",
-    "bench_slider",
     "chi_square",
     "circular_mean_hue",
     "decode_ab",
@@ -172,12 +172,26 @@ def _circular_mean_flat(hue: np.ndarray, w: np.ndarray | None = None) -> tuple[n
     return np.mod(np.arctan2(im, re) / (2.0 * math.pi), 1.0), np.hypot(re, im) / total
 
 
+def _mean_chroma_flat(chroma: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
+    """Expected chroma E[C] (bin centres) of each column of (K, N) histograms (times ``w``)."""
+    centres = np.asarray(_chroma_quantizer(chroma.shape[0]).centres, dtype=np.float64)
+    weights = np.ones(chroma.shape[0]) if w is None else w
+    weighted, total = np.einsum("jk,kn->jn", np.stack([centres * weights, weights]), chroma)
+    return weighted / total
+
+
 def _decode_flat(hue: np.ndarray, chroma: np.ndarray, hue_w: np.ndarray | None = None,
-                 chroma_w: np.ndarray | None = None) -> np.ndarray:
+                 chroma_w: np.ndarray | None = None, *, mode: str = "median",
+                 fading_threshold: float = FADING_THRESHOLD) -> np.ndarray:
     """(N, 2) a*b* of (K, N) distributions, each optionally biased by bin weights ``e^b``."""
     angle, length = _circular_mean_flat(hue, hue_w)
-    # Chromatic fading: an undecided hue (|z| small) would otherwise pick an arbitrary saturated colour.
-    c = _median_chroma_flat(chroma, chroma_w) * np.minimum(length / FADING_THRESHOLD, 1.0)
+    if mode == "median":
+        # Chromatic fading: an undecided hue (|z| small) would otherwise pick an arbitrary saturated colour.
+        c = _median_chroma_flat(chroma, chroma_w) * np.minimum(length / fading_threshold, 1.0)
+    elif mode == "mean":
+        c = _mean_chroma_flat(chroma, chroma_w) * length  # E[C] * |z|: E[ab] when hue and chroma are independent
+    else:
+        raise ValueError(f"unknown decode mode {mode!r} (median or mean)")
     theta = 2.0 * math.pi * angle
     return np.stack([c * np.cos(theta), c * np.sin(theta)], axis=-1)
 
@@ -198,17 +212,23 @@ def circular_mean_hue(hue_probs: Any) -> tuple[np.ndarray, np.ndarray]:
     return angle.reshape(hue.shape[1:]).astype(np.float32), length.reshape(hue.shape[1:]).astype(np.float32)
 
 
-def decode_ab(hue_probs: Any, chroma_probs: Any) -> np.ndarray:
-    """Lab a*b* of each cell: (h, w, 2) float32, |ab| <= CHROMA_MAX.
+def decode_ab(
+    hue_probs: Any, chroma_probs: Any, *, mode: str = "median", fading_threshold: float = FADING_THRESHOLD
+) -> np.ndarray:
+    """Lab a*b* of each cell: (h, w, 2) float32, |ab| <= CHROMA_MAX. The one implementation of the decoding
+    (:func:`colorstudio.models.histogram.decode_ab` adapts it to batched, channel-first torch tensors).
 
-    chroma = median of the chroma histogram (interpolated within its bin), hue = argument of the circular
-    mean ``z = sum_k p_k exp(2 pi i h_k)``, chroma multiplied by ``min(|z| / 0.03, 1)``. Same math as
-    :func:`colorstudio.models.histogram.decode_ab` (torch, channels first); a test keeps them equal.
+    ``mode="median"`` (the paper's, the default): chroma = median of the chroma histogram (interpolated
+    within its bin), hue = argument of the circular mean ``z = sum_k p_k exp(2 pi i h_k)``, chroma
+    multiplied by the chromatic fading factor ``min(|z| / fading_threshold, 1)``.
+    ``mode="mean"``: ``E[C] * z``, the expected a*b* if hue and chroma are independent: the least-squares
+    estimate (best PSNR), which shrinks every uncertain cell towards gray in proportion to |z|; less vivid.
     """
     hue = _as_probs(hue_probs, "hue_probs")
     chroma = _as_probs(chroma_probs, "chroma_probs")
     _check_pair(hue, chroma)
-    ab = _decode_flat(hue.reshape(hue.shape[0], -1), chroma.reshape(chroma.shape[0], -1))
+    ab = _decode_flat(hue.reshape(hue.shape[0], -1), chroma.reshape(chroma.shape[0], -1),
+                      mode=mode, fading_threshold=fading_threshold)
     return ab.reshape(*hue.shape[1:], 2).astype(np.float32)
 
 
@@ -916,14 +936,3 @@ def bench_histogram_slider(repeats: int = 20, cells: int = 128) -> dict[str, flo
         "composite_ms": median(comp_ms),
         "slider_ms": median(total_ms) if total_ms else median(warm_ms),
     }
-
-
-def bench_slider(repeats: int = 20) -> dict[str, float]:
-    """`colorstudio bench slider`: prints and returns :func:`bench_histogram_slider`'s medians."""
-    result = bench_histogram_slider(repeats)
-    print(f"\nhistogram slider move, 512 px preview ({int(result['cells'])}x{int(result['cells'])} cells), n={repeats}")
-    for key, value in result.items():
-        if key != "cells":
-            unit = "" if key.endswith("iterations") else " ms"
-            print(f"  {key:<20} {value:8.1f}{unit}")
-    return result

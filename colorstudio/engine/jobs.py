@@ -23,9 +23,12 @@ import torch
 from colorstudio.engine.pipeline import (
     Cancel,
     Colorizer,
+    EditSettings,
     HistogramPrediction,
     Progress,
+    apply_edits,
     check_cancel,
+    composite_with_edits,
     fit_working_size,
     load_colorizer,
     resize_lightness,
@@ -50,7 +53,7 @@ __all__ = [
     "PreviewResult",
     "ReferenceSettings",
     "SampleResult",
-    "apply_edits",
+    "edit_sample",
     "export_targets",
     "finish_rgb",
     "preview_size",
@@ -142,84 +145,61 @@ class LoadedReference:
 
 @dataclass(frozen=True)
 class Edits:
-    """Everything applied after prediction, in the pipeline's order: reference (energy), hue bias,
-    composite, reference (quantile)."""
+    """Everything applied after prediction, in the pipeline's order (see pipeline.EditSettings):
+    reference (energy), hue bias, composite, reference (quantile)."""
 
     hue_bias: HueBias = HueBias()
     reference: ReferenceSettings = ReferenceSettings()
     reference_image: LoadedReference | None = None
 
     @property
-    def needs_histograms(self) -> bool:
-        return self.hue_bias.active or (self._reference_on and self.reference.method == "energy")
+    def settings(self) -> EditSettings:
+        return EditSettings(
+            hue_shift_deg=self.hue_bias.angle_deg, hue_strength=self.hue_bias.strength,
+            reference_strength=self.reference.strength, reference_method=self.reference.method,
+        )
 
     @property
-    def _reference_on(self) -> bool:
-        return self.reference.active and self.reference_image is not None
+    def reference_on(self) -> bool:
+        return self.reference.path is not None and self.reference_image is not None
+
+    @property
+    def needs_histograms(self) -> bool:
+        return self.settings.needs_histograms(self.reference_on)
+
+    @property
+    def reference_histograms(self) -> Any:
+        """The reference's (hue, chroma) target histograms for energy transfer, or None."""
+        if not self.reference_on:
+            return None
+        image = self.reference_image
+        if image.histograms is not None:
+            return image.histograms
+        from colorstudio.engine.histogram_edit import reference_histograms
+
+        return reference_histograms(image.rgb)
 
 
 # --------------------------------------------------------------------------------------------------
-# Edits: shared by preview and export
+# Edits: shared by preview and export, and with the CLI (pipeline.apply_edits)
 
 
-@dataclass(frozen=True)
-class _WarmTransfer:
-    """Solver state kept between previews: the transfer object of one (prediction, reference) pair."""
+def edit_sample(sample: SampleResult, edits: Edits, warm: Any = None) -> tuple[np.ndarray, Any]:
+    """The sample's chroma (h, w, 2) after the histogram edits, and the warm start for the next call.
 
-    histograms: HistogramPrediction
-    reference: LoadedReference
-    transfer: Any  # histogram_edit.ReferenceTransfer
-    solution: Any  # histogram_edit.TransferSolution
-
-
-def apply_edits(
-    ab: np.ndarray, histograms: HistogramPrediction | None, edits: Edits, warm: Any = None
-) -> tuple[np.ndarray, Any]:
-    """Chroma (h, w, 2) after energy-minimization reference transfer and hue bias (the CLI's order).
-
-    Without histogram edits the sample's own chroma is returned unchanged. ``warm`` is the solver state
-    returned by the previous call for the same prediction (or None for a cold, reproducible solve); the
-    new state is returned so that a dragged strength slider converges in a few iterations.
+    ``warm=None`` solves cold (export, reopened sessions); a preview passes the previous preview's
+    ``warm`` so that a dragged strength slider re-solves in one Newton step.
     """
-    if not edits.needs_histograms:
-        return ab, None
-    if histograms is None:
-        raise ColorStudioError(
-            "hue bias and energy-minimization reference transfer need a model that predicts colour "
-            "histograms (e.g. 'histogram'); use the quantile reference method with this model"
-        )
-    from colorstudio.engine import histogram_edit as he
-
-    hue, chroma = histograms.hue, histograms.chroma
-    new_warm = None
-    if edits._reference_on and edits.reference.method == "energy":
-        reference = edits.reference_image
-        same = isinstance(warm, _WarmTransfer) and warm.histograms is histograms and warm.reference is reference
-        if same:
-            transfer, start = warm.transfer, warm.solution
-        else:
-            ref_hists = reference.histograms if reference.histograms is not None else he.reference_histograms(reference.rgb)
-            transfer, start = he.ReferenceTransfer(hue, chroma, ref_hists), None
-        result = transfer.apply(edits.reference.strength, start)
-        hue, chroma = result.hue_probs, result.chroma_probs
-        new_warm = _WarmTransfer(histograms, reference, transfer, result.solution)
-    if edits.hue_bias.active:
-        hue = he.hue_bias(hue, edits.hue_bias.angle_deg, edits.hue_bias.strength)
-    return np.asarray(he.decode_ab(hue, chroma), np.float32), new_warm
+    ab, new_warm = apply_edits([sample.ab], sample.histograms, edits.settings, edits.reference_histograms, warm)
+    return ab[0], new_warm
 
 
 def finish_rgb(
     lightness: np.ndarray, ab: np.ndarray, edits: Edits, *, cancel: Cancel | None = None
 ) -> np.ndarray:
     """Composite chroma (h, w, 2) with ``lightness`` (H, W) into sRGB (H, W, 3), then quantile transfer."""
-    from colorstudio.engine.composite import composite
-
-    rgb = composite(lightness, ab, cancel=cancel)
-    if edits._reference_on and edits.reference.method == "quantile":
-        from colorstudio.engine.histogram_edit import quantile_match_transfer
-
-        rgb = quantile_match_transfer(rgb, edits.reference_image.rgb, min(edits.reference.strength, 1.0))
-    return np.clip(rgb, 0.0, 1.0).astype(np.float32, copy=False)
+    reference_rgb = edits.reference_image.rgb if edits.reference_on else None
+    return composite_with_edits(lightness, ab, edits.settings, reference_rgb, cancel=cancel)
 
 
 def uncertainty_of(histograms: HistogramPrediction | None) -> np.ndarray | None:
@@ -462,7 +442,7 @@ class PreviewJob:
     def run(self, request: PreviewRequest, progress: Progress | None = None, cancel: Cancel | None = None) -> PreviewResult:
         self.validate(request)
         started = time.perf_counter()
-        ab, warm = apply_edits(request.sample.ab, request.sample.histograms, request.edits, request.warm)
+        ab, warm = edit_sample(request.sample, request.edits, request.warm)
         check_cancel(cancel)
         rgb = finish_rgb(request.lightness, ab, request.edits, cancel=cancel)
         return PreviewResult(
@@ -533,7 +513,7 @@ class ExportJob:
         steps = len(jobs) + int(settings.uncertainty)
         for index, (target, sample) in enumerate(jobs):
             _report(progress, index / steps, f"compositing {target.name} at full resolution")
-            ab, _ = apply_edits(sample.ab, sample.histograms, request.edits)
+            ab, _ = edit_sample(sample, request.edits)
             rgb = finish_rgb(request.lightness, ab, request.edits, cancel=cancel)
             check_cancel(cancel)
             _report(progress, (index + 0.7) / steps, f"writing {target.name}")

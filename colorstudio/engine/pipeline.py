@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 import cv2
 import numpy as np
@@ -25,6 +25,11 @@ __all__ = [
     "Colorizer",
     "ColorizeRequest",
     "ColorizeResult",
+    "EditSettings",
+    "EditWarmStart",
+    "EditedChroma",
+    "apply_edits",
+    "composite_with_edits",
     "PropagationColorizer",
     "register_colorizer_factory",
     "available_model_names",
@@ -152,7 +157,8 @@ def _import_families() -> None:
     # Importing a family module registers its network builder and colorizer factory.
     import importlib
 
-    for module in ("colorstudio.engine.histogram_colorizer",):
+    for module in ("colorstudio.engine.histogram_colorizer", "colorstudio.engine.pic_colorizer",
+                   "colorstudio.engine.pixcolor_colorizer"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
@@ -216,6 +222,13 @@ class ColorizeRequest:
         if self.sampler not in ("fast", "naive"):
             raise ColorStudioError(f"unknown sampler {self.sampler!r} (fast or naive)")
 
+    @property
+    def edit_settings(self) -> EditSettings:
+        return EditSettings(
+            hue_shift_deg=self.hue_shift_deg, hue_strength=self.hue_strength,
+            reference_strength=self.reference_strength, reference_method=self.reference_method,
+        )
+
 
 @dataclass
 class ColorizeResult:
@@ -226,17 +239,147 @@ class ColorizeResult:
     edited_ab: list[np.ndarray] = field(default_factory=list)  # (h, w, 2) after hue/reference edits
 
 
-def _edit_histograms(pred: Prediction, request: ColorizeRequest, reference_rgb: np.ndarray | None) -> list[np.ndarray]:
-    """Apply hue bias and energy-minimization reference transfer to the histograms, then decode."""
+# --------------------------------------------------------------------------------------------------
+# Edits: the one path shared by the CLI (colorize_source), the GUI preview and the GUI export (jobs.py)
+
+
+@dataclass(frozen=True)
+class EditSettings:
+    """The colour edits applied after prediction, in this order (Larsson et al. 2016):
+
+    1. energy-minimization reference transfer (eq. 6) with ``lambda = reference_strength`` >= 0, on the
+       hue/chroma histograms (``reference_method == "energy"``; histogram models only);
+    2. hue bias toward ``hue_shift_deg`` (Lab hue, degrees; None = off) with ``hue_strength`` in [0, 10];
+    3. decode to a*b*, composite with the full-resolution L*;
+    4. quantile-matching reference transfer (sec. 3.4) with ``min(reference_strength, 1)`` on the
+       composited sRGB (``reference_method == "quantile"``; any model).
+
+    A strength of 0 turns its edit off. :class:`ColorizeRequest` and ``jobs.Edits`` both turn into this.
+    """
+
+    hue_shift_deg: float | None = None
+    hue_strength: float = 1.0
+    reference_strength: float = 1.0
+    reference_method: str = "energy"
+
+    @property
+    def hue_active(self) -> bool:
+        return self.hue_shift_deg is not None and self.hue_strength > 0.0
+
+    def energy_active(self, has_reference: bool) -> bool:
+        return has_reference and self.reference_method == "energy" and self.reference_strength > 0.0
+
+    def quantile_active(self, has_reference: bool) -> bool:
+        return has_reference and self.reference_method == "quantile" and self.reference_strength > 0.0
+
+    def needs_histograms(self, has_reference: bool) -> bool:
+        return self.hue_active or self.energy_active(has_reference)
+
+
+@dataclass(frozen=True)
+class EditWarmStart:
+    """Solver state that :func:`apply_edits` hands back for the next call on the same prediction.
+
+    Valid for one (histograms, reference) pair: ``histograms`` is matched by identity (a new prediction
+    is a new object), the reference by its histogram values. Any other pair starts cold.
+    """
+
+    histograms: HistogramPrediction
+    reference: tuple[np.ndarray, np.ndarray]  # (hue, chroma) target histograms, each (K,)
+    transfer: Any  # histogram_edit.ReferenceTransfer built on ``histograms`` and ``reference``
+    solution: Any  # histogram_edit.TransferSolution of the last call
+
+    def matches(self, histograms: HistogramPrediction, reference: tuple[np.ndarray, np.ndarray]) -> bool:
+        return self.histograms is histograms and all(
+            mine is theirs or np.array_equal(mine, theirs) for mine, theirs in zip(self.reference, reference)
+        )
+
+
+class EditedChroma(NamedTuple):
+    """What :func:`apply_edits` returns: a*b* samples and the warm start for the next call (or None)."""
+
+    ab_samples: list[np.ndarray]  # each (h, w, 2) float32
+    warm: EditWarmStart | None
+
+
+def apply_edits(
+    ab_samples: Sequence[np.ndarray],
+    histograms: HistogramPrediction | None,
+    settings: EditSettings,
+    reference: tuple[np.ndarray, np.ndarray] | None = None,
+    warm: EditWarmStart | None = None,
+) -> EditedChroma:
+    """Steps 1-2 of :class:`EditSettings` on one prediction, then decode: the chroma to composite.
+
+    Args:
+        ab_samples: the prediction's own a*b* samples, each (h, w, 2); returned unchanged (as float32)
+            when no histogram edit is active.
+        histograms: the prediction's hue/chroma distributions (K, h, w) (histogram models), else None.
+        settings: which edits, how strong.
+        reference: the reference image's (hue, chroma) histograms, each (K,) (e.g.
+            ``histogram_edit.reference_histograms(rgb)``), or None for no reference.
+        warm: the ``warm`` of the previous call (a slider drag), or None for a cold solve from b = 0.
+
+    Returns:
+        ``EditedChroma(ab_samples, warm)``. With a histogram edit active: one (h, w, 2) float32 a*b*
+        decoded from the edited distributions (a histogram model predicts one distribution, not samples).
+        ``warm`` is this call's solver state, or the one passed in when this call solved nothing (e.g.
+        the strength slider at 0), so a drag through 0 keeps it.
+
+    Warm and cold agree: eq. 6 is solved by damped Newton to a decrement below 1e-7 either way, so a
+    warm-started preview and a cold solve land on the same minimum; the decoded a*b* differ by float
+    noise (at most 0.012 a*b* units on the benchmark inputs, against ~0.4 for one 8-bit sRGB step;
+    tests/engine/test_apply_edits.py bounds it at 0.05). Exports, the CLI and reopened sessions pass no
+    ``warm`` and so always solve cold: they are reproducible, and match the preview to that tolerance.
+    """
+    ab_samples = [np.asarray(ab, dtype=np.float32) for ab in ab_samples]
+    has_reference = reference is not None
+    if not settings.needs_histograms(has_reference):
+        return EditedChroma(ab_samples, warm)
+    if histograms is None:
+        raise ColorStudioError(
+            "hue shift and energy-minimization reference transfer need a model that predicts colour "
+            "histograms (e.g. 'histogram'); use the quantile reference method with this model"
+        )
     from colorstudio.engine import histogram_edit as he
 
-    hue, chroma = pred.histograms.hue, pred.histograms.chroma
-    if reference_rgb is not None and request.reference_method == "energy":
-        ref_hists = he.reference_histograms(reference_rgb)
-        hue, chroma = he.transfer_to_reference(hue, chroma, ref_hists, strength=request.reference_strength)[:2]
-    if request.hue_shift_deg is not None:
-        hue = he.hue_bias(hue, request.hue_shift_deg, request.hue_strength)
-    return [he.decode_ab(hue, chroma)]
+    new_warm = warm
+    if settings.energy_active(has_reference):
+        target = (np.asarray(reference[0]), np.asarray(reference[1]))
+        if warm is not None and warm.matches(histograms, target):
+            transfer, start = warm.transfer, warm.solution
+        else:
+            transfer, start = he.ReferenceTransfer(histograms.hue, histograms.chroma, target), None  # b = 0
+        if not settings.hue_active:
+            # The slider's fast path: decode straight from the biased distributions.
+            ab, solution = transfer.apply_ab(settings.reference_strength, start)
+            return EditedChroma([ab], EditWarmStart(histograms, target, transfer, solution))
+        hue, chroma, solution = transfer.apply(settings.reference_strength, start)
+        new_warm = EditWarmStart(histograms, target, transfer, solution)
+    else:
+        hue, chroma = histograms.hue, histograms.chroma
+    if settings.hue_active:
+        hue = he.hue_bias(hue, settings.hue_shift_deg, settings.hue_strength)
+    return EditedChroma([np.asarray(he.decode_ab(hue, chroma), dtype=np.float32)], new_warm)
+
+
+def composite_with_edits(
+    lightness: np.ndarray,
+    ab: np.ndarray,
+    settings: EditSettings,
+    reference_rgb: np.ndarray | None = None,
+    *,
+    cancel: Cancel | None = None,
+) -> np.ndarray:
+    """Steps 3-4 of :class:`EditSettings`: chroma (h, w, 2) onto L* (H, W) -> sRGB (H, W, 3) float32 in [0, 1]."""
+    from colorstudio.engine.composite import composite
+
+    rgb = composite(lightness, ab, cancel=cancel)
+    if settings.quantile_active(reference_rgb is not None):
+        from colorstudio.engine.histogram_edit import quantile_match_transfer
+
+        rgb = quantile_match_transfer(rgb, reference_rgb, min(settings.reference_strength, 1.0))
+    return rgb
 
 
 def colorize_source(
@@ -253,7 +396,6 @@ def colorize_source(
 
     Hints come from ``request.hints``, or already rasterized at full resolution as ``hint_channels``
     (normalized ab (2,H,W), mask (1,H,W)), as the evaluation sweep makes them."""
-    from colorstudio.engine.composite import composite
     from colorstudio.engine.hints import rasterize_hints
 
     request.validate()
@@ -273,25 +415,27 @@ def colorize_source(
         lightness_work, hint_ab, hint_mask, samples=request.samples, seed=request.seed,
         temperature=request.temperature, progress=predict_progress, cancel=cancel,
     )
-    needs_histograms = request.hue_shift_deg is not None or (reference_rgb is not None and request.reference_method == "energy")
-    if needs_histograms and pred.histograms is None:
+    # Asked for at all (even at strength 0): a model without histograms is refused up front.
+    asks_histograms = request.hue_shift_deg is not None or (reference_rgb is not None and request.reference_method == "energy")
+    if asks_histograms and pred.histograms is None:
         what = "hue shift" if request.hue_shift_deg is not None else "energy-minimization reference transfer"
         raise ColorStudioError(
             f"{what} needs a model that predicts colour histograms (e.g. 'histogram'); "
             f"model {colorizer.name!r} does not (use --reference with the quantile method instead)"
         )
-    ab_list = _edit_histograms(pred, request, reference_rgb) if needs_histograms else list(pred.ab_samples)
+    settings = request.edit_settings
+    reference_hists = None
+    if settings.energy_active(reference_rgb is not None):
+        from colorstudio.engine.histogram_edit import reference_histograms
+
+        reference_hists = reference_histograms(reference_rgb)
+    ab_list = apply_edits(pred.ab_samples, pred.histograms, settings, reference_hists).ab_samples
 
     rgb_samples = []
     for index, ab in enumerate(ab_list):
         check_cancel(cancel)
         _report(progress, 0.6 + 0.35 * index / len(ab_list), f"compositing sample {index + 1}/{len(ab_list)}")
-        rgb = composite(lightness_full, ab, cancel=cancel)
-        if reference_rgb is not None and request.reference_method == "quantile":
-            from colorstudio.engine.histogram_edit import quantile_match_transfer
-
-            rgb = quantile_match_transfer(rgb, reference_rgb, min(request.reference_strength, 1.0))
-        rgb_samples.append(rgb)
+        rgb_samples.append(composite_with_edits(lightness_full, ab, settings, reference_rgb, cancel=cancel))
 
     uncertainty = None
     if pred.histograms is not None:

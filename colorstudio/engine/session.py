@@ -523,7 +523,7 @@ class Session:
             return
         self.reference = settings
         self.reference_image = image
-        self._warm = None
+        # No reset of the warm start: apply_edits itself ignores a warm state from another reference.
         self._mark_changed()
         self.events.reference.emit(settings)
         self._invalidate_preview()

@@ -279,7 +279,7 @@ class MainWindow(QMainWindow):
             return str(self.session.device)
 
     def _connect(self) -> None:
-        s, ev = self.session, self.session.events
+        ev = self.session.events
         ev.image.connect(self._image_changed)
         ev.result.connect(self._result_changed)
         ev.samples.connect(self._samples_changed)

@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorstudio.engine.histogram_edit import FADING_THRESHOLD, decode_ab as decode_one_image
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_activation, make_norm, pad_to_multiple
 
 __all__ = [
@@ -40,9 +41,6 @@ __all__ = [
     "smoothing_matrix",
     "FADING_THRESHOLD",
 ]
-
-# Larsson et al. sec. 3.2: chromatic fading factor min(|z| / 0.03, 1) for the hue circular mean z.
-FADING_THRESHOLD = 0.03
 
 
 @dataclass(frozen=True)
@@ -226,7 +224,7 @@ class HistogramColorizer(nn.Module):
         self.chroma_head = nn.Conv2d(cfg.hypercolumn_channels, cfg.bins, 1)
         self.register_buffer("hue_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=True), persistent=False)
         self.register_buffer("chroma_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=False), persistent=False)
-        self.train_with_hints = True  # the trainer turns this off when the hint simulator is unavailable
+        self.train_with_hints = True  # False: training_loss simulates no hints (a hint-free ablation)
 
     # ------------------------------------------------------------------ network
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -314,53 +312,30 @@ def build_histogram_model(config: dict[str, Any] | HistogramConfig | None = None
 
 
 def decode_ab(hue_probs, chroma_probs, fading_threshold: float = FADING_THRESHOLD, mode: str = "median"):
-    """Point estimate of a*b* from per-cell hue and chroma distributions.
+    """Point estimate of a*b* from per-cell hue and chroma distributions, for batches of network outputs.
 
-    ``mode="median"`` (Larsson et al. sec. 3.2, the default): chroma = median of the chroma histogram
-    (linear within the median bin), hue = argument of the circular mean ``z = sum_k p_k exp(2 pi i h_k)``,
-    and chroma scaled by the chromatic fading factor ``min(|z| / fading_threshold, 1)`` so a pixel whose
-    hue is uncertain (|z| ~ 0) fades to gray.
-
-    ``mode="mean"``: the expected a*b* if hue and chroma are independent, ``E[C] * z``: the estimate
-    with the least expected squared a*b* error (so the best PSNR), which shrinks every uncertain pixel
-    towards gray in proportion to |z| instead of only those below the threshold. Less vivid.
+    The math lives in :func:`colorstudio.engine.histogram_edit.decode_ab` (one image, numpy, channels
+    last); this adapter runs it per image and restores the layout, kind, dtype and device of the input.
+    ``mode="median"`` (Larsson et al. sec. 3.2, the default): median chroma, circular-mean hue, chromatic
+    fading ``min(|z| / fading_threshold, 1)``. ``mode="mean"``: the expected a*b* ``E[C] * z`` (least
+    squared error, so the best PSNR; less vivid). Not differentiable: evaluation and inference only.
 
     Args:
         hue_probs, chroma_probs: (..., K, h, w) torch tensors or numpy arrays summing to 1 over K.
     Returns:
         ab: (..., 2, h, w) Lab a*, b* (NOT normalized), same kind (torch/numpy) and float dtype as input.
     """
-    if mode not in ("median", "mean"):
-        raise ValueError(f"unknown decode mode {mode!r} (median or mean)")
     as_numpy = isinstance(hue_probs, np.ndarray)
     hue_p = torch.as_tensor(hue_probs)
     chroma_p = torch.as_tensor(chroma_probs).to(hue_p)
     if hue_p.shape != chroma_p.shape or hue_p.ndim < 3:
         raise ValueError(f"need matching (..., K, h, w) distributions, got {tuple(hue_p.shape)} and {tuple(chroma_p.shape)}")
-    hue_q, chroma_q = _quantizers()
-    k = hue_p.shape[-3]
-    lo, hi = float(chroma_q.lo), float(chroma_q.hi)
-    bin_width = (hi - lo) / k
-    centres = torch.tensor(hue_q.centres.tolist(), dtype=hue_p.dtype, device=hue_p.device)
-    angle = 2 * math.pi * centres.view(-1, 1, 1)
-    zr = (hue_p * torch.cos(angle)).sum(dim=-3)
-    zi = (hue_p * torch.sin(angle)).sum(dim=-3)
-    if mode == "mean":
-        chroma_centres = torch.tensor(chroma_q.centres.tolist(), dtype=hue_p.dtype, device=hue_p.device)
-        expected_chroma = (chroma_p * chroma_centres.view(-1, 1, 1)).sum(dim=-3)
-        ab = torch.stack([expected_chroma * zr, expected_chroma * zi], dim=-3)
-        return ab.numpy() if as_numpy else ab
-    # median: first bin whose CDF reaches 1/2, then linear interpolation inside it
-    cdf = chroma_p.cumsum(dim=-3)
-    idx = (cdf < 0.5).sum(dim=-3, keepdim=True).clamp(max=k - 1)
-    cdf_before = torch.gather(cdf, -3, idx) - torch.gather(chroma_p, -3, idx)
-    p_bin = torch.gather(chroma_p, -3, idx).clamp_min(1e-12)
-    frac = ((0.5 - cdf_before) / p_bin).clamp(0, 1)
-    chroma = (lo + (idx.to(hue_p.dtype) + frac) * bin_width).squeeze(-3)  # (..., h, w)
-    fading = (torch.hypot(zr, zi) / fading_threshold).clamp(max=1.0)
-    theta = torch.atan2(zi, zr)
-    c = chroma * fading
-    ab = torch.stack([c * torch.cos(theta), c * torch.sin(theta)], dim=-3)
+    *batch, k, h, w = hue_p.shape
+    hue_np = hue_p.detach().cpu().double().numpy().reshape(-1, k, h, w)
+    chroma_np = chroma_p.detach().cpu().double().numpy().reshape(-1, k, h, w)
+    ab = np.stack([decode_one_image(hp, cp, mode=mode, fading_threshold=fading_threshold)
+                   for hp, cp in zip(hue_np, chroma_np)])  # (N, h, w, 2)
+    ab = torch.from_numpy(np.moveaxis(ab, -1, -3).reshape(*batch, 2, h, w)).to(dtype=hue_p.dtype, device=hue_p.device)
     return ab.numpy() if as_numpy else ab
 
 

@@ -10,6 +10,9 @@ runs) only read the memory-mapped array; a gzip tar is never read member-by-memb
 centre crops otherwise, as network-ready tensors. Augmentation is a pure function of
 ``(seed, epoch, index)``, so batches are the same whatever the number of DataLoader workers, and a resumed
 run sees exactly the batches it would have seen.
+
+Evaluation ground truth is read with the same ``ImageSource`` and ``decode_square`` by
+:func:`colorstudio.evaluation.protocol.load_eval_set`.
 """
 
 from __future__ import annotations
@@ -42,7 +45,6 @@ __all__ = [
     "colorfulness_of",
     "decode_square",
     "default_cache_dir",
-    "eval_images",
 ]
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -72,16 +74,17 @@ def _is_image_name(name: str) -> bool:
 
 @dataclass(frozen=True)
 class ImageSource:
-    """A folder (recursive) or tar archive of image files, read in a fixed (sorted) order."""
+    """A folder (recursive) or tar archive of image files (training or evaluation), read in a fixed order:
+    sorted paths for a folder, archive order for a tar."""
 
     path: Path
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "path", Path(self.path).expanduser().resolve())
         if not self.path.exists():
-            raise ColorStudioError("training data not found", self.path)
+            raise ColorStudioError("image data not found", self.path)
         if not (self.path.is_dir() or _is_tar(self.path)):
-            raise ColorStudioError("training data must be a folder or a .tar / .tar.gz of images", self.path)
+            raise ColorStudioError("image data must be a folder or a .tar / .tar.gz of images", self.path)
 
     @property
     def is_tar(self) -> bool:
@@ -500,23 +503,3 @@ class ColorDataset(torch.utils.data.Dataset):
             "rgb": chw(rgb),
             "index": torch.tensor(index, dtype=torch.int64),
         }
-
-
-def eval_images(path: str | Path, size: int = 256, limit: int | None = None) -> Iterator[tuple[str, np.ndarray]]:
-    """Ground truth for the evaluation protocol: ``(name, uint8 (size, size, 3))`` per image of a folder or tar.
-
-    Short side resized to ``size`` with Lanczos, then centre-cropped (DESIGN.md, evaluation protocol).
-    Images are read in sorted (folder) or archive order; unreadable ones are skipped with a warning.
-    """
-    source = ImageSource(Path(path))
-    count = 0
-    for name, data in source.iter_bytes():
-        if limit is not None and count >= limit:
-            return
-        try:
-            img = decode_square(data, size, name, draft=False)
-        except ColorStudioError as exc:
-            warnings.warn(f"skipping unreadable evaluation image: {exc}", ColorStudioWarning, stacklevel=2)
-            continue
-        count += 1
-        yield name, img

@@ -5,10 +5,12 @@ Entry points:
   through the shared loop :func:`colorstudio.training.loop.train` (AdamW, warmup + cosine, EMA,
   safetensors checkpoints every few minutes, ``resume``).
 - :func:`export_histogram_model`: a run's EMA weights -> ``models/histogram/`` with its card.
-- :func:`evaluate_model` (``--eval-only CKPT``): automatic PSNR on the first N validation images vs the gray and
-  constant-tint baselines (DESIGN.md protocol: short side 256, centre crop, uint8 sRGB).
+- :func:`evaluate_model` (``--eval-only CKPT --val PATH``): automatic PSNR on N validation images (evenly
+  spaced, :func:`colorstudio.evaluation.protocol.load_eval_set`) vs the gray and constant-tint baselines
+  (DESIGN.md protocol: short side 256, centre crop, uint8 sRGB).
 - :func:`measure_cost`: FLOPs per image and training images/s of a configuration.
-- ``python -m colorstudio.training.train_histogram --help`` for the command line.
+- ``python -m colorstudio.training.train_histogram --help`` for the command line. Data are always given
+  there, never assumed: ``--data`` folders/tars of training photos to train, ``--val`` with ``--eval-only``.
 
 On a shared CPU set ``OMP_WAIT_POLICY=PASSIVE`` in the environment before starting Python: with the
 default (spinning) OpenMP threads, a 2-thread step was measured 5-20x slower when other processes
@@ -36,21 +38,13 @@ __all__ = [
     "HistogramTrainSettings",
     "train_histogram",
     "DEFAULT_CONFIG",
-    "DEFAULT_TRAIN_DATA",
     "export_histogram_model",
-    "hints_available",
     "predict_ab",
     "evaluate_model",
     "measure_cost",
     "load_checkpoint_model",
     "main",
 ]
-
-DEFAULT_TRAIN_DATA = tuple(
-    f"/work/shared/data/train/{name}-128.tar"
-    for name in ("scenes", "faces-utk", "people-lfw", "people-fashion", "pets", "food", "rooms")
-)
-DEFAULT_VAL = "/work/shared/data/val/imagenet-samples-256.tar"
 
 # The configuration chosen from the measurements in the model card (width 32, GroupNorm; 96 px crops).
 DEFAULT_CONFIG = HistogramConfig(width=32, stage_blocks=(0, 1, 2, 3), norm="group", hypercolumn_channels=256)
@@ -78,15 +72,6 @@ class HistogramTrainSettings:
     seed: int = 0
     threads: int = 2
     device: str = "auto"
-
-
-def hints_available() -> bool:
-    """True when the training hint simulator (``colorstudio.training.hint_sim``) can be imported."""
-    try:
-        from colorstudio.training.hint_sim import simulate_training_hints_torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------- cost
@@ -133,10 +118,9 @@ def measure_cost(config: HistogramConfig, crop: int, batch_size: int = 16, steps
 # ---------------------------------------------------------------------------------------------- eval
 def _compose(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """L* (H, W) + a*b* (H, W, 2) -> uint8 sRGB (H, W, 3)."""
-    from colorstudio.color import lab_to_rgb
+    from colorstudio.color import lab_to_rgb, to_uint
 
-    rgb = lab_to_rgb(np.concatenate([L[..., None], ab], axis=-1).astype(np.float32))
-    return np.clip(np.round(rgb * 255.0), 0, 255).astype(np.uint8)
+    return to_uint(lab_to_rgb(np.concatenate([L[..., None], ab], axis=-1).astype(np.float32)), 8)
 
 
 @torch.no_grad()
@@ -171,7 +155,7 @@ def predict_ab(
 
 def evaluate_model(
     model: HistogramColorizer,
-    val_path: str | Path = DEFAULT_VAL,
+    val_path: str | Path,
     limit: int = 100,
     tint_ab: tuple[float, float] | None = None,
     work_sizes: Iterable[int | None] = (None,),
@@ -179,21 +163,22 @@ def evaluate_model(
     modes: Iterable[str] = ("median",),
 ) -> dict[str, Any]:
     """Mean PSNR (dB, uint8 sRGB) of the model (automatic, and with Zhang et al. sweep hints for each
-    count in ``hint_counts``) vs gray (and constant tint when given)."""
+    count in ``hint_counts``) vs gray (and constant tint when given), on ``limit`` images of ``val_path``
+    spread evenly through the sorted set (the protocol's :func:`load_eval_set`)."""
     from colorstudio.color import normalize_ab, rgb_to_lab
     from colorstudio.evaluation.metrics import psnr
-    from colorstudio.training.data import eval_images
+    from colorstudio.evaluation.protocol import EVAL_SIZE, constant_tint_baseline, gray_baseline, load_eval_set
     from colorstudio.training.hint_sim import sweep_hints
 
     model.eval()
     work_sizes, hint_counts, modes = list(work_sizes), list(hint_counts), list(modes)
     scores: dict[str, list[float]] = {"gray": [], **({"tint": []} if tint_ab else {})}
-    for index, (_, gt) in enumerate(eval_images(val_path, 256, limit)):
+    for index, (_, gt) in enumerate(load_eval_set(val_path, limit, size=EVAL_SIZE)):
         lab = rgb_to_lab(gt.astype(np.float32) / 255.0)
         L = lab[..., 0]
-        scores["gray"].append(psnr(gt, _compose(L, np.zeros(L.shape + (2,), np.float32))))
+        scores["gray"].append(psnr(gt, gray_baseline(gt)))
         if tint_ab:
-            scores["tint"].append(psnr(gt, _compose(L, np.broadcast_to(np.float32(tint_ab), L.shape + (2,)))))
+            scores["tint"].append(psnr(gt, constant_tint_baseline(gt, tint_ab)))
         for ws, mode in itertools.product(work_sizes, modes):
             name = f"model@{ws or 'native'}/{mode}"
             scores.setdefault(name, []).append(psnr(gt, _compose(L, predict_ab(model, L, ws, mode=mode))))
@@ -255,7 +240,7 @@ def export_histogram_model(run_dir: str | Path, out_dir: str | Path = "models/hi
 
 # ---------------------------------------------------------------------------------------------- training
 def train_histogram(
-    data_paths: Sequence[str | Path] = DEFAULT_TRAIN_DATA,
+    data_paths: Sequence[str | Path],
     out_dir: str | Path = "runs/histogram",
     steps: int = HistogramTrainSettings.steps,
     resume: bool = False,
@@ -283,7 +268,6 @@ def train_histogram(
     dataset = ColorDataset([str(p) for p in data_paths], s.crop, train=True, seed=s.seed, limit=limit,
                            crop_scale=s.crop_scale)
     model = HistogramColorizer(config)
-    model.train_with_hints = hints_available()
     info = {
         "data": [str(p) for p in data_paths],
         "train_images": len(dataset),
@@ -308,7 +292,7 @@ def train_histogram(
 # ---------------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_histogram", description=__doc__.split("\n")[0])
-    p.add_argument("--data", nargs="+", default=list(DEFAULT_TRAIN_DATA), help="training folders/tars (never val/)")
+    p.add_argument("--data", nargs="+", help="training folders/tars (never val/); required to train")
     p.add_argument("--out", default="runs/histogram", help="checkpoint folder")
     p.add_argument("--steps", type=int, default=HistogramTrainSettings.steps)
     p.add_argument("--resume", action="store_true")
@@ -325,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-sizes", default="native,128", help="working sizes for --eval-only, e.g. native,128")
     p.add_argument("--eval-modes", default="median,mean", help="decode modes for --eval-only (median, mean)")
     p.add_argument("--eval-hints", default="", help="sweep hint counts for --eval-only, e.g. 1,10")
-    p.add_argument("--val", default=DEFAULT_VAL)
+    p.add_argument("--val", help="evaluation images (folder/tar, never trained on); required with --eval-only")
     p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
     p.add_argument("--device", default="auto")
     p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s for --width/--crop")
@@ -337,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
                           **measure_cost(cfg, args.crop, args.batch_size)}))
         return 0
     if args.eval_only:
+        if not args.val:
+            p.error("--eval-only needs --val (a folder or tar of evaluation images)")
         from colorstudio.evaluation.protocol import TRAINING_MEDIAN_AB
         from colorstudio.training.checkpoint import load_checkpoint
 
@@ -352,6 +338,8 @@ def main(argv: list[str] | None = None) -> int:
         card = export_histogram_model(args.out, args.export)
         print(json.dumps(card.to_dict(), indent=1))
         return 0
+    if not args.data:
+        p.error("--data is required to train (folders or tars of training photos, never val/)")
     cfg = replace(DEFAULT_CONFIG, width=args.width, norm=args.norm)
     settings = HistogramTrainSettings(steps=args.steps, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
                                       checkpoint_every_s=args.checkpoint_every, log_every=args.log_every,

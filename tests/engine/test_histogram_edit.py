@@ -75,15 +75,35 @@ def test_decode_fading_factor_and_interpolated_median() -> None:
     np.testing.assert_allclose(math.atan2(ab[1], ab[0]) / (2 * math.pi) % 1, HUE_QUANTIZER.centres[2], atol=1e-6)
 
 
+def test_decode_mean_mode_is_expected_ab() -> None:
+    rng = np.random.default_rng(3)
+    hue, chroma = random_probs(rng, (K, 5, 4), 0.3), random_probs(rng, (K, 5, 4), 0.3)
+    angles = 2 * math.pi * HUE_QUANTIZER.centres[:, None, None]
+    z = np.stack([(hue * np.cos(angles)).sum(axis=0), (hue * np.sin(angles)).sum(axis=0)], axis=-1)
+    expected_chroma = (chroma * CHROMA_QUANTIZER.centres[:, None, None]).sum(axis=0)
+    np.testing.assert_allclose(he.decode_ab(hue, chroma, mode="mean"), expected_chroma[..., None] * z, atol=1e-4)
+    assert np.allclose(he.decode_ab(hue, chroma), he.decode_ab(hue, chroma, mode="median"))  # the default
+    with pytest.raises(ValueError, match="mode"):
+        he.decode_ab(hue, chroma, mode="mode")
+
+
 def test_decode_matches_the_network_module() -> None:
-    histogram = pytest.importorskip("colorstudio.models.histogram")
-    if not hasattr(histogram, "decode_ab"):
-        pytest.skip("models.histogram has no decode_ab")
+    """``models.histogram.decode_ab`` adapts this decoding to batched, channel-first torch tensors."""
+    from colorstudio.models import histogram
+
     assert histogram.FADING_THRESHOLD == he.FADING_THRESHOLD
     rng = np.random.default_rng(1)
     hue, chroma = random_probs(rng, (K, 9, 7), 0.3), random_probs(rng, (K, 9, 7), 0.3)
     theirs = np.moveaxis(np.asarray(histogram.decode_ab(hue, chroma)), 0, -1)
     np.testing.assert_allclose(he.decode_ab(hue, chroma), theirs, atol=1e-4)
+    batch_hue = torch.from_numpy(np.stack([hue, np.roll(hue, 5, axis=0)])).float()
+    batch_chroma = torch.from_numpy(np.stack([chroma, np.roll(chroma, 3, axis=0)])).float()
+    for mode in ("median", "mean"):
+        batched = histogram.decode_ab(batch_hue, batch_chroma, mode=mode)
+        assert batched.shape == (2, 2, 9, 7) and batched.dtype == torch.float32
+        for i in range(2):
+            np.testing.assert_allclose(batched[i].permute(1, 2, 0).numpy(),
+                                       he.decode_ab(batch_hue[i], batch_chroma[i], mode=mode), atol=1e-4)
 
 
 def test_decode_accepts_torch_and_rejects_bad_input() -> None:

@@ -1,4 +1,4 @@
-"""ColorDataset / eval_images over folders, tar and tar.gz; cache reuse; determinism; crops."""
+"""ColorDataset / the evaluation loader over folders, tar and tar.gz; cache reuse; determinism; crops."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from PIL import Image
 from skimage.color import rgb2lab
 
 from colorstudio.errors import ColorStudioError, ColorStudioWarning
+from colorstudio.evaluation.protocol import load_eval_set
 from colorstudio.training import data as data_mod
-from colorstudio.training.data import ColorDataset, ImageSource, colorfulness_of, eval_images
+from colorstudio.training.data import ColorDataset, ImageSource, colorfulness_of
 
 N_COLOR = 18  # colorful images in the fixture; plus one gray one that must be dropped
 
@@ -156,18 +157,18 @@ def test_bad_sources_and_unreadable_images(tmp_path):
     assert len(ds) == 3
 
 
-def test_eval_images_protocol(image_sources, tmp_path):
+def test_load_eval_set_protocol(image_sources, tmp_path):
     rng = np.random.default_rng(2)
     big = _colorful(rng, 60, 90)
     folder = tmp_path / "val"
     folder.mkdir()
     Image.fromarray(big).save(folder / "a.png")
     Image.fromarray(big[:, :50]).save(folder / "b.png")
-    out = list(eval_images(folder, size=32))
+    out = load_eval_set(folder, size=32)
     assert [n for n, _ in out] == ["a.png", "b.png"]
     ref = Image.fromarray(big).resize((48, 32), Image.Resampling.LANCZOS)
     expected = np.asarray(ref)[:, 8:40]
     for _, img in out:
         assert img.shape == (32, 32, 3) and img.dtype == np.uint8
     assert np.abs(out[0][1].astype(int) - expected.astype(int)).max() <= 1
-    assert len(list(eval_images(image_sources["tgz"], size=16, limit=5))) == 5
+    assert len(load_eval_set(image_sources["tgz"], size=16, limit=5)) == 5
