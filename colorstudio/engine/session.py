@@ -47,6 +47,7 @@ __all__ = [
     "SessionEvents",
     "Signal",
     "SampleSlot",
+    "SINGLE_SAMPLE_FAMILIES",
     "default_hint_radius",
     "list_model_choices",
 ]
@@ -58,8 +59,11 @@ KNOWN_MODELS: dict[str, str] = {
     "pic": "PIC (Royer et al. 2017): diverse samples, PixelCNN++ over ab",
     "gan": "cGAN (Isola et al. 2017 style): one vivid image",
 }
+# Families that give one deterministic prediction: seeds, N and temperature do not apply to them.
+SINGLE_SAMPLE_FAMILIES = frozenset({"histogram", "gan", "propagation"})
 PROPAGATION = PropagationColorizer.name
 MAX_SAMPLES = 16
+SWATCH_LIGHTNESS = (45.0, 80.0)  # L* range in which suggested colours are shown
 
 
 class Signal:
@@ -105,6 +109,7 @@ class ModelChoice:
     description: str
     available: bool
     reason: str = ""
+    samples: bool = True  # draws different samples per seed (False: one deterministic prediction)
 
 
 def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
@@ -123,12 +128,12 @@ def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
     for card in cards:
         installed.add(card.name)
         description = KNOWN_MODELS.get(card.family, f"{card.family} model")
-        choices.append(ModelChoice(card.name, description, True))
-    choices.append(ModelChoice(PROPAGATION, PropagationColorizer.card["description"], True))
+        choices.append(ModelChoice(card.name, description, True, samples=card.family not in SINGLE_SAMPLE_FAMILIES))
+    choices.append(ModelChoice(PROPAGATION, PropagationColorizer.card["description"], True, samples=False))
     for name, description in KNOWN_MODELS.items():
         if name not in installed:
             reason = registry_problem or f"not installed: no trained weights in models/{name}/ yet"
-            choices.append(ModelChoice(name, description, False, reason))
+            choices.append(ModelChoice(name, description, False, reason, samples=name not in SINGLE_SAMPLE_FAMILIES))
     return choices
 
 
@@ -214,7 +219,8 @@ class Session:
         colorizer = self.colorizers.cached(self.model, self.device)
         if colorizer is not None:
             return bool(getattr(colorizer, "supports_samples", True))
-        return self.model != PROPAGATION and self.model != "histogram"
+        choice = self.choice(self.model)
+        return choice.samples if choice is not None else True
 
     def set_sample_count(self, count: int) -> None:
         if not 1 <= count <= MAX_SAMPLES:
@@ -471,11 +477,14 @@ class Session:
             except ImportError:
                 suggested_colors = None
             if suggested_colors is not None:
-                w, h = sample.work_size
+                # The histograms live on the model's own output grid, which may be coarser than work_size.
+                h, w = sample.histograms.hue.shape[-2:]
                 col, row = min(int(x * w / width), w - 1), min(int(y * h / height), h - 1)
                 lightness = float(self.image.lightness[min(int(y), height - 1), min(int(x), width - 1)])
+                # Swatches at the pixel's own L* are near black on dark pixels; a hint uses only the colour's
+                # chroma (L comes from the photo), so show them at a lightness where hues are recognisable.
                 modes = suggested_colors(sample.histograms.hue, sample.histograms.chroma, col, row,
-                                         float(np.clip(lightness, 0.0, 100.0)), k=limit)
+                                         float(np.clip(lightness, *SWATCH_LIGHTNESS)), k=limit)
                 return [color for color, _weight in modes]
         return self._sample_colors_at(x, y)[:limit]
 
@@ -491,7 +500,7 @@ class Session:
             w, h = slot.sample.work_size
             a, b = slot.sample.ab[min(int(y * h / height), h - 1), min(int(x * w / width), w - 1)]
             # Shown at a mid lightness so dark pixels still give a recognisable swatch.
-            lab = np.array([[max(lightness, 50.0), a, b]], np.float64)
+            lab = np.array([[float(np.clip(lightness, *SWATCH_LIGHTNESS)), a, b]], np.float64)
             rgb = np.clip(lab_to_rgb(lab), 0, 1)[0]
             color = "#{:02x}{:02x}{:02x}".format(*(int(round(v * 255)) for v in rgb))
             if color not in colors:
@@ -663,6 +672,10 @@ class Session:
         if not self.dirty:
             self.dirty = True
             self.events.dirty.emit(True)
+
+    def mark_unsaved(self) -> None:
+        """Flag the state as not saved anywhere (e.g. recovered from an autosave)."""
+        self._mark_changed()
 
     def mark_saved(self, path: Path | None) -> None:
         self.path = path

@@ -22,6 +22,9 @@ def create_application(argv: list[str] | None = None):
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName(APP_NAME)
     app.setDesktopFileName(DESKTOP_FILE)
+    from colorstudio.gui.images import app_icon
+
+    app.setWindowIcon(app_icon())
     return app
 
 
@@ -35,8 +38,9 @@ def run(path: str | None = None) -> int:
 
     window = MainWindow()
     window.show()
-    recovered = window.offer_recovery()
-    if path is not None and not recovered:
+    # Recovered sessions go to their own windows when a file was asked for, so that file opens here.
+    recovered = window.offer_recovery(use_this_window=path is None)
+    if path is not None:
         if not Path(path).exists():
             window.show_error("Cannot open the file", f"{path}: no such file")
         else:

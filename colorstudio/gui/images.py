@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
-__all__ = ["COLORMAPS", "rgb_to_qimage", "lightness_to_qimage", "overlay_qimage", "thumbnail_pixmap", "swatch_icon"]
+__all__ = [
+    "COLORMAPS", "FIXED_DISPLAY_RANGE", "rgb_to_qimage", "lightness_to_qimage", "display_range", "stretch_for_display",
+    "overlay_qimage", "colormap_bar", "thumbnail_pixmap", "thumbnail_icon", "swatch_icon", "app_icon", "APP_ICON_PATH",
+]
 
 COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA,
              "turbo": cv2.COLORMAP_TURBO}
+# The uncertainty map is on a fixed [0, 1] scale but real predictions sit mostly in [0, 0.5]; shown as is
+# they are a dark, nearly uniform veil. These are display-only ranges: the exported map is untouched.
+FIXED_DISPLAY_RANGE = (0.0, 0.5)
+MIN_DISPLAY_SPAN = 0.02  # a nearly flat map is not stretched into noise
 
 
 def _to_u8(values: np.ndarray) -> np.ndarray:
@@ -33,13 +42,55 @@ def lightness_to_qimage(lightness: np.ndarray) -> QImage:
     return rgb_to_qimage(lab_to_rgb(lab))
 
 
-def overlay_qimage(values: np.ndarray, colormap: str = "inferno") -> QImage:
-    """(h, w) values in [0, 1] -> RGBA QImage through a colormap (opacity is set on the item)."""
-    data = _to_u8(values)
-    bgr = cv2.applyColorMap(data, COLORMAPS.get(colormap, cv2.COLORMAP_INFERNO))
-    rgba = np.ascontiguousarray(np.dstack([bgr[..., ::-1], np.full(data.shape, 255, np.uint8)]))
-    h, w = data.shape
+def display_range(values: np.ndarray, mode: str = "auto") -> tuple[float, float]:
+    """The (lo, hi) of ``values`` that the overlay's colormap spans.
+
+    ``"auto"``: the 2nd..98th percentile of this map (where *in this photo* the model is least sure);
+    ``"fixed"``: :data:`FIXED_DISPLAY_RANGE`, comparable between photos. The span is at least
+    :data:`MIN_DISPLAY_SPAN` so a flat map stays flat.
+    """
+    if mode == "fixed":
+        return FIXED_DISPLAY_RANGE
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return FIXED_DISPLAY_RANGE
+    lo, hi = (float(v) for v in np.percentile(finite, [2.0, 98.0]))
+    if hi - lo < MIN_DISPLAY_SPAN:
+        mid = 0.5 * (lo + hi)
+        lo, hi = max(0.0, mid - MIN_DISPLAY_SPAN / 2), max(0.0, mid - MIN_DISPLAY_SPAN / 2) + MIN_DISPLAY_SPAN
+    return lo, hi
+
+
+def stretch_for_display(values: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
+    """(h, w) values -> [0, 1] float32, linear over ``value_range`` and clipped (display only)."""
+    lo, hi = value_range
+    return np.clip((np.nan_to_num(values.astype(np.float32)) - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+
+
+def _colormap_rgb(stretched: np.ndarray, colormap: str) -> np.ndarray:
+    bgr = cv2.applyColorMap(_to_u8(stretched), COLORMAPS.get(colormap, cv2.COLORMAP_INFERNO))
+    return bgr[..., ::-1]
+
+
+def overlay_qimage(values: np.ndarray, colormap: str = "inferno", value_range: tuple[float, float] = (0.0, 1.0)) -> QImage:
+    """(h, w) uncertainty -> RGBA QImage through a colormap, stretched over ``value_range``.
+
+    Alpha grows with the stretched value (1/4 opaque at the bottom of the range, fully at the top) so that
+    confident regions keep the photo readable and unsure ones stand out; the item's opacity scales it all.
+    """
+    stretched = stretch_for_display(values, value_range)
+    alpha = _to_u8(0.25 + 0.75 * stretched)
+    rgba = np.ascontiguousarray(np.dstack([_colormap_rgb(stretched, colormap), alpha]))
+    h, w = stretched.shape
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+
+
+def colormap_bar(colormap: str, width: int, height: int) -> QPixmap:
+    """A horizontal colour bar of ``colormap`` (low on the left) for the overlay's legend."""
+    ramp = np.tile(np.linspace(0.0, 1.0, max(width, 2), dtype=np.float32), (max(height, 1), 1))
+    rgb = np.ascontiguousarray(_colormap_rgb(ramp, colormap))
+    image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888).copy()
+    return QPixmap.fromImage(image)
 
 
 def thumbnail_pixmap(image: QImage, size: int) -> QPixmap:
@@ -53,6 +104,16 @@ def thumbnail_pixmap(image: QImage, size: int) -> QPixmap:
     return canvas
 
 
+def thumbnail_icon(image: QImage, size: int) -> QIcon:
+    """A gallery icon that looks the same when selected (Qt tints Selected-mode icons with the highlight
+    colour by default, which turned warm thumbnails blue)."""
+    pixmap = thumbnail_pixmap(image, size)
+    icon = QIcon()
+    for mode in (QIcon.Mode.Normal, QIcon.Mode.Selected, QIcon.Mode.Active):
+        icon.addPixmap(pixmap, mode)
+    return icon
+
+
 def swatch_icon(color: str, size: int = 20) -> QIcon:
     pixmap = QPixmap(size, size)
     pixmap.fill(QColor(color))
@@ -62,3 +123,17 @@ def swatch_icon(color: str, size: int = 20) -> QIcon:
     painter.end()
     return QIcon(pixmap)
 
+
+
+APP_ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "icons" / "colorstudio.svg"
+
+
+def app_icon() -> QIcon:
+    """The application icon (resources/icons/colorstudio.svg), or a drawn fallback when not shipped."""
+    if APP_ICON_PATH.exists():
+        icon = QIcon(str(APP_ICON_PATH))
+        if not icon.isNull():
+            return icon
+    import qtawesome as qta
+
+    return qta.icon("mdi6.palette", color="#d9822b")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from pathlib import Path
+from typing import Callable
 
 import qtawesome as qta
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -40,7 +41,8 @@ from colorstudio.engine.jobs import (
 from colorstudio.engine.session import Session, default_hint_radius
 from colorstudio.engine.session_file import SESSION_SUFFIX, read_session, restore_session, save_session
 from colorstudio.errors import ColorStudioError
-from colorstudio.gui.autosave import AUTOSAVE_INTERVAL_MS, Autosaver, default_state_dir
+from colorstudio.gui.autosave import AUTOSAVE_INTERVAL_MS, Autosaver, default_state_dir, describe_autosave
+from colorstudio.gui.images import app_icon
 from colorstudio.gui.canvas import ImageCanvas
 from colorstudio.gui.commands import (
     AddHintCommand,
@@ -54,7 +56,7 @@ from colorstudio.gui.commands import (
     SetHintsCommand,
 )
 from colorstudio.gui.export_dialog import ExportDialog
-from colorstudio.gui.images import lightness_to_qimage, overlay_qimage, rgb_to_qimage
+from colorstudio.gui.images import display_range, lightness_to_qimage, overlay_qimage, rgb_to_qimage
 from colorstudio.gui.panels import AdjustPanel, HintsPanel, SamplesPanel, UncertaintyPanel, gesture_ids
 from colorstudio.gui.workers import WorkLane
 
@@ -65,6 +67,16 @@ SESSION_FILTER = f"ColorStudio sessions (*{SESSION_SUFFIX})"
 MAX_RECENT = 10
 MAX_RECENT_COLORS = 8
 WHEEL_GESTURE_S = 0.8  # wheel steps closer than this on one hint are one undo step
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _default_session() -> Session:
+    from colorstudio.devices import resolve_device
+
+    return Session(device=resolve_device("auto"))
 
 
 class MainWindow(QMainWindow):
@@ -78,13 +90,12 @@ class MainWindow(QMainWindow):
         state_dir: Path | None = None,
         autosave_interval_ms: int = AUTOSAVE_INTERVAL_MS,
         confirm_close: bool = True,
+        session_factory: Callable[[], Session] | None = None,
     ) -> None:
         super().__init__()
-        if session is None:
-            from colorstudio.devices import resolve_device
-
-            session = Session(device=resolve_device("auto"))
-        self.session = session
+        self._session_factory = session_factory or _default_session
+        self.session = session if session is not None else self._session_factory()
+        session = self.session
         self.settings = settings or QSettings("ColorStudio", "ColorStudio")
         self.confirm_close = confirm_close
         self.undo_stack = QUndoStack(self)
@@ -100,9 +111,11 @@ class MainWindow(QMainWindow):
         self._predict_started = 0.0
         self._wheel_gesture: tuple[int, int, float] = (-1, 0, 0.0)
         self._scheduled: set[str] = set()
+        self._timings: dict[str, str] = {}
+        self.extra_windows: list[MainWindow] = []  # windows opened for further recovered autosaves
 
         self.setWindowTitle("ColorStudio")
-        self.setWindowIcon(qta.icon("mdi6.palette", color="#d9822b"))
+        self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.canvas = ImageCanvas(session)
@@ -118,6 +131,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
         self._connect()
         self.hints_panel.set_recent(self._recent_colors())
+        self.act_cancel.setEnabled(False)  # nothing runs yet
         self._update_actions()
         self._update_title()
         self.resize(1400, 900)
@@ -148,7 +162,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.adjust_dock, self.uncertainty_dock)
         self.hints_dock.raise_()
         self.resizeDocks([self.samples_dock], [420], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.samples_dock, self.hints_dock], [520, 330], Qt.Orientation.Vertical)
+        # The gallery needs one or two rows of thumbnails; the tabbed panels need room for the hue dial
+        # and the reference box without a scroll bar.
+        self.resizeDocks([self.samples_dock, self.hints_dock], [380, 470], Qt.Orientation.Vertical)
 
     def _action(self, text: str, icon: str | None, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
         action = QAction(qta.icon(icon) if icon else qta.icon("mdi6.blank"), text, self)
@@ -374,7 +390,10 @@ class MainWindow(QMainWindow):
         self.samples_panel.set_busy(self.predict_lane.busy)
 
     def _timed(self, what: str, seconds: float) -> None:
-        self.time_label.setText(f"{what}: {seconds * 1000:.0f} ms" if seconds < 1 else f"{what}: {seconds:.2f} s")
+        """Show the last timing of each kind of work (a fast preview must not hide the colorize time)."""
+        self._timings[what] = f"{what} {_duration(seconds)}"
+        self._timings = dict(list(self._timings.items())[-3:])
+        self.time_label.setText(" · ".join(self._timings.values()))
 
     # ================================================================== files
     def open_dialog(self) -> None:
@@ -427,7 +446,10 @@ class MainWindow(QMainWindow):
         w, h = image.size
         self._set_status(f"Opened {path.name} ({w} × {h}, {image.source.bit_depth}-bit). Press Colorize (Ctrl+R) or click to add hints.")
 
-    def open_session(self, path: Path) -> None:
+    def open_session(self, path: Path, *, recovered_from: Path | None = None) -> None:
+        """Open a session file in the background. ``recovered_from``: ``path`` is an orphaned autosave; the
+        session then has no file of its own (Save asks where), counts as unsaved, and the orphan is removed
+        once its content lives on in this window (and in this window's own autosave)."""
         try:
             document = read_session(path)
         except ColorStudioError as exc:
@@ -447,15 +469,22 @@ class MainWindow(QMainWindow):
             self.predict_lane.cancel()
             self.preview_lane.cancel()
             try:
-                restore_session(self.session, document, image, reference, session_path=path)
+                restore_session(self.session, document, image, reference,
+                                session_path=None if recovered_from else path)
             except ColorStudioError as exc:
                 self.show_error("Cannot open the session", str(exc))
                 return
             self.undo_stack.clear()
             self._predict_paused = False
-            self._add_recent(path)
             self._timed("open", seconds)
-            self._set_status(f"Opened session {path.name}; recomputing its samples…")
+            if recovered_from is not None:
+                self.session.mark_unsaved()
+                if self.autosaver.save_now() is not None:
+                    recovered_from.unlink(missing_ok=True)
+                self._set_status(f"Recovered unsaved work on {image.source.path.name}; recomputing its samples…")
+            else:
+                self._add_recent(path)
+                self._set_status(f"Opened session {path.name}; recomputing its samples…")
 
         self._disconnect_open()
         self._open_slot = opened
@@ -619,8 +648,12 @@ class MainWindow(QMainWindow):
         self._timed("colorize", seconds)
         self.samples_panel.show_model()  # the loaded model now tells whether it samples
         self._update_actions()
-        if samples:
-            self._set_status(f"{len(samples)} sample(s) ready (seeds {', '.join(str(s.seed) for s in samples)})")
+        if samples and self.session.supports_samples():
+            seeds = ", ".join(str(s.seed) for s in samples)
+            self._set_status(f"{len(samples)} sample{'s' if len(samples) != 1 else ''} ready (seed{'s' if len(samples) != 1 else ''} {seeds}) in {_duration(seconds)}")
+        elif samples:
+            self._set_status(f"Colorized with {self.session.model} in {_duration(seconds)}. Click the photo to add hints; "
+                             "U shows where the model is unsure.")
 
     def _predict_failed(self, _generation: int, message: str) -> None:
         self._predict_paused = True
@@ -690,12 +723,17 @@ class MainWindow(QMainWindow):
     def _update_overlay(self) -> None:
         panel = self.uncertainty_panel
         result = self.session.result
-        visible = panel.show_box.isChecked() and result is not None and result.uncertainty is not None
-        image = overlay_qimage(result.uncertainty, panel.colormap.currentText()) if visible else None
+        has_map = result is not None and result.uncertainty is not None
+        value_range = display_range(result.uncertainty, panel.contrast_mode) if has_map else None
+        panel.set_legend(value_range)
+        visible = panel.show_box.isChecked() and has_map
+        image = overlay_qimage(result.uncertainty, panel.colormap.currentText(), value_range) if visible else None
         self.canvas.set_overlay(image, panel.opacity.value() / 100.0, visible)
 
     def _uncertainty_toggled(self, checked: bool) -> None:
         self.uncertainty_panel.show_box.setChecked(checked)
+        if checked:
+            self.uncertainty_dock.raise_()  # its legend says what the overlay's colours mean
 
     def _overlay_settings_changed(self) -> None:
         checked = self.uncertainty_panel.show_box.isChecked()
@@ -825,21 +863,39 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About ColorStudio", f"<b>ColorStudio {__version__}</b><p>Colorize grayscale photographs "
                           "with local neural models and steer the result with hints, hue bias and references.</p>")
 
-    def offer_recovery(self) -> bool:
-        """Ask to reopen the autosave left by a run that did not exit cleanly; True when reopened."""
-        path = self.autosaver.pending_recovery()
-        if path is None:
-            return False
-        answer = QMessageBox.question(
-            self, "Recover unsaved work?",
-            "ColorStudio did not close properly last time. Reopen the automatically saved session?",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
-        )
-        if answer == QMessageBox.StandardButton.Yes:
-            self.open_session(path)
-            return True
-        self.autosaver.discard()
-        return False
+    def offer_recovery(self, *, use_this_window: bool = True) -> int:
+        """Offer each autosave orphaned by a run that did not exit cleanly; returns how many were recovered.
+
+        The first recovered session opens in this window (when ``use_this_window`` and it holds no image),
+        each further one in a window of its own. A declined autosave is deleted; a recovered one once its
+        content is restored (and autosaved again by the window that now holds it).
+        """
+        orphans = self.autosaver.pending_recovery()
+        recovered = 0
+        for index, path in enumerate(orphans):
+            counter = f" ({index + 1} of {len(orphans)})" if len(orphans) > 1 else ""
+            answer = QMessageBox.question(
+                self, f"Recover unsaved work?{counter}",
+                "ColorStudio did not close properly and left unsaved work:\n\n"
+                f"{describe_autosave(path)}\n\nRecover it? (No deletes it.)",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                path.unlink(missing_ok=True)
+                continue
+            target = self if use_this_window and recovered == 0 and not self.session.has_image else self._new_window()
+            target.open_session(path, recovered_from=path)
+            recovered += 1
+        return recovered
+
+    def _new_window(self) -> MainWindow:
+        """Another window sharing this one's settings and state folder (for a further recovered session)."""
+        window = MainWindow(settings=self.settings, state_dir=self.autosaver.state_dir,
+                            session_factory=self._session_factory,
+                            autosave_interval_ms=self.autosaver.timer.interval(), confirm_close=self.confirm_close)
+        self.extra_windows.append(window)
+        window.show()
+        return window
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
         if event.mimeData().hasUrls():

@@ -10,7 +10,7 @@ import itertools
 
 import qtawesome as qta
 from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPixmap, QStandardItem, QStandardItemModel
+from PySide6.QtGui import QColor, QIcon, QImage, QPalette, QPixmap, QStandardItem, QStandardItemModel
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -34,12 +34,33 @@ from PySide6.QtWidgets import (
 )
 
 from colorstudio.engine.session import MAX_SAMPLES, Session
-from colorstudio.gui.images import COLORMAPS, rgb_to_qimage, swatch_icon, thumbnail_pixmap
+from colorstudio.gui.images import COLORMAPS, colormap_bar, rgb_to_qimage, swatch_icon, thumbnail_icon
 
 __all__ = ["SamplesPanel", "HintsPanel", "AdjustPanel", "UncertaintyPanel", "gesture_ids"]
 
 THUMB = 112
+DEFAULT_HUE_STRENGTH = 0.5  # strength given when the dial is turned while the strength is zero
 gesture_ids = itertools.count(1)  # shared counter: each slider/dial drag gets its own merge id
+
+
+def lab_hue_color(angle_deg: float, lightness: float = 65.0, chroma: float = 45.0) -> str:
+    """'#rrggbb' of the Lab hue ``angle_deg`` at a mid lightness and chroma (for the dial's swatch)."""
+    import numpy as np
+
+    from colorstudio.color import lab_to_rgb
+
+    rad = np.radians(angle_deg)
+    rgb = np.clip(lab_to_rgb(np.array([[lightness, chroma * np.cos(rad), chroma * np.sin(rad)]], np.float32))[0], 0, 1)
+    return "#" + "".join(f"{int(round(float(v) * 255)):02x}" for v in rgb)
+
+
+def make_secondary(label: QLabel) -> None:
+    """Secondary (note) text: the theme's text colour, a little faded; palette(mid) was too faint to read."""
+    palette = label.palette()
+    color = palette.color(QPalette.ColorRole.WindowText)
+    color.setAlpha(175)
+    palette.setColor(QPalette.ColorRole.WindowText, color)
+    label.setPalette(palette)
 
 
 def _icon_button(icon: str, text: str, tooltip: str) -> QPushButton:
@@ -57,6 +78,9 @@ class SamplesPanel(QWidget):
     sample_clicked = Signal(int)
     model_requested = Signal(str)
 
+    SEED_TIP = "First seed; sample k uses seed + k, so any sample can be reproduced"
+    TEMPERATURE_TIP = "Sampling temperature: lower is safer, higher is more varied"
+
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.session = session
@@ -67,11 +91,11 @@ class SamplesPanel(QWidget):
         self.count_spin.setToolTip("Number of samples to draw (sampling models only)")
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
-        self.seed_spin.setToolTip("First seed; sample k uses seed + k, so any sample can be reproduced")
+        self.seed_spin.setToolTip(self.SEED_TIP)
         self.temperature_spin = QDoubleSpinBox()
         self.temperature_spin.setRange(0.05, 2.0)
         self.temperature_spin.setSingleStep(0.05)
-        self.temperature_spin.setToolTip("Sampling temperature: lower is safer, higher is more varied")
+        self.temperature_spin.setToolTip(self.TEMPERATURE_TIP)
         self.colorize_button = _icon_button("mdi6.palette", "Colorize", "Predict new samples (Ctrl+R)")
         self.colorize_button.setDefault(True)
         self.more_button = _icon_button("mdi6.plus-box-multiple", "More samples", "Add samples with new seeds")
@@ -85,16 +109,19 @@ class SamplesPanel(QWidget):
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(THUMB, THUMB))
-        self.gallery.setGridSize(QSize(THUMB + 16, THUMB + 30))
+        self.gallery.setGridSize(QSize(THUMB + 24, THUMB + 44))  # room for two lines of text
         self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
         self.gallery.setMovement(QListWidget.Movement.Static)
         self.gallery.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.gallery.setWordWrap(True)
-        self.gallery.setMinimumHeight(THUMB + 40)
+        self.gallery.setMinimumHeight(THUMB + 56)
         self.gallery.setToolTip("Click a sample to make it the current result")
         self.model_note = QLabel()
         self.model_note.setWordWrap(True)
-        self.model_note.setStyleSheet("color: palette(mid);")
+        make_secondary(self.model_note)
+        self.single_note = QLabel("Single-sample model: one result per image (N, seed and T do not apply).")
+        self.single_note.setWordWrap(True)
+        make_secondary(self.single_note)
 
         form = QFormLayout()
         form.addRow("Model", self.model_combo)
@@ -112,6 +139,7 @@ class SamplesPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addWidget(self.model_note)
+        layout.addWidget(self.single_note)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.gallery, 1)
@@ -150,45 +178,60 @@ class SamplesPanel(QWidget):
         self.model_combo.setModel(model)
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(s.model)))
         self.model_combo.blockSignals(False)
-        for spin, value in ((self.count_spin, s.sample_count), (self.seed_spin, s.base_seed)):
+        sampling = s.supports_samples()
+        # A single-sample model shows N = 1 (what it will compute), not the count kept for samplers.
+        for spin, value in ((self.count_spin, s.sample_count if sampling else 1), (self.seed_spin, s.base_seed)):
             spin.blockSignals(True)
             spin.setValue(value)
             spin.blockSignals(False)
         self.temperature_spin.blockSignals(True)
         self.temperature_spin.setValue(s.temperature)
         self.temperature_spin.blockSignals(False)
-        sampling = s.supports_samples()
-        self.count_spin.setEnabled(sampling)
-        self.temperature_spin.setEnabled(sampling)
+        for widget in (self.count_spin, self.seed_spin, self.temperature_spin):
+            widget.setEnabled(sampling)
         self.more_button.setEnabled(sampling and s.has_image)
         self.colorize_button.setEnabled(s.has_image)
         choice = s.choice(s.model)
         self.model_note.setText("" if choice is None else choice.description)
-        if not sampling:
-            self.more_button.setToolTip("This model is deterministic: every seed gives the same result")
+        if sampling:
+            self.count_spin.setToolTip("Number of samples to draw, shown side by side")
+            self.seed_spin.setToolTip(self.SEED_TIP)
+            self.temperature_spin.setToolTip(self.TEMPERATURE_TIP)
+            self.more_button.setToolTip("Add samples with new seeds (Ctrl+M)")
+        else:
+            why = (f"Model '{s.model}' predicts one colour distribution per pixel and turns it into one image: "
+                   "there is nothing to sample, so N is 1 and seed and temperature do not apply.\n"
+                   "Steer it with hints, hue bias or a reference instead; PixColor and PIC draw several samples.")
+            for widget in (self.count_spin, self.seed_spin, self.temperature_spin):
+                widget.setToolTip(why)
+            self.more_button.setToolTip(f"Model '{s.model}' gives a single result; choose a sampling model (PixColor, PIC) for more")
+        self.single_note.setVisible(not sampling)
 
     def show_samples(self) -> None:
         slots = self.session.slots
+        sampling = self.session.supports_samples()
         while self.gallery.count() > len(slots):
             self.gallery.takeItem(self.gallery.count() - 1)
         while self.gallery.count() < len(slots):
             self.gallery.addItem(QListWidgetItem())
         for row, slot in enumerate(slots):
             item = self.gallery.item(row)
-            key = (slot.seed, id(slot.sample), slot.stale)
+            key = (slot.seed, id(slot.sample), slot.stale, sampling)
             if item.data(Qt.ItemDataRole.UserRole) == key:
                 continue
             item.setData(Qt.ItemDataRole.UserRole, key)
+            name = f"seed {slot.seed}" if sampling else self.session.model
             if slot.sample is None:
                 item.setIcon(qta.icon("mdi6.timer-sand", color="#888888"))
-                item.setText(f"seed {slot.seed}\ncomputing…")
+                item.setText(f"{name}\ncomputing…")
             else:
                 item.setIcon(self._thumbnail(slot.sample))
-                item.setText(f"seed {slot.seed}" + ("\nupdating…" if slot.stale else ""))
-            item.setToolTip(f"Sample {row + 1}, seed {slot.seed} (model {self.session.model})")
+                item.setText(name + ("\nupdating…" if slot.stale else ""))
+            item.setToolTip(f"Sample {row + 1}, seed {slot.seed} (model {self.session.model}); "
+                            "the thumbnail shows the prediction before hue bias and reference")
         self.show_chosen(self.session.chosen)
 
-    def _thumbnail(self, sample) -> QPixmap:
+    def _thumbnail(self, sample) -> QIcon:
         """Chroma of the sample over the preview L*: cheap (no compositing), good enough at 112 px."""
         import cv2
         import numpy as np
@@ -202,7 +245,7 @@ class SamplesPanel(QWidget):
         small_l = cv2.resize(lightness, size, interpolation=cv2.INTER_AREA)
         ab = cv2.resize(sample.ab, size, interpolation=cv2.INTER_LINEAR)
         rgb = lab_to_rgb(np.dstack([small_l, ab]).astype(np.float32))
-        return thumbnail_pixmap(rgb_to_qimage(rgb), THUMB)
+        return thumbnail_icon(rgb_to_qimage(rgb), THUMB)
 
     def show_chosen(self, index: int | None) -> None:
         self.gallery.blockSignals(True)
@@ -288,7 +331,7 @@ class HintsPanel(QWidget):
             "Space-drag / middle button: pan"
         )
         self.help.setWordWrap(True)
-        self.help.setStyleSheet("color: palette(mid);")
+        make_secondary(self.help)
 
         top = QHBoxLayout()
         top.addWidget(self.current_button)
@@ -350,6 +393,54 @@ class HintsPanel(QWidget):
         self.count_label.setText(f"{n} hint{'s' if n != 1 else ''}")
 
 
+class HueDial(QDial):
+    """A wrapping 0..359 dial with a ring of the Lab hues it selects, so the angle has a visible meaning.
+
+    QDial (wrapping) puts value 0 at the bottom and grows clockwise; the ring follows the same mapping.
+    """
+
+    RING_WIDTH = 7
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRange(0, 359)
+        self.setWrapping(True)
+        self.setNotchesVisible(False)
+        self._gradient_stops = self._hue_stops()
+
+    @staticmethod
+    def _hue_stops(steps: int = 24) -> list[tuple[float, QColor]]:
+        import numpy as np
+
+        from colorstudio.color import lab_to_rgb
+
+        angles = np.radians(np.arange(steps + 1) * 360.0 / steps)
+        lab = np.stack([np.full_like(angles, 65.0), 45.0 * np.cos(angles), 45.0 * np.sin(angles)], -1)
+        rgb = np.clip(lab_to_rgb(lab[None].astype(np.float32))[0], 0, 1)
+        # Conical gradients run counter-clockwise from 3 o'clock; dial value v sits at (270 - v) degrees.
+        return [((360.0 - k * 360.0 / steps) % 360.0 / 360.0 if k % steps else (1.0 if k else 0.0),
+                 QColor.fromRgbF(*map(float, rgb[k]))) for k in range(steps + 1)]
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        from PySide6.QtCore import QPointF, QRectF
+        from PySide6.QtGui import QConicalGradient, QPainter, QPen
+
+        side = min(self.width(), self.height())
+        inset = self.RING_WIDTH / 2 + 1
+        rect = QRectF((self.width() - side) / 2 + inset, (self.height() - side) / 2 + inset, side - 2 * inset, side - 2 * inset)
+        gradient = QConicalGradient(QPointF(rect.center()), 270.0)
+        for position, color in sorted(self._gradient_stops, key=lambda stop: stop[0]):
+            gradient.setColorAt(position, color)
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        if not self.isEnabled():
+            painter.setOpacity(0.35)
+        painter.setPen(QPen(gradient, self.RING_WIDTH))
+        painter.drawEllipse(rect)
+        painter.end()
+        super().paintEvent(event)
+
+
 class AdjustPanel(QWidget):
     """Hue bias (dial + strength) and reference transfer (image, strength, method)."""
 
@@ -364,20 +455,20 @@ class AdjustPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self._gesture = 0
-        self.dial = QDial()
-        self.dial.setRange(0, 359)
-        self.dial.setWrapping(True)
-        self.dial.setNotchesVisible(True)
-        self.dial.setNotchTarget(15)
-        self.dial.setFixedSize(96, 96)
-        self.dial.setToolTip("Hue-bias angle (Lab hue: 0° = red/magenta, 90° = yellow, 180° = green, 270° = blue)")
+        self.dial = HueDial()
+        self.dial.setFixedSize(104, 104)
+        self.dial.setToolTip("Hue-bias angle: the hue on the ring (Lab hue: 0° = red/magenta, 90° = yellow, "
+                             "180° = green, 270° = blue). Turning it from zero strength sets the strength to "
+                             f"{DEFAULT_HUE_STRENGTH:.0%}.")
         self.angle_label = QLabel("0°")
+        self.angle_swatch = QLabel()
+        self.angle_swatch.setFixedSize(18, 18)
         self.hue_strength = QSlider(Qt.Orientation.Horizontal)
         self.hue_strength.setRange(0, 100)
         self.hue_strength.setToolTip("Hue-bias strength: uncertain pixels follow it, confident ones barely move")
         self.hue_note = QLabel()
         self.hue_note.setWordWrap(True)
-        self.hue_note.setStyleSheet("color: palette(mid);")
+        make_secondary(self.hue_note)
 
         self.ref_thumb = QLabel("No reference")
         self.ref_thumb.setFixedSize(96, 72)
@@ -392,12 +483,15 @@ class AdjustPanel(QWidget):
             self.ref_method.addItem(text, key)
         self.ref_note = QLabel()
         self.ref_note.setWordWrap(True)
-        self.ref_note.setStyleSheet("color: palette(mid);")
+        make_secondary(self.ref_note)
 
         hue_box = QGroupBox("Hue bias")
         hue_layout = QGridLayout(hue_box)
         hue_layout.addWidget(self.dial, 0, 0, 2, 1)
-        hue_layout.addWidget(self.angle_label, 0, 1)
+        angle_row = QHBoxLayout()
+        angle_row.addWidget(self.angle_swatch)
+        angle_row.addWidget(self.angle_label, 1)
+        hue_layout.addLayout(angle_row, 0, 1)
         strength_row = QHBoxLayout()
         strength_row.addWidget(QLabel("Strength"))
         strength_row.addWidget(self.hue_strength, 1)
@@ -449,8 +543,17 @@ class AdjustPanel(QWidget):
 
     def _hue_input(self, *_args) -> None:
         angle = self.dial_to_angle(self.dial.value())
-        self.angle_label.setText(f"{angle:.0f}°")
+        if self.sender() is self.dial and self.hue_strength.value() == 0:
+            # A dial turned at zero strength would change nothing visible: give it a useful strength.
+            self.hue_strength.blockSignals(True)
+            self.hue_strength.setValue(round(DEFAULT_HUE_STRENGTH * 100))
+            self.hue_strength.blockSignals(False)
+        self._show_angle(angle)
         self.hue_changed.emit(angle, self.hue_strength.value() / 100.0, self._gesture)
+
+    def _show_angle(self, angle: float) -> None:
+        self.angle_label.setText(f"{angle:.0f}°")
+        self.angle_swatch.setPixmap(swatch_icon(lab_hue_color(angle), 18).pixmap(18, 18))
 
     def _slider_to_strength(self, method: str) -> float:
         # The CLI's --reference-strength: lambda of eq. 6 (useful 0.1..10) or the quantile blend (0..1).
@@ -469,7 +572,7 @@ class AdjustPanel(QWidget):
                 widget.blockSignals(True)
                 widget.setValue(value)
                 widget.blockSignals(False)
-        self.angle_label.setText(f"{bias.angle_deg:.0f}°")
+        self._show_angle(bias.angle_deg)
         histograms = s.histograms_available
         ready = s.current_sample is not None
         self.dial.setEnabled(histograms)
@@ -516,9 +619,15 @@ class AdjustPanel(QWidget):
 
 
 class UncertaintyPanel(QWidget):
-    """Overlay toggle, colormap and opacity; view settings only (not part of the result, not undone)."""
+    """Overlay toggle, colormap, contrast and opacity, and the legend; view settings only (not undone).
+
+    The contrast stretch is display-only: exported uncertainty maps keep their fixed [0, 1] scale.
+    """
 
     changed = Signal()
+
+    CONTRASTS = (("auto", "Stretched to this photo"), ("fixed", "Fixed scale 0 – 0.5"))
+    LEGEND_WIDTH = 220
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -527,29 +636,78 @@ class UncertaintyPanel(QWidget):
         self.show_box.setToolTip("Where the model is unsure (hue entropy x chroma): good places for hints (U)")
         self.colormap = QComboBox()
         self.colormap.addItems(list(COLORMAPS))
+        self.contrast = QComboBox()
+        for key, text in self.CONTRASTS:
+            self.contrast.addItem(text, key)
+        self.contrast.setToolTip(
+            "Display only. Stretched: the colours span this photo's range (2nd–98th percentile), so the least\n"
+            "certain regions stand out. Fixed: 0 – 0.5 for every photo, so photos can be compared.\n"
+            "Exported maps always keep the fixed 0 – 1 scale."
+        )
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)
-        self.opacity.setValue(60)
+        self.opacity.setValue(70)
+        self.legend_bar = QLabel()
+        self.legend_bar.setFixedHeight(14)
+        self.legend_bar.setScaledContents(True)
+        self.legend_bar.setStyleSheet("border: 1px solid palette(mid);")
+        self.legend_low = QLabel()
+        self.legend_high = QLabel()
+        self.legend_high.setAlignment(Qt.AlignmentFlag.AlignRight)
         self.note = QLabel()
         self.note.setWordWrap(True)
-        self.note.setStyleSheet("color: palette(mid);")
+        make_secondary(self.note)
         form = QFormLayout()
         form.addRow(self.show_box)
         form.addRow("Colormap", self.colormap)
+        form.addRow("Contrast", self.contrast)
         form.addRow("Opacity", self.opacity)
+        legend = QGridLayout()
+        legend.setVerticalSpacing(2)
+        legend.addWidget(self.legend_bar, 0, 0, 1, 2)
+        legend.addWidget(self.legend_low, 1, 0)
+        legend.addWidget(self.legend_high, 1, 1)
+        self.legend_box = QGroupBox("Legend")
+        self.legend_box.setLayout(legend)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.legend_box)
         layout.addWidget(self.note)
         layout.addStretch(1)
         self.show_box.toggled.connect(self.changed)
         self.colormap.currentTextChanged.connect(self.changed)
+        self.colormap.currentTextChanged.connect(lambda _t: self._paint_bar())
+        self.contrast.currentIndexChanged.connect(lambda _i: self.changed.emit())
         self.opacity.valueChanged.connect(self.changed)
         for signal in (session.events.chosen, session.events.samples, session.events.result):
             signal.connect(lambda *_: self.show_state())
+        self._paint_bar()
+        self.set_legend(None)
         self.show_state()
+
+    @property
+    def contrast_mode(self) -> str:
+        return self.contrast.currentData()
+
+    def _paint_bar(self) -> None:
+        self.legend_bar.setPixmap(colormap_bar(self.colormap.currentText(), self.LEGEND_WIDTH, 14))
+
+    def set_legend(self, value_range: tuple[float, float] | None) -> None:
+        """Label the colour bar with the uncertainty values at its ends (None: no map yet)."""
+        if value_range is None:
+            self.legend_low.setText("confident")
+            self.legend_high.setText("unsure")
+            return
+        lo, hi = value_range
+        self.legend_low.setText(f"≤ {lo:.2f}  confident")
+        self.legend_high.setText(f"unsure  ≥ {hi:.2f}")
 
     def show_state(self) -> None:
         available = self.session.histograms_available
-        for widget in (self.show_box, self.colormap, self.opacity):
+        for widget in (self.show_box, self.colormap, self.contrast, self.opacity, self.legend_box):
             widget.setEnabled(available)
-        self.note.setText("" if available else "The uncertainty map needs the histogram model.")
+        if available:
+            self.note.setText("Uncertainty is the entropy of the predicted hue × chroma distribution (0 = certain, "
+                              "1 = anything goes). Bright areas are where hints help most.")
+        else:
+            self.note.setText("The uncertainty map needs the histogram model.")

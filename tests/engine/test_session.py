@@ -272,3 +272,44 @@ def test_engine_modules_import_no_qt():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_suggested_colors_on_a_histogram_grid_coarser_than_work_size(session):
+    """The histogram model's output grid (e.g. 32x32) is coarser than its working size (128x128)."""
+    import dataclasses
+
+    from colorstudio.engine.pipeline import HistogramPrediction
+
+    session.set_sample_count(1)
+    session.colorize()
+    slot = session.slots[0]
+    hist = slot.sample.histograms
+    coarse = HistogramPrediction(hue=np.ascontiguousarray(hist.hue[:, ::4, ::4]), chroma=np.ascontiguousarray(hist.chroma[:, ::4, ::4]))
+    slot.sample = dataclasses.replace(slot.sample, histograms=coarse)
+    width, height = session.source_size
+    for x, y in ((0, 0), (width - 1, height - 1), (width / 2, height / 2)):
+        colors = session.suggested_colors(x, y)
+        assert colors and all(c.startswith("#") and len(c) == 7 for c in colors)
+
+
+def test_suggested_colors_stay_recognisable_on_dark_pixels(session):
+    from colorstudio.color import rgb_to_lab
+
+    session.colorize()
+    lightness = session.image.lightness
+    y, x = np.unravel_index(np.argmin(lightness), lightness.shape)
+    for color in session.suggested_colors(float(x), float(y)):
+        rgb = np.array([[int(color[i:i + 2], 16) / 255 for i in (1, 3, 5)]], np.float32)
+        assert rgb_to_lab(rgb)[0, 0] >= 40.0  # not a near-black swatch
+
+
+def test_single_sample_models_are_known_before_loading():
+    from colorstudio.engine.session import SINGLE_SAMPLE_FAMILIES, ModelChoice
+
+    s = fake_session(samples=False)
+    assert not s.supports_samples()
+    assert {"histogram", "propagation"} <= SINGLE_SAMPLE_FAMILIES
+    by_name = {c.name: c for c in list_model_choices()}
+    assert by_name["propagation"].samples is False
+    assert by_name["pixcolor"].samples is True and by_name["pic"].samples is True
+    assert ModelChoice("x", "", True).samples is True

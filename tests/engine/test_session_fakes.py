@@ -68,10 +68,12 @@ class FakeHistogramColorizerForTests:
         return Prediction(ab_samples=ab_samples, seeds=[seed + k for k in range(samples)], work_size=(w, h), histograms=hists)
 
 
-def fake_session(delay_s: float = 0.0) -> Session:
+def fake_session(delay_s: float = 0.0, samples: bool = True) -> Session:
+    """A session over the fake colorizer; ``samples=False`` makes it a single-sample model (like histogram)."""
     fake = FakeHistogramColorizerForTests(delay_s=delay_s)
+    fake.supports_samples = samples
     cache = ColorizerCache(loader=lambda name, device: fake if name == FAKE_MODEL else _real(name, device))
-    choice = ModelChoice(FAKE_MODEL, "test double", True)
+    choice = ModelChoice(FAKE_MODEL, "test double", True, samples=samples)
     session = Session(device=torch.device("cpu"), colorizers=cache, model=FAKE_MODEL, extra_models=[choice])
     session.fake = fake
     return session

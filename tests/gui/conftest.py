@@ -31,10 +31,11 @@ def make_window(qtbot, tmp_path):
 
     from colorstudio.gui.main_window import MainWindow
 
-    def make(delay_s: float = 0.0, autosave_interval_ms: int = 30_000):
+    def make(delay_s: float = 0.0, autosave_interval_ms: int = 30_000, samples: bool = True):
         settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-        window = MainWindow(fake_session(delay_s), settings=settings, state_dir=tmp_path / "state",
-                            autosave_interval_ms=autosave_interval_ms, confirm_close=False)
+        window = MainWindow(fake_session(delay_s, samples), settings=settings, state_dir=tmp_path / "state",
+                            autosave_interval_ms=autosave_interval_ms, confirm_close=False,
+                            session_factory=lambda: fake_session(delay_s, samples))
         window.resize(1100, 760)
         qtbot.addWidget(window)
         window.show()

@@ -287,12 +287,19 @@ def test_autosave_and_recovery(qtbot, make_window, gray_path, monkeypatch):
 
     qtbot.waitUntil(autosaved_with_hint, timeout=5_000)
 
-    # The first window "crashed" (never closed cleanly): the next start offers recovery.
+    # While the first window lives, another instance must not offer its autosave.
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
+    assert make_window().offer_recovery() == 0
+    # The first window "crashes": its process is gone, so its lock is stale (a dead pid in the lock file).
+    orphan = window.autosaver.path
+    window.autosaver._lock.unlock()
+    orphan.with_name(orphan.name.replace(".colorstudio.json", ".lock")).write_text("999999999\ncolorstudio\n\n")
     second = make_window()
-    assert second.offer_recovery()
+    assert second.offer_recovery() == 1
     qtbot.waitUntil(lambda: second.session.has_image and len(second.session.hints) == 1, timeout=10_000)
     wait_idle(qtbot, second)
+    assert not orphan.exists()  # recovered: the orphan is gone, the work lives in second's own autosave
+    assert second.autosaver.path.exists() and second.session.dirty and second.session.path is None
     second.close()
     assert not second.autosaver.path.exists()  # a clean exit leaves nothing to recover
 
@@ -361,3 +368,136 @@ def test_pan_with_middle_button(qtbot, make_window, gray_path):
     qtbot.mouseRelease(viewport, Qt.MouseButton.MiddleButton, pos=QPoint(200, 300))
     assert bar.value() == start + 100
     assert window.session.hints == ()  # panning never adds a hint
+
+
+def test_single_sample_model_disables_n_with_a_reason(qtbot, make_window, gray_path):
+    window = make_window(samples=False)
+    panel = window.samples_panel
+    window.session.set_sample_count(4)
+    assert not panel.count_spin.isEnabled() and panel.count_spin.value() == 1
+    assert "one colour distribution" in panel.count_spin.toolTip()
+    assert not panel.seed_spin.isEnabled() and not panel.temperature_spin.isEnabled()
+    assert panel.single_note.isVisibleTo(panel)
+    open_and_colorize(qtbot, window, gray_path, n=1)
+    assert len(window.session.slots) == 1
+    assert panel.gallery.item(0).text() == window.session.model  # no meaningless seed label
+    assert not window.act_more.isEnabled()
+
+
+def test_sampling_model_enables_n(qtbot, make_window):
+    window = make_window(samples=True)
+    panel = window.samples_panel
+    window.session.set_sample_count(3)
+    assert panel.count_spin.isEnabled() and panel.count_spin.value() == 3
+    assert panel.seed_spin.isEnabled() and panel.temperature_spin.isEnabled()
+    assert not panel.single_note.isVisibleTo(panel)
+    assert "Number of samples" in panel.count_spin.toolTip()
+
+
+def test_selected_thumbnail_is_not_tinted(qtbot, make_window, gray_path):
+    from PySide6.QtGui import QIcon
+
+    window = make_window()
+    open_and_colorize(qtbot, window, gray_path, n=1)
+    icon = window.samples_panel.gallery.item(0).icon()
+    normal = icon.pixmap(64, 64, QIcon.Mode.Normal).toImage()
+    selected = icon.pixmap(64, 64, QIcon.Mode.Selected).toImage()
+    assert normal == selected
+
+
+def test_uncertainty_overlay_is_stretched_with_a_legend(qtbot, make_window, gray_path):
+    from colorstudio.gui.images import FIXED_DISPLAY_RANGE, display_range, overlay_qimage, stretch_for_display
+
+    values = np.linspace(0.05, 0.2, 100, dtype=np.float32).reshape(10, 10)
+    lo, hi = display_range(values, "auto")
+    assert 0.05 <= lo < 0.06 and 0.19 < hi <= 0.2
+    stretched = stretch_for_display(values, (lo, hi))
+    assert stretched.min() == 0.0 and stretched.max() == 1.0  # the full colormap is used
+    assert display_range(values, "fixed") == FIXED_DISPLAY_RANGE
+    flat = np.full((4, 4), 0.1, np.float32)
+    lo, hi = display_range(flat, "auto")
+    assert hi - lo >= 0.02 - 1e-6  # a flat map is not blown up into noise
+    image = overlay_qimage(values, "inferno", display_range(values))
+    assert image.pixelColor(0, 0).alpha() < image.pixelColor(9, 9).alpha()  # confident areas stay readable
+
+    window = make_window()
+    open_and_colorize(qtbot, window, gray_path, n=1)
+    panel = window.uncertainty_panel
+    window.act_uncertainty.trigger()
+    assert window.canvas.overlay.isVisible()
+    assert "confident" in panel.legend_low.text() and "unsure" in panel.legend_high.text()
+    u = window.session.result.uncertainty
+    assert f"{display_range(u)[1]:.2f}" in panel.legend_high.text()
+    panel.contrast.setCurrentIndex(panel.contrast.findData("fixed"))
+    assert panel.legend_high.text().endswith("0.50")
+    assert window.uncertainty_dock.isVisible()
+    # Display only: the result's data keeps its fixed scale.
+    assert np.array_equal(window.session.result.uncertainty, u)
+
+
+def test_hue_dial_from_zero_strength_sets_a_useful_strength(qtbot, make_window, gray_path):
+    from colorstudio.gui.panels import DEFAULT_HUE_STRENGTH, lab_hue_color
+
+    window = make_window()
+    open_and_colorize(qtbot, window, gray_path, n=1)
+    assert window.session.hue_bias.strength == 0.0
+    window.adjust_panel.dial.setValue(120)
+    assert window.session.hue_bias.angle_deg == 120.0
+    assert window.session.hue_bias.strength == pytest.approx(DEFAULT_HUE_STRENGTH)
+    window.undo_stack.undo()
+    assert window.session.hue_bias.strength == 0.0  # one undo step
+    assert lab_hue_color(90).startswith("#") and lab_hue_color(90) != lab_hue_color(270)
+    window.adjust_panel.dial.grab()  # the hue ring paints without error
+
+
+def test_app_icon_is_the_svg(qtbot, make_window):
+    from colorstudio.gui.images import APP_ICON_PATH, app_icon
+
+    assert APP_ICON_PATH.exists()
+    assert not app_icon().isNull() and not app_icon().pixmap(32, 32).isNull()
+    window = make_window()
+    assert not window.windowIcon().isNull()
+    desktop = APP_ICON_PATH.parents[2] / "packaging" / "io.github.colorstudio.ColorStudio.desktop"
+    assert "Icon=io.github.colorstudio.ColorStudio" in desktop.read_text()
+
+
+def test_autosaves_are_per_instance_and_each_orphan_is_offered(qtbot, make_window, gray_path, tmp_path, monkeypatch):
+    from colorstudio.engine.session_file import save_session
+    from colorstudio.gui.autosave import orphaned_autosaves
+
+    first, second = make_window(autosave_interval_ms=20), make_window(autosave_interval_ms=20)
+    assert first.autosaver.path != second.autosaver.path
+    for window in (first, second):
+        open_and_colorize(qtbot, window, gray_path, n=1)
+        window.add_hint(8, 8)
+    qtbot.waitUntil(lambda: first.autosaver.path.exists() and second.autosaver.path.exists(), timeout=5_000)
+    state = first.autosaver.state_dir
+    assert orphaned_autosaves(state) == []  # both owners are alive
+
+    # Two orphans of crashed runs (no live lock) and one legacy shared autosave.
+    orphans = []
+    for name in ("autosave-1-aaaa.colorstudio.json", "autosave-2-bbbb.colorstudio.json", "autosave.colorstudio.json"):
+        orphans.append(save_session(state / name, first.session))
+        first.session.mark_unsaved()
+    assert sorted(orphaned_autosaves(state)) == sorted(orphans)
+
+    answers = iter([QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes])
+    asked: list[str] = []
+
+    def question(parent, title, text, *a, **k):
+        asked.append(text)
+        return next(answers)
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    third = make_window()
+    assert third.offer_recovery() == 2
+    assert len(asked) == 3 and all("photo.png" in text for text in asked)
+    assert len(third.extra_windows) == 1  # the first recovery went into this window, the next into a new one
+    recovered = [third, third.extra_windows[0]]
+    for window in recovered:
+        qtbot.addWidget(window)
+        qtbot.waitUntil(lambda w=window: w.session.has_image and len(w.session.hints) == 1, timeout=10_000)
+        wait_idle(qtbot, window)
+        assert window.session.path is None and window.session.dirty  # Save asks where; never the state folder
+    assert not any(p.exists() for p in orphans)  # recovered or declined: all removed
+    assert first.autosaver.path.exists() and second.autosaver.path.exists()  # live instances untouched
