@@ -187,11 +187,27 @@ def bench_slider(repeats: int, cells: int = 128) -> dict:
     return result
 
 
+def bench_pic_sampling(repeats: int) -> dict:
+    """8 samples for a 512x512 image with an untrained PIC: fast against naive sampling, same run."""
+    from colorstudio.engine.pic_colorizer import bench_pic
+
+    return bench_pic(repeats)
+
+
+def bench_pixcolor_sampling(repeats: int) -> dict:
+    """8 samples for a 512x512 image with an untrained PixColor: fast against naive sampling, same run."""
+    from colorstudio.engine.pixcolor_colorizer import bench_pixcolor
+
+    return bench_pixcolor(repeats)
+
+
 BENCHMARKS: dict[str, Callable[[int], dict]] = {
     "lab": bench_lab,
     "composite": bench_composite,
     "export24": bench_export_24mp,
     "slider": bench_slider,
+    "pic": bench_pic_sampling,
+    "pixcolor": bench_pixcolor_sampling,
 }
 
 

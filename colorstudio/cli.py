@@ -192,6 +192,11 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     counts = _parse_counts(args.hints_sweep)
     model = _default_model(args.model)
     colorizer = load_colorizer(model, resolve_device(args.device))
+    if hasattr(colorizer, "bits_per_dim"):
+        # Likelihood models: bits/dim over the subsampled chroma grid at the model's own resolution.
+        bpd = colorizer.bits_per_dim(args.data, limit=args.limit)
+        print(f"{model}: {bpd['bpd']:.4f} bits/dim over {bpd['images']} images of {args.data} "
+              f"({bpd['dims_per_image']} chroma dims each, working resolution {bpd['working_resolution']})")
     images = load_eval_set(args.data, limit=args.limit, size=args.size)
 
     method = args.reference_method or ("energy" if model != "propagation" else "quantile")
@@ -211,6 +216,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     print(format_table(report))
     if args.json is not None:
+        if hasattr(colorizer, "bits_per_dim"):
+            report.settings["bits_per_dim"] = bpd
         write_json(report, args.json)
         print(f"wrote {args.json}")
     return 0

@@ -92,6 +92,7 @@ class Colorizer(Protocol):
         samples: int = 1,
         seed: int = 0,
         temperature: float = 1.0,
+        sampler: str = "fast",
         progress: Progress | None = None,
         cancel: Cancel | None = None,
     ) -> Prediction: ...
@@ -131,7 +132,8 @@ class PropagationColorizer:
     def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]:
         return fit_working_size(source_size, self.long_side)
 
-    def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, progress=None, cancel=None):
+    def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast",
+                progress=None, cancel=None):
         from colorstudio.color import denormalize_ab
         from colorstudio.models.propagation import propagate_hints
 
@@ -413,7 +415,7 @@ def colorize_source(
 
     pred = colorizer.predict(
         lightness_work, hint_ab, hint_mask, samples=request.samples, seed=request.seed,
-        temperature=request.temperature, progress=predict_progress, cancel=cancel,
+        temperature=request.temperature, sampler=request.sampler, progress=predict_progress, cancel=cancel,
     )
     # Asked for at all (even at strength 0): a model without histograms is refused up front.
     asks_histograms = request.hue_shift_deg is not None or (reference_rgb is not None and request.reference_method == "energy")
@@ -472,11 +474,13 @@ def predict_full_resolution(
     reference_rgb: np.ndarray | None = None,
     reference_strength: float = 1.0,
     reference_method: str = "energy",
+    sampler: str = "fast",
 ) -> list[np.ndarray]:
     """Colorize from arrays (evaluation path): L* (H,W) and full-resolution hint channels -> sRGB samples."""
 
     request = ColorizeRequest(model=colorizer.name, samples=samples, seed=seed, temperature=temperature,
-                              reference_strength=reference_strength, reference_method=reference_method)
+                              reference_strength=reference_strength, reference_method=reference_method,
+                              sampler=sampler)
     return colorize_source(lightness_full, colorizer, request, reference_rgb=reference_rgb,
                            hint_channels=(hint_ab, hint_mask)).rgb_samples
 

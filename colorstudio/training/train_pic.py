@@ -1,0 +1,444 @@
+"""Train, evaluate (bits/dim) and export PIC models (:mod:`colorstudio.models.pic`).
+
+Two presets (:data:`PRESETS`):
+
+- ``pic-cifar``: 32 x 32 CIFAR-10 (``shared/data/train/cifar10-train.tar.gz``), chroma grid 16 x 16; bits/dim
+  on ``shared/data/val/cifar10-test.tar.gz`` (every test image, near-gray ones included).
+- ``pic``: the 128 px photo tars (``shared/data/train/*-128.tar``), working resolution 128, chroma 32 x 32.
+
+Data locations are never assumed: ``--data`` (training folders/tars) and ``--val`` (bits/dim) are given.
+
+Entry points:
+- :func:`train_pic` (what ``colorstudio train pic`` calls): the shared loop :func:`colorstudio.training.loop.train`
+  (AdamW, warmup + cosine, EMA/Polyak weights, safetensors checkpoints every few minutes, ``resume``).
+- :func:`export_pic_model`: a run's EMA weights -> ``models/<name>/`` with its card.
+- :func:`evaluate_bpd` (``--eval-only CKPT --val PATH``): bits/dim of a model or checkpoint (EMA weights).
+- :func:`measure_cost`: FLOPs per image and training images/s of a preset.
+- ``python -m colorstudio.training.train_pic --help``.
+
+On a shared CPU set ``OMP_WAIT_POLICY=PASSIVE`` before starting Python (see train_histogram).
+
+Sizing (``--measure``; 2 CPU cores shared with other jobs, load 3.5-4.5, so upper bounds on time):
+
+=========  ==========  ================  ==========================  =================
+preset     params      GFLOPs fwd/image  (of which embedding)        train images/s
+=========  ==========  ================  ==========================  =================
+pic-cifar  1.58 M      0.89              0.35                        20-27 (1-2 threads)
+pic        1.81 M      4.08              1.91                        3.1-3.9
+=========  ==========  ================  ==========================  =================
+
+A training step costs about 3x the forward FLOPs. Smoke run (pic-cifar, 300 steps of 32, one thread,
+8.5 min, warmup 50 and cosine over the 300 steps): training bpd 9.0 -> 3.82, still falling ~0.1 per 25
+steps; EMA weights 3.85 bpd on 1000 CIFAR test images (evenly spaced). Plan for <= 3.0 bpd: the preset's
+12 000 steps (384 000 images, 7.7 epochs) take 4-5 h here; evaluate the EMA weights on 1000 test images at
+3000 steps (``--eval-only runs/pic-cifar --val .../cifar10-test.tar.gz --eval-limit 1000``): above ~3.3
+there, widen the decoder to 96 channels (+80 % decoder FLOPs) instead of
+training longer. The photo preset costs ~4.5x more per image: 8000 steps of 16 (5 epochs of the 24 000
+photos) take ~9 h; it is judged on samples (PSNR, diversity), not bits/dim.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from colorstudio.models.pic import (
+    PIC,
+    PIC_CIFAR_CONFIG,
+    PIC_PHOTO_CONFIG,
+    PICConfig,
+    bits_per_dim,
+)
+
+__all__ = [
+    "PRESETS",
+    "PICPreset",
+    "PICTrainSettings",
+    "choose_preset",
+    "evaluate_bpd",
+    "evaluation_dataset",
+    "export_pic_model",
+    "load_checkpoint_model",
+    "main",
+    "measure_cost",
+    "train_pic",
+]
+
+MODEL_CONFIG_JSON = "model_config.json"  # the PICConfig of a run, beside the shared loop's checkpoints/
+RUN_INFO_JSON = "run_info.json"
+
+
+@dataclass(frozen=True)
+class PICTrainSettings:
+    """Data and optimisation settings; mapped onto the shared loop's ``TrainConfig``.
+
+    Paper: Adam betas (0.95, 0.9995), lr 1e-3 with per-step decay 0.99995, Polyak/EMA 0.999; here AdamW
+    without weight decay and warmup + cosine to ``min_lr_fraction`` (the shared loop's schedule).
+    """
+
+    steps: int = 20000
+    batch_size: int = 32
+    crop: int = 32  # working resolution of training crops
+    crop_scale: tuple[float, float] | None = None
+    min_colorfulness: float = 0.0  # keep near-gray images: they are part of the test distribution
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.95, 0.9995)
+    warmup: int = 300
+    min_lr_fraction: float = 0.05
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    checkpoint_every_s: float = 300.0
+    log_every: int = 50
+    seed: int = 0
+    threads: int = 2
+    device: str = "auto"
+
+
+@dataclass(frozen=True)
+class PICPreset:
+    """A named recipe: architecture, training settings, working resolution, and the data it is meant for."""
+
+    name: str
+    config: PICConfig
+    settings: PICTrainSettings
+    working_resolution: int
+    description: str
+    data: str  # which sets (shared/data) it trains and is evaluated on, for the card and --help
+
+
+PRESETS: dict[str, PICPreset] = {
+    "pic-cifar": PICPreset(
+        name="pic-cifar",
+        config=PIC_CIFAR_CONFIG,
+        settings=PICTrainSettings(steps=12000, batch_size=32, crop=32, lr=2e-3),
+        working_resolution=32,
+        description="CIFAR-10 32x32, chroma 16x16 (PIC paper's CIFAR setting, scaled to CPU training)",
+        data="train: train/cifar10-train.tar.gz; bits/dim: val/cifar10-test.tar.gz (all 10 000)",
+    ),
+    "pic": PICPreset(
+        name="pic",
+        config=PIC_PHOTO_CONFIG,
+        settings=PICTrainSettings(steps=8000, batch_size=16, crop=128, lr=2e-3, min_colorfulness=2 / 255),
+        working_resolution=128,
+        description="photos at 128 px, chroma 32x32 (PIC paper's ILSVRC 128 px setting, scaled to CPU training)",
+        data="train: train/*-128.tar (the seven photo sets); evaluation: val/imagenet-samples-256.tar",
+    ),
+}
+
+
+def _smallest_side(path: str | Path) -> int | None:
+    """Short side of the first image of a folder / tar (None when none can be read)."""
+    import io
+
+    from PIL import Image
+
+    from colorstudio.training.data import ImageSource
+
+    first = ImageSource(Path(path)).first_image_bytes()
+    if first is None:
+        return None
+    try:
+        with Image.open(io.BytesIO(first[1])) as img:
+            return min(img.size)
+    except OSError:
+        return None
+
+
+def choose_preset(data_paths: Sequence[str | Path]) -> str:
+    """``pic-cifar`` when the training images are tiny (short side <= 48 px, e.g. CIFAR), else ``pic``."""
+    sides = [_smallest_side(p) for p in data_paths]
+    known = [s for s in sides if s is not None]
+    return "pic-cifar" if known and max(known) <= 48 else "pic"
+
+
+def hints_available() -> bool:
+    """True when the training hint simulator can be imported."""
+    try:
+        from colorstudio.training.hint_sim import simulate_training_hints_torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- data
+def evaluation_dataset(path: str | Path, working_resolution: int, limit: int | None = None):
+    """Validation items for bits/dim: every image (near-gray ones too), the centred square of its short
+    side resized to ``working_resolution``, no flip. A :class:`colorstudio.training.data.ColorDataset`."""
+    from colorstudio.training.data import ColorDataset
+
+    return ColorDataset([str(path)], working_resolution, train=False, min_colorfulness=0.0, limit=limit,
+                        crop_scale=(1.0, 1.0))
+
+
+# ---------------------------------------------------------------------------------------------- cost
+def measure_cost(config: PICConfig, crop: int, batch_size: int = 16, steps: int = 4, threads: int = 2) -> dict[str, float]:
+    """FLOPs per image (forward at ``crop``; a training step is about 3x) and training images/s here.
+
+    Timed on random tensors with the real loss (hints simulated as in training) after one warm-up step.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = PIC(config)
+    model.train_with_hints = hints_available()
+    gen = torch.Generator().manual_seed(0)
+    batch = {
+        "L": torch.rand(batch_size, 1, crop, crop, generator=gen) * 2 - 1,
+        "ab": torch.randn(batch_size, 2, crop, crop, generator=gen) * 0.2,
+    }
+    model.eval()
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.training_loss({k: v[:1] for k, v in batch.items()})
+    flops = counter.get_total_flops()
+    embed_flops = 0
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.embed(batch["L"][:1])
+    embed_flops = counter.get_total_flops()
+    model.train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    times = []
+    for step in range(steps + 1):
+        t0 = time.perf_counter()
+        loss, _ = model.training_loss({**batch, "seed": torch.tensor(step)})
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - t0)
+    step_s = float(np.median(times[1:]))
+    return {
+        "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
+        "gflops_fwd_per_image": flops / 1e9,
+        "gflops_fwd_embedding_per_image": embed_flops / 1e9,
+        "train_images_per_s": batch_size / step_s,
+        "step_s": step_s,
+        "batch_size": batch_size,
+        "threads": threads,
+    }
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _run_dir_of(path: Path) -> Path:
+    """The run folder (holding model_config.json) of a run / checkpoints / step folder path."""
+    for candidate in (path, *path.parents):
+        if (candidate / MODEL_CONFIG_JSON).is_file():
+            return candidate
+    raise FileNotFoundError(f"{MODEL_CONFIG_JSON} not found in {path} or its parents")
+
+
+def load_checkpoint_model(path: str | Path, use_ema: bool = True) -> PIC:
+    """A model (eval mode) from a training checkpoint (run folder = latest checkpoint, or a step folder);
+    EMA (Polyak) weights unless ``use_ema`` is False."""
+    from colorstudio.training.checkpoint import load_checkpoint
+
+    path = Path(path)
+    config = PICConfig.from_dict(json.loads((_run_dir_of(path) / MODEL_CONFIG_JSON).read_text()))
+    ckpt = load_checkpoint(path)
+    model = PIC(config)
+    model.load_state_dict(ckpt.ema if use_ema and ckpt.ema is not None else ckpt.model)
+    return model.eval()
+
+
+def _run_info(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / RUN_INFO_JSON
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def evaluate_bpd(
+    model: PIC | str | Path,
+    val_path: str | Path,
+    *,
+    working_resolution: int | None = None,
+    limit: int | None = None,
+    batch_size: int = 100,
+    progress=None,
+) -> dict[str, Any]:
+    """Bits/dim on a validation folder / tar; ``model`` is a PIC or a checkpoint / run folder (EMA weights).
+
+    ``working_resolution`` defaults to the run's preset (32 for pic-cifar, 128 for pic). ``limit`` keeps
+    that many images, evenly spaced (None: all, e.g. the 10 000 CIFAR test images).
+    """
+    preset = None
+    if not isinstance(model, PIC):
+        run_dir = _run_dir_of(Path(model))
+        preset = PRESETS.get(_run_info(run_dir).get("preset", ""))
+        model = load_checkpoint_model(model)
+    if preset is None:
+        preset = PRESETS["pic-cifar" if model.config.chroma_stride == 2 else "pic"]
+    working_resolution = working_resolution or preset.working_resolution
+    dataset = evaluation_dataset(val_path, working_resolution, limit)
+    report = bits_per_dim(model, dataset, batch_size=batch_size, progress=progress)
+    return {**report, "data": str(val_path), "working_resolution": working_resolution}
+
+
+def export_pic_model(run_dir: str | Path, out_dir: str | Path | None = None, card_updates: dict[str, Any] | None = None):
+    """Copy a run's latest EMA weights to a model folder (default ``models/<preset>``) with a card.
+
+    Evaluation numbers are added by the caller (``card_updates={"evaluation": ..., "eval_command": ...}``).
+    """
+    from colorstudio.models.registry import export_checkpoint_to_model
+
+    run_dir = _run_dir_of(Path(run_dir))
+    info = _run_info(run_dir)
+    preset = PRESETS.get(info.get("preset", ""), PRESETS["pic"])
+    out_dir = Path(out_dir) if out_dir is not None else Path("models") / preset.name
+    card: dict[str, Any] = {
+        "family": "pic",
+        "config": json.loads((run_dir / MODEL_CONFIG_JSON).read_text()),
+        "working_resolution": preset.working_resolution,
+        "training_data": {"sets": info.get("data", []), "images": info.get("train_images"),
+                          "held_out": "val/ (never trained on)", "crop": info.get("settings", {}).get("crop"),
+                          "hints_enabled": info.get("hints_enabled")},
+        "license_note": "Trained on research-only image sets (see shared/data/README.md): research use only.",
+        "description": preset.description,
+        "preset_data": preset.data,
+        **(card_updates or {}),
+    }
+    if preset.name == "pic-cifar":
+        card.setdefault("comparability", (
+            "The CIFAR-10 files here are JPEG (quality 75, 4:2:0 chroma): their chroma is already subsampled "
+            "2x and quantized, so it is smoother than lossless CIFAR-10's and bits/dim are not directly "
+            "comparable with the paper's 2.72 (likely lower for the same model)."))
+    return export_checkpoint_to_model(run_dir, out_dir, card)
+
+
+# ---------------------------------------------------------------------------------------------- training
+def train_pic(
+    data_paths: Sequence[str | Path],
+    out_dir: str | Path = "runs/pic",
+    steps: int | None = None,
+    resume: bool = False,
+    config: PICConfig | None = None,
+    *,
+    preset: str = "auto",
+    settings: PICTrainSettings | None = None,
+    limit: int | None = None,
+    progress=None,
+    cancel=None,
+):
+    """Train PIC with the shared loop; checkpoints and ``log.jsonl`` go to ``out_dir``.
+
+    ``data_paths``: training folders / tars (never val/). ``preset``: ``"pic-cifar"``, ``"pic"`` or
+    ``"auto"`` (``pic-cifar`` for tiny images, see :func:`choose_preset`); it supplies the config and the
+    settings unless given. On resume the run's stored config and preset win. Returns the loop's
+    ``TrainResult``.
+    """
+    from colorstudio.training.data import ColorDataset
+    from colorstudio.training.loop import TrainConfig, train
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path, info_path = out_dir / MODEL_CONFIG_JSON, out_dir / RUN_INFO_JSON
+    if resume and info_path.is_file():
+        preset = json.loads(info_path.read_text()).get("preset", preset)
+    if not data_paths:
+        raise ValueError("train_pic needs training data (folders or tar files of colour images)")
+    if preset == "auto":
+        preset = choose_preset(data_paths)
+    if preset not in PRESETS:
+        raise ValueError(f"unknown PIC preset {preset!r}; choose from {', '.join(PRESETS)} or auto")
+    recipe = PRESETS[preset]
+    data_paths = [str(p) for p in data_paths]
+    config = config or recipe.config
+    if resume and config_path.is_file():
+        config = PICConfig.from_dict(json.loads(config_path.read_text()))
+    s = settings or recipe.settings
+    if steps is not None:
+        s = replace(s, steps=steps)
+    torch.set_num_threads(s.threads)
+    dataset = ColorDataset(data_paths, s.crop, train=True, seed=s.seed, limit=limit, crop_scale=s.crop_scale,
+                           min_colorfulness=s.min_colorfulness)
+    model = PIC(config)
+    model.train_with_hints = hints_available() and config.in_channels == 4
+    info = {
+        "preset": preset,
+        "data": data_paths,
+        "train_images": len(dataset),
+        "dropped_images": dataset.dropped,
+        "hints_enabled": model.train_with_hints,
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(s).items()},
+        "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
+    config_path.write_text(json.dumps(config.to_dict(), indent=1))
+    info_path.write_text(json.dumps(info, indent=1))
+    print(json.dumps({"event": "start", "resume": resume, **info}), flush=True)
+    cfg = TrainConfig(
+        steps=s.steps, batch_size=s.batch_size, lr=s.lr, weight_decay=s.weight_decay, betas=s.betas,
+        warmup_steps=s.warmup, schedule="cosine", min_lr_ratio=s.min_lr_fraction, ema_decay=s.ema_decay,
+        grad_clip=s.grad_clip, checkpoint_every_s=s.checkpoint_every_s, log_every=s.log_every,
+        out_dir=out_dir, resume=resume, device=s.device, seed=s.seed, num_workers=0, threads=s.threads,
+    )
+    return train(model, dataset, cfg, progress=progress, cancel=cancel)
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_pic", description=__doc__.split("\n")[0])
+    p.add_argument("--preset", default="auto", choices=("auto", *PRESETS))
+    p.add_argument("--data", nargs="+", default=None, help="training folders/tars (never val/); required to train")
+    p.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
+    p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--limit", type=int, default=None, help="use at most this many training images")
+    p.add_argument("--checkpoint-every", type=float, default=None, help="seconds")
+    p.add_argument("--log-every", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--device", default=None)
+    p.add_argument("--eval-only", metavar="CKPT", help="bits/dim of a checkpoint (EMA weights) and exit")
+    p.add_argument("--eval-limit", type=int, default=None)
+    p.add_argument("--val", default=None, help="evaluation images (folder/tar, never trained on); required with --eval-only")
+    p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
+    p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s of the preset(s)")
+    args = p.parse_args(argv)
+    if args.measure:
+        names = list(PRESETS) if args.preset == "auto" else [args.preset]
+        for name in names:
+            recipe = PRESETS[name]
+            batch = args.batch_size or recipe.settings.batch_size
+            print(json.dumps({"preset": name, "crop": recipe.settings.crop,
+                              **measure_cost(recipe.config, recipe.settings.crop, batch, threads=args.threads or 2)}))
+        return 0
+    if args.eval_only:
+        if not args.val:
+            p.error("--eval-only needs --val (a folder or tar of evaluation images)")
+        torch.set_num_threads(args.threads or 2)
+        report = evaluate_bpd(args.eval_only, args.val, limit=args.eval_limit)
+        print(json.dumps(report))
+        return 0
+    if args.export:
+        run = args.out or (f"runs/{args.preset}" if args.preset != "auto" else None)
+        if run is None:
+            p.error("--export needs --out (the run folder) or --preset")
+        card = export_pic_model(run, args.export)
+        print(json.dumps(card.to_dict(), indent=1))
+        return 0
+    if not args.data:
+        p.error("training needs --data (folders or tar files of colour images, never val/)")
+    preset = args.preset if args.preset != "auto" else choose_preset(args.data)
+    out = args.out or f"runs/{preset}"
+    recipe = PRESETS[preset]
+    overrides = {k: v for k, v in {
+        "batch_size": args.batch_size, "lr": args.lr, "checkpoint_every_s": args.checkpoint_every,
+        "log_every": args.log_every, "threads": args.threads, "device": args.device,
+    }.items() if v is not None}
+    settings = replace(recipe.settings, **overrides)
+    train_pic(args.data, out, args.steps, args.resume, preset=preset, settings=settings, limit=args.limit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,337 @@
+"""Train, measure and export PixColor (:mod:`colorstudio.models.pixcolor`).
+
+Entry points:
+- :func:`train_pixcolor` (what ``colorstudio train pixcolor`` calls): data -> checkpoints in ``out_dir``
+  through the shared loop :func:`colorstudio.training.loop.train` (AdamW, warmup + cosine, EMA,
+  safetensors checkpoints every few minutes, ``resume``). One run trains the conditioning net, the
+  PixelCNN (teacher-forced cross-entropy) and the refinement net (L1 on ground-truth grid chroma)
+  together; their losses share no parameters, so this equals training them separately.
+- :func:`export_pixcolor_model`: a run's EMA weights -> ``models/pixcolor/`` with its card.
+- :func:`evaluate_checkpoint` (``--eval-only CKPT``): the DESIGN.md protocol (sample 0, best of N,
+  diversity, sweep hints) on the first K validation images.
+- :func:`measure_cost` (``--measure``): FLOPs per image and training images/s per part.
+- ``python -m colorstudio.training.train_pixcolor --help`` for the command line.
+
+On a shared CPU set ``OMP_WAIT_POLICY=PASSIVE`` before starting Python (see train_histogram.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from colorstudio.models.pixcolor import PixColor, PixColorConfig, chroma_of_rgb
+
+__all__ = [
+    "PixColorTrainSettings",
+    "DEFAULT_CONFIG",
+    "DEFAULT_TRAIN_DATA",
+    "DEFAULT_VAL",
+    "MODEL_CONFIG_JSON",
+    "train_pixcolor",
+    "export_pixcolor_model",
+    "load_checkpoint_model",
+    "evaluate_checkpoint",
+    "measure_cost",
+    "main",
+]
+
+# The 128 px photo sets (CIFAR's 32 px images are smaller than the 112 px working resolution).
+DEFAULT_TRAIN_DATA = tuple(
+    f"/work/shared/data/train/{name}-128.tar"
+    for name in ("scenes", "faces-utk", "people-lfw", "people-fashion", "pets", "food", "rooms")
+)
+DEFAULT_VAL = "/work/shared/data/val/imagenet-samples-256.tar"
+DEFAULT_CONFIG = PixColorConfig()
+MODEL_CONFIG_JSON = "model_config.json"  # the PixColorConfig of a run, beside the loop's checkpoints
+
+
+@dataclass(frozen=True)
+class PixColorTrainSettings:
+    """Data and optimisation settings; mapped onto the shared loop's ``TrainConfig``."""
+
+    steps: int = 20000
+    batch_size: int = 16
+    crop: int = 112  # = grid * grid_stride: the 28-cell grid at the working resolution
+    # random-resized crops (side 70-100 % of the 128 px photo, resized to `crop`): mostly whole scenes,
+    # like an evaluation image seen at the working resolution
+    crop_scale: tuple[float, float] | None = (0.7, 1.0)
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.95, 0.9995)  # PIC / PixelCNN++ settings
+    warmup: int = 500
+    min_lr_fraction: float = 0.05
+    ema_decay: float = 0.999
+    grad_clip: float = 1.0
+    checkpoint_every_s: float = 300.0
+    log_every: int = 50
+    seed: int = 0
+    threads: int = 2
+    device: str = "auto"
+
+
+def _hints_available() -> bool:
+    try:
+        from colorstudio.training.hint_sim import simulate_training_hints_torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------------------------- cost
+def _flops(fn) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        fn()
+    return float(counter.get_total_flops())
+
+
+def _median_step_s(step, steps: int) -> float:
+    times = []
+    for _ in range(steps + 1):  # the first one warms up
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times[1:]))
+
+
+def measure_cost(config: PixColorConfig = DEFAULT_CONFIG, crop: int = 112, batch_size: int = 16, steps: int = 3,
+                 threads: int = 2) -> dict[str, float]:
+    """FLOPs per image (forward) and training images/s of each part and of the whole model at ``crop``.
+
+    Timed on random tensors after one warm-up step: forward + backward + AdamW step. The PixelCNN part
+    includes the conditioning net (it is trained through the PixelCNN's loss).
+    """
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = PixColor(config).train()
+    gen = torch.Generator().manual_seed(0)
+    rgb = torch.rand(batch_size, 3, crop, crop, generator=gen)
+    L = torch.rand(batch_size, 1, crop, crop, generator=gen) * 2 - 1
+    batch = {"L": L, "ab": torch.randn(batch_size, 2, crop, crop, generator=gen) * 0.2, "rgb": rgb}
+    grid = model.grid_size(crop, crop)
+    bins = model.grid_bins(chroma_of_rgb(rgb), grid)
+    x1, L1, cond1 = model.bins_to_input(bins[:1]), L[:1], None
+    up = torch.rand(batch_size, 2, crop, crop, generator=gen)
+    with torch.no_grad():
+        cond1 = model.condition(L1, None, grid)
+    flops = {
+        "conditioning": _flops(lambda: model.condition(L1, None, grid)),
+        "pixelcnn": _flops(lambda: model.pixelcnn(x1, cond1)),
+        "refinement": _flops(lambda: model.refinement(L1, up[:1])),
+    }
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
+
+    def step(loss_fn) -> None:
+        loss = loss_fn()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    def pixelcnn_loss() -> torch.Tensor:
+        feats = model.pixelcnn(model.bins_to_input(bins), model.condition(L, None, grid))
+        feats = feats.permute(0, 2, 3, 1).reshape(-1, config.head_channels)
+        cr = bins[:, 0].reshape(-1)
+        return model.cr_logits(feats).logsumexp(-1).mean() + model.cb_logits(feats, cr).logsumexp(-1).mean()
+
+    times = {
+        "pixelcnn": _median_step_s(lambda: step(pixelcnn_loss), steps),
+        "refinement": _median_step_s(lambda: step(lambda: model.refinement(L, up).abs().mean()), steps),
+        "total": _median_step_s(lambda: step(lambda: model.training_loss(batch, hints=False)[0]), steps),
+    }
+    params = {
+        "conditioning": model.conditioning, "pixelcnn": model.pixelcnn, "refinement": model.refinement,
+    }
+    report: dict[str, float] = {"crop": crop, "grid": grid[0], "batch": batch_size, "threads": torch.get_num_threads()}
+    for name, module in params.items():
+        report[f"{name}_params_M"] = sum(p.numel() for p in module.parameters()) / 1e6
+        report[f"{name}_gflops_fwd"] = flops[name] / 1e9
+    report["total_gflops_fwd"] = sum(flops.values()) / 1e9
+    for name, seconds in times.items():
+        report[f"{name}_train_images_per_s"] = batch_size / seconds
+    return report
+
+
+# ---------------------------------------------------------------------------------------------- checkpoints
+def _run_dir_of(path: Path) -> Path:
+    """The run folder (holding model_config.json) of a run / checkpoints / step folder path."""
+    for candidate in (path, *path.parents):
+        if (candidate / MODEL_CONFIG_JSON).is_file():
+            return candidate
+    raise FileNotFoundError(f"{MODEL_CONFIG_JSON} not found in {path} or its parents")
+
+
+def load_checkpoint_model(path: str | Path, use_ema: bool = True) -> PixColor:
+    """A model (eval mode) from a training checkpoint: a run folder (latest checkpoint) or a step folder."""
+    from colorstudio.training.checkpoint import load_checkpoint
+
+    path = Path(path)
+    config = PixColorConfig.from_dict(json.loads((_run_dir_of(path) / MODEL_CONFIG_JSON).read_text()))
+    ckpt = load_checkpoint(path)
+    model = PixColor(config)
+    model.load_state_dict(ckpt.ema if use_ema and ckpt.ema is not None else ckpt.model)
+    return model.eval()
+
+
+def export_pixcolor_model(run_dir: str | Path, out_dir: str | Path = "models/pixcolor",
+                          card_updates: dict[str, Any] | None = None):
+    """Copy a run's latest EMA weights to a model folder with a card (family, config, data, steps...).
+
+    Evaluation numbers and the benchmark output are added by the caller (``card_updates``).
+    """
+    from colorstudio.models.registry import export_checkpoint_to_model
+
+    run_dir = _run_dir_of(Path(run_dir))
+    info_path = run_dir / "run_info.json"
+    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
+    config = json.loads((run_dir / MODEL_CONFIG_JSON).read_text())
+    card = {
+        "family": "pixcolor",
+        "config": config,
+        "working_resolution": PixColorConfig.from_dict(config).working_short_side,
+        "training_data": {"sets": info.get("data", []), "images": info.get("train_images"),
+                          "held_out": "val/ (never trained on)", "crop": info.get("settings", {}).get("crop")},
+        "architecture_note": "Conditioning net trained from scratch (not the paper's ResNet-101); "
+                             "no weights shared with the histogram model.",
+        "license_note": "Trained on research-only photo sets (see shared/data/README.md): research use only.",
+        **(card_updates or {}),
+    }
+    return export_checkpoint_to_model(run_dir, out_dir, card)
+
+
+# ---------------------------------------------------------------------------------------------- eval
+def evaluate_checkpoint(path: str | Path, val_path: str | Path = DEFAULT_VAL, limit: int = 50, samples: int = 8,
+                        hint_counts: Sequence[int] = (0, 10), seed: int = 0, temperature: float = 1.0) -> dict[str, Any]:
+    """DESIGN.md protocol on the first ``limit`` validation images for a checkpoint's EMA weights."""
+    from colorstudio.engine.pipeline import predict_full_resolution
+    from colorstudio.engine.pixcolor_colorizer import PixColorColorizer
+    from colorstudio.evaluation.protocol import evaluate, load_eval_set
+
+    colorizer = PixColorColorizer("pixcolor-checkpoint", load_checkpoint_model(path), {}, torch.device("cpu"))
+
+    def predict(L, hint_ab, hint_mask, n, s):
+        rgb = predict_full_resolution(L, hint_ab, hint_mask, colorizer, samples=n, seed=s, temperature=temperature)
+        return [np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8) for x in rgb]
+
+    report = evaluate(predict, load_eval_set(val_path, limit=limit), hint_counts=hint_counts, samples=samples, seed=seed)
+    return report.to_dict()
+
+
+# ---------------------------------------------------------------------------------------------- training
+def train_pixcolor(
+    data_paths: Sequence[str | Path] = DEFAULT_TRAIN_DATA,
+    out_dir: str | Path = "runs/pixcolor",
+    steps: int = PixColorTrainSettings.steps,
+    resume: bool = False,
+    config: PixColorConfig = DEFAULT_CONFIG,
+    settings: PixColorTrainSettings | None = None,
+    limit: int | None = None,
+    progress=None,
+    cancel=None,
+):
+    """Train PixColor with the shared loop; checkpoints and ``log.jsonl`` go to ``out_dir``.
+
+    On resume the configuration stored in ``out_dir/model_config.json`` wins over ``config``. Returns the
+    loop's ``TrainResult``.
+    """
+    from colorstudio.training.data import ColorDataset
+    from colorstudio.training.loop import TrainConfig, train
+
+    s = replace(settings or PixColorTrainSettings(), steps=steps)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    config_path = out_dir / MODEL_CONFIG_JSON
+    if resume and config_path.is_file():
+        config = PixColorConfig.from_dict(json.loads(config_path.read_text()))
+    torch.set_num_threads(s.threads)
+    dataset = ColorDataset([str(p) for p in data_paths], s.crop, train=True, seed=s.seed, limit=limit,
+                           crop_scale=s.crop_scale)
+    model = PixColor(config)
+    model.train_with_hints = _hints_available()
+    info = {
+        "data": [str(p) for p in data_paths],
+        "train_images": len(dataset),
+        "dropped_images": getattr(dataset, "dropped", None),
+        "hints_enabled": model.train_with_hints,
+        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(s).items()},
+        "torch_threads": torch.get_num_threads(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+    }
+    config_path.write_text(json.dumps(config.to_dict(), indent=1))
+    (out_dir / "run_info.json").write_text(json.dumps(info, indent=1))
+    print(json.dumps({"event": "start", "resume": resume, **info}), flush=True)
+    cfg = TrainConfig(
+        steps=s.steps, batch_size=s.batch_size, lr=s.lr, weight_decay=s.weight_decay, betas=s.betas,
+        warmup_steps=s.warmup, schedule="cosine", min_lr_ratio=s.min_lr_fraction, ema_decay=s.ema_decay,
+        grad_clip=s.grad_clip, checkpoint_every_s=s.checkpoint_every_s, log_every=s.log_every,
+        out_dir=out_dir, resume=resume, device=s.device, seed=s.seed, num_workers=0, threads=s.threads,
+    )
+    return train(model, dataset, cfg, progress=progress, cancel=cancel)
+
+
+# ---------------------------------------------------------------------------------------------- CLI
+def _config_from_args(args: argparse.Namespace) -> PixColorConfig:
+    return replace(DEFAULT_CONFIG, pixelcnn_channels=args.channels, pixelcnn_blocks=args.blocks,
+                   cond_width=args.cond_width, refine_width=args.refine_width)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_pixcolor", description=__doc__.split("\n")[0])
+    p.add_argument("--data", nargs="+", default=list(DEFAULT_TRAIN_DATA), help="training folders/tars (never val/)")
+    p.add_argument("--out", default="runs/pixcolor", help="checkpoint folder")
+    p.add_argument("--steps", type=int, default=PixColorTrainSettings.steps)
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--channels", type=int, default=DEFAULT_CONFIG.pixelcnn_channels, help="PixelCNN width")
+    p.add_argument("--blocks", type=int, default=DEFAULT_CONFIG.pixelcnn_blocks, help="PixelCNN block pairs")
+    p.add_argument("--cond-width", type=int, default=DEFAULT_CONFIG.cond_width)
+    p.add_argument("--refine-width", type=int, default=DEFAULT_CONFIG.refine_width)
+    p.add_argument("--crop", type=int, default=PixColorTrainSettings.crop)
+    p.add_argument("--batch-size", type=int, default=PixColorTrainSettings.batch_size)
+    p.add_argument("--lr", type=float, default=PixColorTrainSettings.lr)
+    p.add_argument("--limit", type=int, default=None, help="use at most this many training images")
+    p.add_argument("--checkpoint-every", type=float, default=PixColorTrainSettings.checkpoint_every_s, help="seconds")
+    p.add_argument("--log-every", type=int, default=PixColorTrainSettings.log_every)
+    p.add_argument("--threads", type=int, default=PixColorTrainSettings.threads)
+    p.add_argument("--eval-only", metavar="CKPT", help="evaluate a checkpoint (step folder or run folder) and exit")
+    p.add_argument("--eval-limit", type=int, default=50)
+    p.add_argument("--eval-samples", type=int, default=8)
+    p.add_argument("--eval-hints", default="0,10", help="sweep hint counts, e.g. 0,10")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--val", default=DEFAULT_VAL)
+    p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s and exit")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.measure:
+        print(json.dumps({"channels": args.channels, "blocks": args.blocks,
+                          **measure_cost(_config_from_args(args), args.crop, args.batch_size, threads=args.threads)}))
+        return 0
+    if args.eval_only:
+        counts = [int(n) for n in args.eval_hints.split(",") if n]
+        print(json.dumps(evaluate_checkpoint(args.eval_only, args.val, args.eval_limit, args.eval_samples, counts,
+                                             temperature=args.temperature)))
+        return 0
+    if args.export:
+        card = export_pixcolor_model(args.out, args.export)
+        print(json.dumps(card.to_dict(), indent=1))
+        return 0
+    settings = PixColorTrainSettings(steps=args.steps, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
+                                     checkpoint_every_s=args.checkpoint_every, log_every=args.log_every,
+                                     threads=args.threads, device=args.device)
+    train_pixcolor(args.data, args.out, args.steps, args.resume, _config_from_args(args), settings, args.limit)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

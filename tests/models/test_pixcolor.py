@@ -1,0 +1,216 @@
+"""PixColor: samplers (fast == naive, seeds, temperature, hints), refinement, loss, colour, colorizer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from colorstudio.color import YCBCR_QUANTIZER, lab_to_rgb, normalize_ab, normalize_l, rgb_to_lab, rgb_to_ycbcr
+from colorstudio.errors import CancelledError, ColorStudioError
+from colorstudio.models.pixcolor import (
+    PixColor,
+    PixColorConfig,
+    RefinementNet,
+    build_pixcolor_model,
+    chroma_of_rgb,
+    chroma_to_ab,
+    grid_size,
+)
+
+TINY = PixColorConfig(grid=6, grid_stride=4, cond_width=8, cond_channels=8, pixelcnn_channels=8, pixelcnn_blocks=2,
+                      head_channels=8, refine_width=8, refine_blocks=1, dropout=0.0)
+SIZE = TINY.working_short_side  # 24
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="module")
+def model() -> PixColor:
+    torch.manual_seed(1)
+    net = PixColor(TINY).eval()
+    with torch.no_grad():  # an untrained head is near uniform; sharper logits make the checks meaningful
+        net.cr_head.weight.mul_(8.0)
+        net.cb_head.weight.mul_(8.0)
+    return net
+
+
+def _lightness(h: int = SIZE, w: int = SIZE) -> torch.Tensor:
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, h), torch.linspace(-1, 1, w), indexing="ij")
+    return (0.6 * torch.sin(3 * xx) * torch.cos(2 * yy))[None, None]  # L_norm (1, 1, h, w)
+
+
+def _photo_batch(b: int = 4, size: int = SIZE) -> dict[str, torch.Tensor]:
+    """Smooth synthetic colour images (a learnable relation between position, L and chroma)."""
+    gen = torch.Generator().manual_seed(0)
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, size), torch.linspace(0, 1, size), indexing="ij")
+    phase = torch.rand(b, 3, 1, 1, generator=gen) * 6
+    rgb = 0.5 + 0.4 * torch.sin(phase + 3 * xx + 2 * yy * torch.arange(1, 4).view(1, 3, 1, 1))
+    lab = rgb_to_lab(rgb)
+    return {"L": normalize_l(lab[:, :1]), "ab": normalize_ab(lab[:, 1:]), "rgb": rgb}
+
+
+# ---------------------------------------------------------------------------------------------- geometry
+def test_grid_and_working_size():
+    assert grid_size(112, 112) == (28, 28)
+    assert grid_size(480, 640) == (28, 37)
+    assert grid_size(640, 480) == (37, 28)
+    assert grid_size(500, 4000) == (28, 112)  # capped at max_aspect
+    net = PixColor(TINY)
+    assert net.working_size((512, 512)) == (SIZE, SIZE)
+    assert net.working_size((100, 50)) == (48, 24)
+    assert net.working_size((100, 50), short_side=48) == (96, 48)
+
+
+# ---------------------------------------------------------------------------------------------- colour
+def test_chroma_to_ab_inverts_chroma_of_rgb():
+    gen = torch.Generator().manual_seed(0)
+    rgb = 0.15 + 0.7 * torch.rand(2, 3, 8, 8, generator=gen)
+    lab = rgb_to_lab(rgb)
+    ab = chroma_to_ab(lab[:, :1], chroma_of_rgb(rgb))
+    assert (ab - lab[:, 1:]).abs().max() < 1.0  # a*b* units (one 8-bit sRGB step is ~0.4-1)
+    ycc = rgb_to_ycbcr(rgb)
+    torch.testing.assert_close(chroma_of_rgb(rgb), torch.stack([ycc[:, 2], ycc[:, 1]], 1))
+
+
+# ---------------------------------------------------------------------------------------------- sampling
+def test_fast_sampler_equals_naive(model):
+    L = _lightness()
+    fast = model.sample(L, n=3, seed=7, sampler="fast")
+    naive = model.sample(L, n=3, seed=7, sampler="naive")
+    assert torch.equal(fast.bins, naive.bins)
+    torch.testing.assert_close(fast.ab, naive.ab)
+    assert fast.bins.shape == (3, 2, 6, 6)
+    assert fast.chroma.shape == (3, 2, SIZE, SIZE) and fast.ab.shape == (3, 2, SIZE, SIZE)
+    assert fast.seeds == [7, 8, 9]
+
+
+def test_seeds_are_deterministic_and_per_sample(model):
+    L = _lightness()
+    batch = model.sample_bins(L, n=4, seed=11)
+    assert torch.equal(batch, model.sample_bins(L, n=4, seed=11))
+    for k in range(4):  # the GUI regenerates sample k from its seed alone
+        assert torch.equal(model.sample_bins(L, n=1, seed=11 + k)[0], batch[k])
+    assert len({tuple(b.flatten().tolist()) for b in batch}) == 4  # distinct samples
+
+
+def test_temperature(model):
+    L = _lightness()
+    cold = model.sample_bins(L, n=4, seed=0, temperature=1e-4)  # ~argmax: every seed gives the same grid
+    assert all(torch.equal(cold[0], cold[k]) for k in range(1, 4))
+    hot = model.sample_bins(L, n=4, seed=0, temperature=1.0)
+    assert not all(torch.equal(hot[0], hot[k]) for k in range(1, 4))
+    with pytest.raises(ValueError, match="temperature"):
+        model.sample_bins(L, temperature=0.0)
+    with pytest.raises(ValueError, match="sampler"):
+        model.sample_bins(L, sampler="slow")
+
+
+def test_hinted_cells_are_clamped_to_the_hint_chroma(model):
+    L = torch.zeros(1, 1, SIZE, SIZE)  # L* = 50 everywhere
+    a, b = 40.0, -30.0
+    hint = torch.zeros(1, 3, SIZE, SIZE)
+    hint[0, 0, 4:8, 8:12], hint[0, 1, 4:8, 8:12], hint[0, 2, 4:8, 8:12] = a / 110, b / 110, 1.0  # cell (1, 2)
+    hint[0, 0, 17, 21], hint[0, 1, 17, 21], hint[0, 2, 17, 21] = a / 110, b / 110, 1.0  # one pixel of cell (4, 5)
+    rgb = lab_to_rgb(np.array([50.0, a, b], np.float32))
+    _, cb, cr = rgb_to_ycbcr(rgb)
+    expected = YCBCR_QUANTIZER.encode(np.array([cr, cb])).tolist()
+    for sampler in ("fast", "naive"):
+        bins = model.sample_bins(L, hint, n=4, seed=3, sampler=sampler)
+        for i, j in [(1, 2), (4, 5)]:
+            assert bins[:, :, i, j].tolist() == [expected] * 4
+    free = model.sample_bins(L, None, n=4, seed=3)
+    assert free[:, :, 1, 2].tolist() != [expected] * 4
+
+
+def test_sampling_reports_progress_and_cancels(model):
+    L = _lightness()
+    seen = []
+    model.sample(L, n=1, progress=lambda f, m: seen.append(f))
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+    with pytest.raises(CancelledError):
+        model.sample(L, n=1, cancel=lambda: True)
+
+
+# ---------------------------------------------------------------------------------------------- refinement
+@pytest.mark.parametrize("h,w", [(24, 24), (17, 23), (5, 9), (40, 13)])
+def test_refinement_any_size_in_same_size_out(h, w):
+    net = RefinementNet(TINY).eval()
+    up = torch.rand(2, 2, h, w)
+    out = net(torch.rand(2, 1, h, w) * 2 - 1, up)
+    assert out.shape == (2, 2, h, w)
+    torch.testing.assert_close(out, up)  # zero-initialised last layer: an untrained net passes its input through
+
+
+def test_refinement_tiles_match_a_single_pass():
+    net = RefinementNet(TINY)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0, 0.2)
+    net.eval()
+    L, up = torch.rand(1, 1, 70, 90) * 2 - 1, torch.rand(1, 2, 70, 90)
+    with torch.no_grad():
+        whole = net(L, up)
+        tiled = net.refine(L, up, tile=32, margin=48)
+    torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=1e-5)
+
+
+# ---------------------------------------------------------------------------------------------- training
+def test_training_loss_is_finite_and_decreases():
+    net = PixColor(TINY).train()
+    batch = _photo_batch()
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss, metrics = net.training_loss(batch, hints=False)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(np.isfinite(losses))
+    assert set(metrics) == {"loss", "ce_nats", "bits_per_dim", "refine_l1"}
+    assert np.mean(losses[-3:]) < 0.85 * np.mean(losses[:3])
+
+
+def test_training_loss_with_simulated_and_given_hints():
+    net = PixColor(TINY).train()
+    batch = _photo_batch(2)
+    loss, _ = net.training_loss({**batch, "seed": torch.tensor(5)})
+    assert torch.isfinite(loss)
+    loss, _ = net.training_loss({**batch, "hint": torch.zeros(2, 3, SIZE, SIZE)})
+    assert torch.isfinite(loss)
+
+
+def test_builder_from_card_config():
+    net = build_pixcolor_model(TINY.to_dict())
+    assert net.config == TINY
+    with pytest.raises(ValueError, match="unknown"):
+        build_pixcolor_model({"gird": 3})
+
+
+# ---------------------------------------------------------------------------------------------- engine
+def test_colorizer_from_registry(tmp_path, model):
+    from colorstudio.engine.pipeline import load_colorizer
+    from colorstudio.engine.pixcolor_colorizer import PixColorColorizer
+    from colorstudio.models.registry import ModelCard, save_model
+
+    save_model(model, ModelCard(name="pixcolor", family="pixcolor", config=TINY.to_dict(), working_resolution=SIZE),
+               tmp_path / "pixcolor")
+    colorizer = load_colorizer("pixcolor", torch.device("cpu"), tmp_path)
+    assert isinstance(colorizer, PixColorColorizer) and colorizer.supports_samples
+    w, h = colorizer.working_size((200, 100))
+    assert (w, h) == (48, 24)
+    lightness = np.linspace(20, 80, h * w, dtype=np.float32).reshape(h, w)
+    hint_ab, hint_mask = np.zeros((2, h, w), np.float32), np.zeros((1, h, w), np.float32)
+    pred = colorizer.predict(lightness, hint_ab, hint_mask, samples=2, seed=4)
+    assert pred.seeds == [4, 5] and pred.work_size == (w, h)
+    assert [ab.shape for ab in pred.ab_samples] == [(h, w, 2)] * 2
+    assert all(ab.dtype == np.float32 and np.isfinite(ab).all() for ab in pred.ab_samples)
+    naive = colorizer.predict(lightness, hint_ab, hint_mask, samples=2, seed=4, sampler="naive")
+    for fast_ab, naive_ab in zip(pred.ab_samples, naive.ab_samples):
+        np.testing.assert_allclose(fast_ab, naive_ab, atol=1e-4)
+    with pytest.raises(ColorStudioError, match="sampler"):
+        colorizer.predict(lightness, hint_ab, hint_mask, sampler="slow")

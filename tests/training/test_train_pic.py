@@ -1,0 +1,69 @@
+"""PIC trainer: a few steps on a tiny folder, resume, export to a model folder, bits/dim of the export."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorstudio.models.pic import PIC, PICConfig
+from colorstudio.models.registry import load_model
+from colorstudio.training.train_pic import (
+    PRESETS,
+    choose_preset,
+    evaluate_bpd,
+    export_pic_model,
+    load_checkpoint_model,
+    train_pic,
+)
+
+TINY = PICConfig(chroma_stride=2, embed_width=8, embed_blocks=(1, 1), embed_channels=8, decoder_channels=8,
+                 decoder_blocks=1, components=2)
+
+
+@pytest.fixture()
+def photos(tmp_path: Path, monkeypatch) -> Path:
+    monkeypatch.setenv("COLORSTUDIO_CACHE", str(tmp_path / "cache"))
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(6):
+        gradient = np.linspace(0, 255, 24, dtype=np.float32)
+        img = np.stack([np.add.outer(gradient, gradient) / 2, rng.uniform(0, 255, (24, 24)),
+                        np.full((24, 24), 40.0 * k)], axis=-1)
+        Image.fromarray(img.clip(0, 255).astype(np.uint8)).save(folder / f"img{k}.png")
+    return folder
+
+
+def test_train_resume_export_and_bits_per_dim(photos: Path, tmp_path: Path) -> None:
+    torch.set_num_threads(1)
+    assert choose_preset([photos]) == "pic-cifar"  # 24 px images are CIFAR-sized
+    settings = replace(PRESETS["pic-cifar"].settings, batch_size=2, crop=16, warmup=1, threads=1, log_every=1,
+                       checkpoint_every_s=1e9)
+    run = tmp_path / "run"
+    first = train_pic([photos], run, 2, config=TINY, preset="pic-cifar", settings=settings)
+    assert first.step == 2 and math.isfinite(first.loss)
+    resumed = train_pic([photos], run, 3, resume=True, settings=settings)
+    assert resumed.step == 3
+    records = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert all(math.isfinite(r["bpd"]) for r in records)
+
+    model = load_checkpoint_model(run)
+    assert isinstance(model, PIC) and model.config == TINY
+    card = export_pic_model(run, tmp_path / "models" / "pic-tiny")
+    assert card.family == "pic" and card.working_resolution == 32 and card.steps == 3
+    assert "comparability" in card.to_dict()
+    loaded, _ = load_model("pic-tiny", "cpu", tmp_path / "models")
+    report = evaluate_bpd(loaded, photos, working_resolution=16, batch_size=4)
+    assert report["images"] == 6 and report["dims_per_image"] == 8 * 8 * 2 and 0 < report["bpd"] < 20
+
+    from colorstudio.engine.pic_colorizer import PICColorizer
+
+    colorizer = PICColorizer("pic-tiny", loaded, {"working_resolution": 16}, torch.device("cpu"))
+    assert colorizer.bits_per_dim(photos, batch_size=4)["bpd"] == pytest.approx(report["bpd"], rel=1e-6)
