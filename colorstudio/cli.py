@@ -66,7 +66,6 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true")
     tr.add_argument("--out", type=Path, default=None, help="model folder to write (models/NAME)")
     tr.add_argument("--run-dir", type=Path, default=None, help="checkpoint folder (default runs/NAME)")
-    tr.add_argument("--device", default="auto")
 
     sub.add_parser("models", help="list installed models and their cards")
 
@@ -244,6 +243,8 @@ def _run_train(args: argparse.Namespace) -> int:
     run_dir = args.run_dir or Path("runs") / args.model
     kwargs = {"steps": args.steps} if args.steps is not None else {}
     result = train_fn(args.data, run_dir, resume=args.resume, **kwargs)
+    if os.environ.get("RANK", "0") != "0":
+        return 1 if result.interrupted else 0  # under torchrun only rank 0 reports and exports
     print(f"trained to step {result.step} in {result.wall_time_s / 60:.1f} min; checkpoints in {run_dir}")
     if args.out is not None:
         card = export_fn(run_dir, args.out)

@@ -140,3 +140,35 @@ def test_evaluate_writes_rows_for_baselines_sweep_and_reference(tmp_path):
 def test_evaluate_rejects_a_bad_sweep(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path), "--model", "propagation", "--hints-sweep", "1,x"]) == 2
     assert "--hints-sweep" in capsys.readouterr().err
+
+
+def test_train_runs_resumes_and_exports_a_loadable_model(tmp_path, monkeypatch):
+    import torch
+    from skimage import data
+
+    from colorstudio.engine.pipeline import load_colorizer
+
+    monkeypatch.setenv("COLORSTUDIO_CACHE", str(tmp_path / "cache"))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    sources = (data.astronaut(), data.coffee(), data.chelsea())
+    for i in range(16):  # one batch of distinct crops
+        image = sources[i % 3]
+        Image.fromarray(image[8 * i :, 4 * i :]).resize((128, 128)).save(photos / f"p{i}.jpg")
+    run, out = tmp_path / "run", tmp_path / "models" / "histogram"
+    args = ["train", "histogram", "--data", str(photos), "--steps", "1", "--run-dir", str(run)]
+    assert main(args) == 0
+    assert main([*args[:-4], "--steps", "2", "--run-dir", str(run), "--resume", "--out", str(out)]) == 0
+    card = json.loads((out / "card.json").read_text())
+    assert card["family"] == "histogram" and card["steps"] == 2
+    monkeypatch.setenv("COLORSTUDIO_MODELS", str(out.parent))
+    colorizer = load_colorizer("histogram", torch.device("cpu"))
+    pred = colorizer.predict(np.full((32, 32), 50.0, np.float32), np.zeros((2, 32, 32)), np.zeros((1, 32, 32)))
+    assert pred.histograms is not None
+
+
+def test_train_refuses_validation_data(tmp_path, capsys):
+    val = tmp_path / "val"
+    val.mkdir()
+    assert main(["train", "histogram", "--data", str(val), "--steps", "1", "--run-dir", str(tmp_path / "r")]) == 2
+    assert "validation" in capsys.readouterr().err
