@@ -16,7 +16,11 @@ import numpy as np
 import torch
 
 from colorstudio.color import normalize_l
-from colorstudio.engine.pipeline import Prediction, check_cancel, register_colorizer_factory
+from colorstudio.engine.pipeline import (
+    Prediction,
+    check_cancel,
+    register_colorizer_factory,
+)
 from colorstudio.errors import ColorStudioError
 from colorstudio.models.pixcolor import SAMPLERS, PixColor, PixColorConfig
 

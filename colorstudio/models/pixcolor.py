@@ -29,30 +29,50 @@ hint's chroma instead of being sampled (hints also enter the conditioning networ
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorstudio.color import AB_SCALE, YCBCR_QUANTIZER, lab_to_rgb, rgb_to_lab, rgb_to_ycbcr, ycbcr_to_rgb
-from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, pad_to_multiple, upsample_to
-from colorstudio.models.pixelcnn import GENERATION_METHODS, PixelCNN, PixelCNNConfig, generate
+from colorstudio.color import (
+    AB_SCALE,
+    YCBCR_QUANTIZER,
+    lab_to_rgb,
+    rgb_to_lab,
+    rgb_to_ycbcr,
+    ycbcr_to_rgb,
+)
+from colorstudio.models.blocks import (
+    ConvNormAct,
+    ResidualBlock,
+    crop_to,
+    downsample,
+    pad_to_multiple,
+    upsample_to,
+)
+from colorstudio.models.pixelcnn import (
+    GENERATION_METHODS,
+    PixelCNN,
+    PixelCNNConfig,
+    generate,
+)
 from colorstudio.models.registry import register_family
 
 __all__ = [
-    "PixColorConfig",
-    "PixColor",
-    "PixColorSamples",
-    "ConditioningNet",
-    "RefinementNet",
-    "build_pixcolor_model",
-    "chroma_to_ab",
-    "chroma_of_rgb",
-    "grid_size",
     "CHROMA_SCALE",
     "SAMPLERS",
+    "ConditioningNet",
+    "PixColor",
+    "PixColorConfig",
+    "PixColorSamples",
+    "RefinementNet",
+    "build_pixcolor_model",
+    "chroma_of_rgb",
+    "chroma_to_ab",
+    "grid_size",
 ]
 
 SAMPLERS = GENERATION_METHODS  # ("fast", "naive")
@@ -95,7 +115,7 @@ class PixColorConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PixColorConfig":
+    def from_dict(cls, data: dict[str, Any]) -> PixColorConfig:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown PixColorConfig fields: {sorted(unknown)}")

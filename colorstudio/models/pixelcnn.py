@@ -42,8 +42,9 @@ Example (a family's sampler)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Callable
+from typing import Any, Self
 
 import torch
 import torch.nn.functional as F
@@ -52,16 +53,16 @@ from torch import nn
 from colorstudio.errors import CancelledError
 
 __all__ = [
-    "PixelCNNConfig",
-    "PixelCNN",
-    "GatedResidualBlock",
-    "DownShiftedConv2d",
-    "DownRightShiftedConv2d",
-    "IncrementalPixelCNN",
-    "generate",
     "GENERATION_METHODS",
+    "DownRightShiftedConv2d",
+    "DownShiftedConv2d",
+    "GatedResidualBlock",
+    "IncrementalPixelCNN",
+    "PixelCNN",
+    "PixelCNNConfig",
     "concat_elu",
     "down_shift",
+    "generate",
     "right_shift",
 ]
 
@@ -103,7 +104,7 @@ class PixelCNNConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PixelCNNConfig":
+    def from_dict(cls, data: dict[str, Any]) -> PixelCNNConfig:
         unknown = set(data) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown PixelCNNConfig fields: {sorted(unknown)}")
@@ -228,7 +229,7 @@ class PixelCNN(nn.Module):
         return self.out(F.elu(ul))  # (B, C_out, h, w)
 
     def start(self, cond: torch.Tensor | None = None, *, shape: tuple[int, int, int] | None = None,
-              threads: int | None = None) -> "IncrementalPixelCNN":
+              threads: int | None = None) -> IncrementalPixelCNN:
         """Begin fast generation: see :class:`IncrementalPixelCNN`. ``shape = (B, h, w)`` when unconditional;
         ``threads``: torch intra-op threads while generating, restored after (None = leave them alone)."""
         return IncrementalPixelCNN(self, cond, shape=shape, threads=threads)
@@ -352,7 +353,7 @@ class IncrementalPixelCNN:
         call it, or use the state as a context manager, when stopping early)."""
         self._set_threads(self._saved_threads)
 
-    def __enter__(self) -> "IncrementalPixelCNN":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

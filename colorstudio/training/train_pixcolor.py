@@ -22,9 +22,10 @@ import json
 import os
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -32,17 +33,17 @@ import torch
 from colorstudio.models.pixcolor import PixColor, PixColorConfig, chroma_of_rgb
 
 __all__ = [
-    "PixColorTrainSettings",
     "DEFAULT_CONFIG",
     "DEFAULT_TRAIN_DATA",
     "DEFAULT_VAL",
     "MODEL_CONFIG_JSON",
-    "train_pixcolor",
+    "PixColorTrainSettings",
+    "evaluate_checkpoint",
     "export_pixcolor_model",
     "load_checkpoint_model",
-    "evaluate_checkpoint",
-    "measure_cost",
     "main",
+    "measure_cost",
+    "train_pixcolor",
 ]
 
 # The 128 px photo sets (CIFAR's 32 px images are smaller than the 112 px working resolution).

@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 import torch
 
-from colorstudio.color import YCBCR_QUANTIZER, lab_to_rgb, normalize_ab, normalize_l, rgb_to_lab, rgb_to_ycbcr
+from colorstudio.color import (
+    YCBCR_QUANTIZER,
+    lab_to_rgb,
+    normalize_ab,
+    normalize_l,
+    rgb_to_lab,
+    rgb_to_ycbcr,
+)
 from colorstudio.errors import CancelledError, ColorStudioError
 from colorstudio.models.pixcolor import (
     PixColor,
