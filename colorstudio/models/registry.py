@@ -304,7 +304,9 @@ def save_model(
     digest: list[str] = []
 
     def write_weights(tmp: Path) -> None:
-        save_file(tensors, str(tmp), metadata={"family": card.family, "name": card.name})
+        # One metadata key only: safetensors writes a metadata map in random order, and the same weights
+        # must give the same bytes (and SHA-256) on every export.
+        save_file(tensors, str(tmp), metadata={"colorstudio": f"{card.family}:{card.name}"})
         digest.append(sha256_file(tmp))
 
     _atomic_write_bytes(weights, write_weights)

@@ -41,11 +41,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +57,22 @@ from colorstudio.models.pic import (
     PIC_PHOTO_CONFIG,
     PICConfig,
     bits_per_dim,
+)
+from colorstudio.training.family import (  # noqa: F401  (hints_available, *_JSON kept importable from here)
+    MODEL_CONFIG_JSON,
+    RUN_INFO_JSON,
+    build_run_info,
+    export_run,
+    hints_available,
+    load_run_model,
+    loop_config,
+    open_run,
+    prepare_run_dir,
+    read_run_info,
+    resolve_config_on_resume,
+    run_card,
+    run_dir_of,
+    write_run_files,
 )
 
 __all__ = [
@@ -73,9 +88,6 @@ __all__ = [
     "measure_cost",
     "train_pic",
 ]
-
-MODEL_CONFIG_JSON = "model_config.json"  # the PICConfig of a run, beside the shared loop's checkpoints/
-RUN_INFO_JSON = "run_info.json"
 
 
 @dataclass(frozen=True)
@@ -162,15 +174,6 @@ def choose_preset(data_paths: Sequence[str | Path]) -> str:
     return "pic-cifar" if known and max(known) <= 48 else "pic"
 
 
-def hints_available() -> bool:
-    """True when the training hint simulator can be imported."""
-    try:
-        from colorstudio.training.hint_sim import simulate_training_hints_torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 # ---------------------------------------------------------------------------------------------- data
 def evaluation_dataset(path: str | Path, working_resolution: int, limit: int | None = None):
     """Validation items for bits/dim: every image (near-gray ones too), the centred square of its short
@@ -229,30 +232,10 @@ def measure_cost(config: PICConfig, crop: int, batch_size: int = 16, steps: int 
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-def _run_dir_of(path: Path) -> Path:
-    """The run folder (holding model_config.json) of a run / checkpoints / step folder path."""
-    for candidate in (path, *path.parents):
-        if (candidate / MODEL_CONFIG_JSON).is_file():
-            return candidate
-    raise FileNotFoundError(f"{MODEL_CONFIG_JSON} not found in {path} or its parents")
-
-
 def load_checkpoint_model(path: str | Path, use_ema: bool = True) -> PIC:
     """A model (eval mode) from a training checkpoint (run folder = latest checkpoint, or a step folder);
     EMA (Polyak) weights unless ``use_ema`` is False."""
-    from colorstudio.training.checkpoint import load_checkpoint
-
-    path = Path(path)
-    config = PICConfig.from_dict(json.loads((_run_dir_of(path) / MODEL_CONFIG_JSON).read_text()))
-    ckpt = load_checkpoint(path)
-    model = PIC(config)
-    model.load_state_dict(ckpt.ema if use_ema and ckpt.ema is not None else ckpt.model)
-    return model.eval()
-
-
-def _run_info(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / RUN_INFO_JSON
-    return json.loads(path.read_text()) if path.is_file() else {}
+    return load_run_model(path, PICConfig, PIC, use_ema)
 
 
 def evaluate_bpd(
@@ -271,8 +254,7 @@ def evaluate_bpd(
     """
     preset = None
     if not isinstance(model, PIC):
-        run_dir = _run_dir_of(Path(model))
-        preset = PRESETS.get(_run_info(run_dir).get("preset", ""))
+        preset = PRESETS.get(read_run_info(run_dir_of(model)).get("preset", ""))
         model = load_checkpoint_model(model)
     if preset is None:
         preset = PRESETS["pic-cifar" if model.config.chroma_stride == 2 else "pic"]
@@ -287,20 +269,13 @@ def export_pic_model(run_dir: str | Path, out_dir: str | Path | None = None, car
 
     Evaluation numbers are added by the caller (``card_updates={"evaluation": ..., "eval_command": ...}``).
     """
-    from colorstudio.models.registry import export_checkpoint_to_model
-
-    run_dir = _run_dir_of(Path(run_dir))
-    info = _run_info(run_dir)
-    preset = PRESETS.get(info.get("preset", ""), PRESETS["pic"])
+    run = open_run(run_dir)
+    preset = PRESETS.get(run.info.get("preset", ""), PRESETS["pic"])
     out_dir = Path(out_dir) if out_dir is not None else Path("models") / preset.name
     card: dict[str, Any] = {
-        "family": "pic",
-        "config": json.loads((run_dir / MODEL_CONFIG_JSON).read_text()),
-        "working_resolution": preset.working_resolution,
-        "training_data": {"sets": info.get("data", []), "images": info.get("train_images"),
-                          "held_out": "val/ (never trained on)", "crop": info.get("settings", {}).get("crop"),
-                          "hints_enabled": info.get("hints_enabled")},
-        "license_note": "Trained on research-only image sets (see shared/data/README.md): research use only.",
+        **run_card(run, "pic", preset.working_resolution,
+                   license_note="Trained on research-only image sets (see shared/data/README.md): research use only.",
+                   hints_enabled=run.info.get("hints_enabled")),
         "description": preset.description,
         "preset_data": preset.data,
         **(card_updates or {}),
@@ -310,7 +285,7 @@ def export_pic_model(run_dir: str | Path, out_dir: str | Path | None = None, car
             "The CIFAR-10 files here are JPEG (quality 75, 4:2:0 chroma): their chroma is already subsampled "
             "2x and quantized, so it is smoother than lossless CIFAR-10's and bits/dim are not directly "
             "comparable with the paper's 2.72 (likely lower for the same model)."))
-    return export_checkpoint_to_model(run_dir, out_dir, card)
+    return export_run(run, out_dir, card)
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -335,13 +310,11 @@ def train_pic(
     ``TrainResult``.
     """
     from colorstudio.training.data import ColorDataset
-    from colorstudio.training.loop import TrainConfig, train
+    from colorstudio.training.loop import train
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config_path, info_path = out_dir / MODEL_CONFIG_JSON, out_dir / RUN_INFO_JSON
-    if resume and info_path.is_file():
-        preset = json.loads(info_path.read_text()).get("preset", preset)
+    out_dir = prepare_run_dir(out_dir)
+    if resume:
+        preset = read_run_info(out_dir).get("preset", preset)
     if not data_paths:
         raise ValueError("train_pic needs training data (folders or tar files of colour images)")
     if preset == "auto":
@@ -350,9 +323,7 @@ def train_pic(
         raise ValueError(f"unknown PIC preset {preset!r}; choose from {', '.join(PRESETS)} or auto")
     recipe = PRESETS[preset]
     data_paths = [str(p) for p in data_paths]
-    config = config or recipe.config
-    if resume and config_path.is_file():
-        config = PICConfig.from_dict(json.loads(config_path.read_text()))
+    config = resolve_config_on_resume(out_dir, config or recipe.config, PICConfig, resume)
     s = settings or recipe.settings
     if steps is not None:
         s = replace(s, steps=steps)
@@ -361,26 +332,9 @@ def train_pic(
                            min_colorfulness=s.min_colorfulness)
     model = PIC(config)
     model.train_with_hints = hints_available() and config.in_channels == 4
-    info = {
-        "preset": preset,
-        "data": data_paths,
-        "train_images": len(dataset),
-        "dropped_images": dataset.dropped,
-        "hints_enabled": model.train_with_hints,
-        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(s).items()},
-        "torch_threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-    }
-    config_path.write_text(json.dumps(config.to_dict(), indent=1))
-    info_path.write_text(json.dumps(info, indent=1))
-    print(json.dumps({"event": "start", "resume": resume, **info}), flush=True)
-    cfg = TrainConfig(
-        steps=s.steps, batch_size=s.batch_size, lr=s.lr, weight_decay=s.weight_decay, betas=s.betas,
-        warmup_steps=s.warmup, schedule="cosine", min_lr_ratio=s.min_lr_fraction, ema_decay=s.ema_decay,
-        grad_clip=s.grad_clip, checkpoint_every_s=s.checkpoint_every_s, log_every=s.log_every,
-        out_dir=out_dir, resume=resume, device=s.device, seed=s.seed, num_workers=0, threads=s.threads,
-    )
-    return train(model, dataset, cfg, progress=progress, cancel=cancel)
+    info = build_run_info(data_paths, dataset, model.train_with_hints, s, preset=preset)
+    write_run_files(out_dir, config, info, resume)
+    return train(model, dataset, loop_config(s, out_dir, resume), progress=progress, cancel=cancel)
 
 
 # ---------------------------------------------------------------------------------------------- CLI

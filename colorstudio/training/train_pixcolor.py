@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,19 @@ import numpy as np
 import torch
 
 from colorstudio.models.pixcolor import PixColor, PixColorConfig, chroma_of_rgb
+from colorstudio.training.family import (
+    MODEL_CONFIG_JSON,
+    build_run_info,
+    export_run,
+    hints_available,
+    load_run_model,
+    loop_config,
+    open_run,
+    prepare_run_dir,
+    resolve_config_on_resume,
+    run_card,
+    write_run_files,
+)
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -53,7 +65,6 @@ DEFAULT_TRAIN_DATA = tuple(
 )
 DEFAULT_VAL = "/work/shared/data/val/imagenet-samples-256.tar"
 DEFAULT_CONFIG = PixColorConfig()
-MODEL_CONFIG_JSON = "model_config.json"  # the PixColorConfig of a run, beside the loop's checkpoints
 
 
 @dataclass(frozen=True)
@@ -78,14 +89,6 @@ class PixColorTrainSettings:
     seed: int = 0
     threads: int = 2
     device: str = "auto"
-
-
-def _hints_available() -> bool:
-    try:
-        from colorstudio.training.hint_sim import simulate_training_hints_torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 # ---------------------------------------------------------------------------------------------- cost
@@ -164,24 +167,9 @@ def measure_cost(config: PixColorConfig = DEFAULT_CONFIG, crop: int = 112, batch
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-def _run_dir_of(path: Path) -> Path:
-    """The run folder (holding model_config.json) of a run / checkpoints / step folder path."""
-    for candidate in (path, *path.parents):
-        if (candidate / MODEL_CONFIG_JSON).is_file():
-            return candidate
-    raise FileNotFoundError(f"{MODEL_CONFIG_JSON} not found in {path} or its parents")
-
-
 def load_checkpoint_model(path: str | Path, use_ema: bool = True) -> PixColor:
     """A model (eval mode) from a training checkpoint: a run folder (latest checkpoint) or a step folder."""
-    from colorstudio.training.checkpoint import load_checkpoint
-
-    path = Path(path)
-    config = PixColorConfig.from_dict(json.loads((_run_dir_of(path) / MODEL_CONFIG_JSON).read_text()))
-    ckpt = load_checkpoint(path)
-    model = PixColor(config)
-    model.load_state_dict(ckpt.ema if use_ema and ckpt.ema is not None else ckpt.model)
-    return model.eval()
+    return load_run_model(path, PixColorConfig, PixColor, use_ema)
 
 
 def export_pixcolor_model(run_dir: str | Path, out_dir: str | Path = "models/pixcolor",
@@ -190,24 +178,14 @@ def export_pixcolor_model(run_dir: str | Path, out_dir: str | Path = "models/pix
 
     Evaluation numbers and the benchmark output are added by the caller (``card_updates``).
     """
-    from colorstudio.models.registry import export_checkpoint_to_model
-
-    run_dir = _run_dir_of(Path(run_dir))
-    info_path = run_dir / "run_info.json"
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    config = json.loads((run_dir / MODEL_CONFIG_JSON).read_text())
+    run = open_run(run_dir)
     card = {
-        "family": "pixcolor",
-        "config": config,
-        "working_resolution": PixColorConfig.from_dict(config).working_short_side,
-        "training_data": {"sets": info.get("data", []), "images": info.get("train_images"),
-                          "held_out": "val/ (never trained on)", "crop": info.get("settings", {}).get("crop")},
+        **run_card(run, "pixcolor", PixColorConfig.from_dict(run.config).working_short_side),
         "architecture_note": "Conditioning net trained from scratch (not the paper's ResNet-101); "
                              "no weights shared with the histogram model.",
-        "license_note": "Trained on research-only photo sets (see shared/data/README.md): research use only.",
         **(card_updates or {}),
     }
-    return export_checkpoint_to_model(run_dir, out_dir, card)
+    return export_run(run, out_dir, card)
 
 
 # ---------------------------------------------------------------------------------------------- eval
@@ -246,38 +224,19 @@ def train_pixcolor(
     loop's ``TrainResult``.
     """
     from colorstudio.training.data import ColorDataset
-    from colorstudio.training.loop import TrainConfig, train
+    from colorstudio.training.loop import train
 
     s = replace(settings or PixColorTrainSettings(), steps=steps)
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    config_path = out_dir / MODEL_CONFIG_JSON
-    if resume and config_path.is_file():
-        config = PixColorConfig.from_dict(json.loads(config_path.read_text()))
+    out_dir = prepare_run_dir(out_dir)
+    config = resolve_config_on_resume(out_dir, config, PixColorConfig, resume)
     torch.set_num_threads(s.threads)
     dataset = ColorDataset([str(p) for p in data_paths], s.crop, train=True, seed=s.seed, limit=limit,
                            crop_scale=s.crop_scale)
     model = PixColor(config)
-    model.train_with_hints = _hints_available()
-    info = {
-        "data": [str(p) for p in data_paths],
-        "train_images": len(dataset),
-        "dropped_images": getattr(dataset, "dropped", None),
-        "hints_enabled": model.train_with_hints,
-        "settings": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(s).items()},
-        "torch_threads": torch.get_num_threads(),
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
-    }
-    config_path.write_text(json.dumps(config.to_dict(), indent=1))
-    (out_dir / "run_info.json").write_text(json.dumps(info, indent=1))
-    print(json.dumps({"event": "start", "resume": resume, **info}), flush=True)
-    cfg = TrainConfig(
-        steps=s.steps, batch_size=s.batch_size, lr=s.lr, weight_decay=s.weight_decay, betas=s.betas,
-        warmup_steps=s.warmup, schedule="cosine", min_lr_ratio=s.min_lr_fraction, ema_decay=s.ema_decay,
-        grad_clip=s.grad_clip, checkpoint_every_s=s.checkpoint_every_s, log_every=s.log_every,
-        out_dir=out_dir, resume=resume, device=s.device, seed=s.seed, num_workers=0, threads=s.threads,
-    )
-    return train(model, dataset, cfg, progress=progress, cancel=cancel)
+    model.train_with_hints = hints_available()
+    info = build_run_info(data_paths, dataset, model.train_with_hints, s)
+    write_run_files(out_dir, config, info, resume)
+    return train(model, dataset, loop_config(s, out_dir, resume), progress=progress, cancel=cancel)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
