@@ -164,8 +164,9 @@ def _run_models() -> int:
     cards = list_models()
     print(f"models folder: {default_models_dir()}")
     for card in cards:
-        evaluation = ", ".join(f"{k}={v}" for k, v in list(card.evaluation.items())[:4]) if card.evaluation else "not evaluated"
-        print(f"  {card.name:<14} {card.family:<12} steps={card.steps} {evaluation}")
+        automatic = card.evaluation.get("automatic", {}) if card.evaluation else {}
+        evaluation = f"automatic PSNR {automatic['psnr']:.2f} dB" if "psnr" in automatic else "see card.json"
+        print(f"  {card.name:<14} {card.family:<12} steps={card.steps:<7} {evaluation}")
     print(f"  {'propagation':<14} {'baseline':<12} non-learned hint propagation (always available)")
     return 0
 
