@@ -40,7 +40,7 @@ class FakeHistogramColorizerForTests:
     def working_size(self, source_size):
         return fit_working_size(source_size, self.long_side)
 
-    def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, progress=None, cancel=None):
+    def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast", progress=None, cancel=None):
         from colorstudio.engine.histogram_edit import decode_ab
 
         self.calls += 1
