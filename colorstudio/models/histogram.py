@@ -228,6 +228,14 @@ class HistogramColorizer(nn.Module):
 
     # ------------------------------------------------------------------ network
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, hue, chroma = self.features(x)
+        return hue, chroma
+
+    def features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(hypercolumn h_fc1 (B, C_h, h, w), hue_logits, chroma_logits)``, all at ``ceil(H/4) x ceil(W/4)``.
+
+        The hypercolumn is what other families (PixColor's conditioning) reuse of a trained network.
+        """
         if x.ndim != 4 or x.shape[1] != self.config.in_channels:
             raise ValueError(f"expected (B, {self.config.in_channels}, H, W), got {tuple(x.shape)}")
         stride = self.config.output_stride
@@ -240,10 +248,8 @@ class HistogramColorizer(nn.Module):
             feat = stage(feat)
             sources.append(feat)
         global_feat = feat.mean(dim=(-2, -1)) if self.config.global_context else None
-        h = self.h_fc1(sources, global_feat, cell)  # (B, C_h, H/4, W/4)
-        hue = crop_to(self.hue_head(h), out_size)
-        chroma = crop_to(self.chroma_head(h), out_size)
-        return hue, chroma
+        h = crop_to(self.h_fc1(sources, global_feat, cell), out_size)  # (B, C_h, H/4, W/4)
+        return h, self.hue_head(h), self.chroma_head(h)
 
     @staticmethod
     def make_input(L_norm: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:

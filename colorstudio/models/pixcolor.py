@@ -64,7 +64,9 @@ from colorstudio.models.registry import register_family
 __all__ = [
     "CHROMA_SCALE",
     "SAMPLERS",
+    "CONDITIONINGS",
     "ConditioningNet",
+    "HistogramConditioning",
     "PixColor",
     "PixColorConfig",
     "PixColorSamples",
@@ -76,6 +78,7 @@ __all__ = [
 ]
 
 SAMPLERS = GENERATION_METHODS  # ("fast", "naive")
+CONDITIONINGS = ("own", "histogram")
 # Network scale of chroma: (c - 0.5) * 4; photo chroma mostly lies in 0.5 +- 0.15, so inputs are ~ +-0.6.
 CHROMA_SCALE = 4.0
 
@@ -102,6 +105,18 @@ class PixColorConfig:
     act: str = "relu"
     p_no_hints: float = 0.5  # fraction of training images without simulated hints
     refine_weight: float = 1.0  # weight of the refinement L1 (in CHROMA_SCALE units) against the CE (nats)
+    # "own": ConditioningNet trained from scratch; "histogram": a trained histogram network (frozen, its
+    # HistogramConfig dict in `histogram`) + a trained adaptation net, as the paper adapts a pretrained
+    # ResNet-101. The frozen weights are part of this model's weights, so the model stands alone.
+    conditioning: str = "own"
+    histogram: dict[str, Any] | None = None
+    adapt_width: int = 128
+
+    def __post_init__(self) -> None:
+        if self.conditioning not in CONDITIONINGS:
+            raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
+        if self.conditioning == "histogram" and not self.histogram:
+            raise ValueError("conditioning='histogram' needs the histogram network's config (histogram=...)")
 
     @property
     def working_short_side(self) -> int:
@@ -203,6 +218,44 @@ class ConditioningNet(nn.Module):
         return self.fuse(torch.cat([feats, F.adaptive_avg_pool2d(x, grid)], dim=1))
 
 
+class HistogramConditioning(nn.Module):
+    """Conditioning from a trained histogram network (frozen) through a trained adaptation net.
+
+    ``forward(x (B, 4, H, W), grid (gh, gw)) -> (B, C_cond, gh, gw)``: the histogram network's hypercolumn
+    and its hue and chroma distributions at 1/4 resolution (the grid at the working resolution), with the
+    input's cell averages (a direct path for hints), through 1x1 + dilated residual blocks. The frozen part
+    stays in eval mode and out of the autograd graph.
+    """
+
+    def __init__(self, cfg: PixColorConfig) -> None:
+        super().__init__()
+        from colorstudio.models.histogram import HistogramColorizer, HistogramConfig
+
+        self.encoder = HistogramColorizer(HistogramConfig.from_dict(cfg.histogram or {}))
+        self.encoder.requires_grad_(False)
+        enc = self.encoder.config
+        if enc.in_channels != cfg.in_channels:
+            raise ValueError(f"histogram network takes {enc.in_channels} channels, PixColor {cfg.in_channels}")
+        w, norm, act = cfg.adapt_width, cfg.cond_norm, cfg.act
+        in_ch = enc.hypercolumn_channels + 2 * enc.bins + cfg.in_channels
+        self.adapt = nn.Sequential(ConvNormAct(in_ch, w, 1, norm=norm, act=act),
+                                   *(ResidualBlock(w, dilation=d, norm=norm, act=act) for d in (1, 2)),
+                                   nn.Conv2d(w, cfg.cond_channels, 1))
+
+    def train(self, mode: bool = True) -> HistogramConditioning:
+        super().train(mode)
+        self.encoder.eval()
+        return self
+
+    def forward(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        with torch.no_grad():
+            h, hue, chroma = self.encoder.features(x)
+            feats = torch.cat([h, hue.softmax(dim=1), chroma.softmax(dim=1)], dim=1)
+            if tuple(feats.shape[-2:]) != tuple(grid):
+                feats = F.interpolate(feats, size=grid, mode="bilinear", align_corners=False, antialias=True)
+        return self.adapt(torch.cat([feats, F.adaptive_avg_pool2d(x, grid)], dim=1))
+
+
 class RefinementNet(nn.Module):
     """Full-resolution chroma from L and low-resolution chroma (PixColor's refinement network).
 
@@ -289,7 +342,7 @@ class PixColor(nn.Module):
         self.config = cfg = config
         if YCBCR_QUANTIZER.bins != cfg.bins:
             raise ValueError(f"bins must be {YCBCR_QUANTIZER.bins} (YCBCR_QUANTIZER), got {cfg.bins}")
-        self.conditioning = ConditioningNet(cfg)
+        self.conditioning = HistogramConditioning(cfg) if cfg.conditioning == "histogram" else ConditioningNet(cfg)
         self.pixelcnn = PixelCNN(cfg.pixelcnn_config())
         self.cr_head = nn.Linear(cfg.head_channels, cfg.bins)
         self.cr_embed = nn.Embedding(cfg.bins, cfg.head_channels)

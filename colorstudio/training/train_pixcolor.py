@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from colorstudio.errors import ColorStudioError
 from colorstudio.models.pixcolor import PixColor, PixColorConfig, chroma_of_rgb
 from colorstudio.training.family import (
     MODEL_CONFIG_JSON,
@@ -52,6 +53,8 @@ __all__ = [
     "PixColorTrainSettings",
     "evaluate_checkpoint",
     "export_pixcolor_model",
+    "histogram_conditioned_config",
+    "load_histogram_encoder",
     "load_checkpoint_model",
     "main",
     "measure_cost",
@@ -207,32 +210,76 @@ def evaluate_checkpoint(path: str | Path, val_path: str | Path = DEFAULT_VAL, li
 
 
 # ---------------------------------------------------------------------------------------------- training
+def histogram_conditioned_config(histogram_model: str | Path, base: PixColorConfig = DEFAULT_CONFIG) -> PixColorConfig:
+    """``base`` with conditioning by the trained histogram model's network (its card's config)."""
+    from colorstudio.models.registry import CARD_NAME, ModelCard, find_model_dir
+
+    card = ModelCard.load(find_model_dir(histogram_model) / CARD_NAME)
+    if card.family != "histogram":
+        raise ColorStudioError(f"conditioning needs a histogram model, got family {card.family!r}", histogram_model)
+    return replace(base, conditioning="histogram", histogram=dict(card.config))
+
+
+def load_histogram_encoder(model: PixColor, histogram_model: str | Path) -> dict[str, Any]:
+    """Copy the trained histogram model's weights (SHA-256 checked) into ``model``'s frozen encoder;
+    returns that model's name, steps and weights SHA-256 for the card."""
+    from colorstudio.models.registry import load_model
+
+    if model.config.conditioning != "histogram":
+        raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
+    network, card = load_model(histogram_model)
+    model.conditioning.encoder.load_state_dict(network.state_dict())
+    return {"name": card.name, "steps": card.steps, "weights_sha256": card.weights_sha256}
+
+
+def _default_config(histogram_model: str | Path | None) -> tuple[PixColorConfig, str | Path | None]:
+    """Conditioned on ``histogram_model`` (default: the installed ``histogram``) when it exists."""
+    from colorstudio.models.registry import find_model_dir
+
+    try:
+        source = find_model_dir(histogram_model or "histogram")
+    except ColorStudioError:
+        if histogram_model is not None:
+            raise
+        return DEFAULT_CONFIG, None
+    return histogram_conditioned_config(source), source
+
+
 def train_pixcolor(
     data_paths: Sequence[str | Path] = DEFAULT_TRAIN_DATA,
     out_dir: str | Path = "runs/pixcolor",
     steps: int = PixColorTrainSettings.steps,
     resume: bool = False,
-    config: PixColorConfig = DEFAULT_CONFIG,
+    config: PixColorConfig | None = None,
     settings: PixColorTrainSettings | None = None,
     limit: int | None = None,
     progress=None,
     cancel=None,
+    histogram_model: str | Path | None = None,
 ):
     """Train PixColor with the shared loop; checkpoints and ``log.jsonl`` go to ``out_dir``.
 
-    On resume the configuration stored in ``out_dir/model_config.json`` wins over ``config``. Returns the
-    loop's ``TrainResult``.
+    On resume the configuration stored in ``out_dir/model_config.json`` wins over ``config``. With
+    ``config.conditioning == "histogram"`` a new run starts its frozen encoder from the trained
+    ``histogram_model`` (a model name or folder; see :func:`histogram_conditioned_config`). Without a
+    ``config`` (``colorstudio train pixcolor``) the installed ``histogram`` model conditions the new
+    network when there is one, else the conditioning net is trained from scratch. Returns the loop's
+    ``TrainResult``.
     """
     from colorstudio.training.data import ColorDataset
     from colorstudio.training.loop import train
 
     s = replace(settings or PixColorTrainSettings(), steps=steps)
     out_dir = prepare_run_dir(out_dir)
+    if config is None:
+        config, histogram_model = _default_config(histogram_model)
     config = resolve_config_on_resume(out_dir, config, PixColorConfig, resume)
     torch.set_num_threads(s.threads)
     dataset = ColorDataset([str(p) for p in data_paths], s.crop, train=True, seed=s.seed, limit=limit,
                            crop_scale=s.crop_scale)
     model = PixColor(config)
+    if histogram_model is not None and not resume:
+        load_histogram_encoder(model, histogram_model)
     model.train_with_hints = hints_available()
     info = build_run_info(data_paths, dataset, model.train_with_hints, s)
     write_run_files(out_dir, config, info, resume)
@@ -241,8 +288,11 @@ def train_pixcolor(
 
 # ---------------------------------------------------------------------------------------------- CLI
 def _config_from_args(args: argparse.Namespace) -> PixColorConfig:
-    return replace(DEFAULT_CONFIG, pixelcnn_channels=args.channels, pixelcnn_blocks=args.blocks,
-                   cond_width=args.cond_width, refine_width=args.refine_width)
+    config = replace(DEFAULT_CONFIG, pixelcnn_channels=args.channels, pixelcnn_blocks=args.blocks,
+                     cond_width=args.cond_width, refine_width=args.refine_width)
+    if args.conditioning == "histogram":
+        config = histogram_conditioned_config(args.histogram_model, config)
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--blocks", type=int, default=DEFAULT_CONFIG.pixelcnn_blocks, help="PixelCNN block pairs")
     p.add_argument("--cond-width", type=int, default=DEFAULT_CONFIG.cond_width)
     p.add_argument("--refine-width", type=int, default=DEFAULT_CONFIG.refine_width)
+    p.add_argument("--conditioning", choices=("own", "histogram"), default=DEFAULT_CONFIG.conditioning,
+                   help="own: conditioning net from scratch; histogram: the trained --histogram-model, frozen")
+    p.add_argument("--histogram-model", default="histogram", help="model name or folder (with --conditioning histogram)")
     p.add_argument("--crop", type=int, default=PixColorTrainSettings.crop)
     p.add_argument("--batch-size", type=int, default=PixColorTrainSettings.batch_size)
     p.add_argument("--lr", type=float, default=PixColorTrainSettings.lr)
@@ -289,7 +342,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = PixColorTrainSettings(steps=args.steps, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
                                      checkpoint_every_s=args.checkpoint_every, log_every=args.log_every,
                                      threads=args.threads, device=args.device)
-    train_pixcolor(args.data, args.out, args.steps, args.resume, _config_from_args(args), settings, args.limit)
+    train_pixcolor(args.data, args.out, args.steps, args.resume, _config_from_args(args), settings, args.limit,
+                   histogram_model=args.histogram_model if args.conditioning == "histogram" else None)
     return 0
 
 

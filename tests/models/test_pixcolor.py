@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -221,3 +223,73 @@ def test_colorizer_from_registry(tmp_path, model):
         np.testing.assert_allclose(fast_ab, naive_ab, atol=1e-4)
     with pytest.raises(ColorStudioError, match="sampler"):
         colorizer.predict(lightness, hint_ab, hint_mask, sampler="slow")
+
+
+# ---------------------------------------------------------------------------------------------- histogram conditioning
+def _tiny_histogram_config():
+    from colorstudio.models.histogram import HistogramConfig
+
+    return HistogramConfig(width=4, stage_mults=(1, 2, 4), stage_blocks=(0, 1, 1), hypercolumn_channels=8, norm="group")
+
+
+def _histogram_conditioned(**extra) -> PixColorConfig:
+    return replace(TINY, conditioning="histogram", histogram=_tiny_histogram_config().to_dict(), adapt_width=8, **extra)
+
+
+def test_histogram_conditioning_needs_the_histogram_config():
+    with pytest.raises(ValueError, match="histogram"):
+        replace(TINY, conditioning="histogram")
+    with pytest.raises(ValueError, match="conditioning"):
+        replace(TINY, conditioning="resnet")
+
+
+def test_histogram_conditioning_trains_the_adaptation_only():
+    from colorstudio.models.pixcolor import HistogramConditioning
+
+    net = PixColor(_histogram_conditioned()).train()
+    assert isinstance(net.conditioning, HistogramConditioning)
+    assert not net.conditioning.encoder.training  # frozen part stays in eval mode under .train()
+    frozen = {k: v.clone() for k, v in net.conditioning.encoder.state_dict().items()}
+    opt = torch.optim.Adam([p for p in net.parameters() if p.requires_grad], lr=3e-3)
+    losses = []
+    for _ in range(20):
+        loss, _ = net.training_loss(_photo_batch(), hints=False)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(p.grad is None for p in net.conditioning.encoder.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in net.conditioning.adapt.parameters())
+    for k, v in net.conditioning.encoder.state_dict().items():
+        torch.testing.assert_close(v, frozen[k])
+    assert np.mean(losses[-3:]) < 0.95 * np.mean(losses[:3])
+
+
+def test_histogram_conditioned_model_samples_and_round_trips_through_the_registry(tmp_path):
+    from colorstudio.models.histogram import HistogramColorizer
+    from colorstudio.models.registry import ModelCard, load_model, save_model
+    from colorstudio.training.train_pixcolor import histogram_conditioned_config, load_histogram_encoder
+
+    torch.manual_seed(3)
+    hist = HistogramColorizer(_tiny_histogram_config())
+    save_model(hist, ModelCard(name="h", family="histogram", config=hist.config.to_dict(), working_resolution=32),
+               tmp_path / "h")
+    config = histogram_conditioned_config(tmp_path / "h", TINY)
+    assert config.conditioning == "histogram" and config.histogram == hist.config.to_dict()
+    net = PixColor(replace(config, adapt_width=8)).eval()
+    source = load_histogram_encoder(net, tmp_path / "h")
+    assert source["name"] == "h" and len(source["weights_sha256"]) == 64
+    for k, v in hist.state_dict().items():
+        torch.testing.assert_close(net.conditioning.encoder.state_dict()[k], v)
+
+    save_model(net, ModelCard(name="p", family="pixcolor", config=net.config.to_dict(), working_resolution=SIZE),
+               tmp_path / "p")
+    loaded, card = load_model(tmp_path / "p")
+    assert loaded.config == net.config
+    L = _lightness()
+    a = net.sample_bins(L, n=2, seed=7)
+    b = loaded.sample_bins(L, n=2, seed=7, sampler="naive")
+    assert torch.equal(a, b)
+
+    with pytest.raises(ColorStudioError, match="histogram"):
+        histogram_conditioned_config(tmp_path / "p", TINY)
