@@ -50,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--hints-sweep", default="0", help="comma-separated hint counts, e.g. 0,1,2,5,10,20")
     ev.add_argument("--samples", type=int, default=1)
     ev.add_argument("--seed", type=int, default=0)
+    ev.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (sampling models)")
     ev.add_argument("--limit", type=int, default=None)
     ev.add_argument("--size", type=int, default=256, help="evaluation crop size (32 for CIFAR)")
     ev.add_argument("--json", type=Path, default=None)
@@ -203,6 +204,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
     def predict(lightness, hint_ab, hint_mask, samples, seed, reference=None):
         outputs = predict_full_resolution(lightness, hint_ab, hint_mask, colorizer, samples=samples, seed=seed,
+                                          temperature=args.temperature,
                                           reference_rgb=None if reference is None else reference.astype(np.float32) / 255.0,
                                           reference_strength=args.reference_strength, reference_method=method)
         return [to_uint(rgb, 8) for rgb in outputs]

@@ -63,7 +63,10 @@ METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
     ("hist_intersection", "HistInt"),
     ("psnr_best", "PSNR best"),
     ("diversity_ms_ssim", "MS-SSIM"),
+    ("diversity_ms_ssim_median", "MS-SSIM med"),
 )
+# aggregated over images as a median instead of a mean (report key -> per-image key)
+MEDIAN_COLUMNS = {"diversity_ms_ssim_median": "diversity_ms_ssim"}
 METRIC_NOTES = {
     "psnr": "dB, uint8 sRGB, sample 0, identical images capped at 100 dB",
     "ssim": "Wang 2004 (Gaussian sigma 1.5), per RGB channel, sample 0",
@@ -73,6 +76,7 @@ METRIC_NOTES = {
     "hist_intersection": "intersection of a* and b* marginal histograms (64 bins), sample 0",
     "psnr_best": "best PSNR over the N samples",
     "diversity_ms_ssim": "mean pairwise MS-SSIM between the N samples (lower = more diverse)",
+    "diversity_ms_ssim_median": "median over images of the mean pairwise MS-SSIM between the N samples",
 }
 
 Progress = Callable[[float, str], None]
@@ -313,9 +317,11 @@ def _hint_inputs(ab_norm: np.ndarray, n_hints: int, index: int) -> tuple[np.ndar
 def _average(records: Sequence[Mapping[str, Any]]) -> dict[str, float]:
     means: dict[str, float] = {}
     for key, _ in METRIC_COLUMNS:
-        values = [float(r[key]) for r in records if key in r and not math.isnan(float(r[key]))]
-        if any(key in r for r in records):
-            means[key] = float(np.mean(values)) if values else math.nan
+        source = MEDIAN_COLUMNS.get(key, key)
+        values = [float(r[source]) for r in records if source in r and not math.isnan(float(r[source]))]
+        if any(source in r for r in records):
+            aggregate = np.median if key in MEDIAN_COLUMNS else np.mean
+            means[key] = float(aggregate(values)) if values else math.nan
     return means
 
 

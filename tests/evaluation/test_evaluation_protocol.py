@@ -176,6 +176,8 @@ def test_evaluate_several_samples(tiny_set):
     model = report.row("model")
     assert model.metrics["psnr_best"] >= model.metrics["psnr"]
     assert 0.0 < model.metrics["diversity_ms_ssim"] < 1.0
+    per_image = [r["diversity_ms_ssim"] for r in report.per_image if r["method"] == model.method and r["hints"] == model.hints]
+    assert model.metrics["diversity_ms_ssim_median"] == pytest.approx(float(np.median(per_image)))
     assert "diversity_ms_ssim" not in report.row("gray").metrics
 
 
