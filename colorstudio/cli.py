@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--reference-strength", type=float, default=1.0)
     ev.add_argument("--reference-method", choices=("energy", "quantile"), default=None)
     ev.add_argument("--device", default="auto")
+    ev.add_argument("--jobs", type=int, default=1, help="evaluate in this many processes (one CPU thread each)")
 
     tr = sub.add_parser("train", help="train a model family on folders or tar files of photos")
     tr.add_argument("model", help="model family, e.g. histogram")
@@ -182,43 +184,97 @@ def _parse_counts(text: str) -> list[int]:
     return counts
 
 
-def _run_evaluate(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class _EvalJob:
+    """What one evaluation process needs (picklable, for ``--jobs``)."""
+
+    model: str
+    data: Path
+    limit: int | None
+    size: int
+    counts: tuple[int, ...]
+    samples: int
+    seed: int
+    temperature: float
+    reference_strength: float
+    reference_method: str
+    reference_gt: bool
+    device: str
+    shard: int = 0
+    shards: int = 1
+    threads: int | None = None
+
+
+def _evaluate_job(job: _EvalJob, progress=None):
+    """Evaluate shard ``job.shard`` of ``job.shards`` (images i with i % shards == shard) of the set."""
     import numpy as np
+    import torch
 
     from colorstudio.color import to_uint
     from colorstudio.devices import resolve_device
     from colorstudio.engine.pipeline import load_colorizer, predict_full_resolution
-    from colorstudio.evaluation.protocol import evaluate, format_table, load_eval_set, write_json
+    from colorstudio.evaluation.protocol import evaluate, load_eval_set
 
-    counts = _parse_counts(args.hints_sweep)
+    if job.threads:
+        torch.set_num_threads(job.threads)
+    colorizer = load_colorizer(job.model, resolve_device(job.device))
+    images = load_eval_set(job.data, limit=job.limit, size=job.size)
+    indices = list(range(job.shard, len(images), job.shards))
+
+    def predict(lightness, hint_ab, hint_mask, samples, seed, reference=None):
+        outputs = predict_full_resolution(lightness, hint_ab, hint_mask, colorizer, samples=samples, seed=seed,
+                                          temperature=job.temperature,
+                                          reference_rgb=None if reference is None else reference.astype(np.float32) / 255.0,
+                                          reference_strength=job.reference_strength, reference_method=job.reference_method)
+        return [to_uint(rgb, 8) for rgb in outputs]
+
+    return evaluate(predict, [images[i] for i in indices], indices=indices, hint_counts=job.counts,
+                    samples=job.samples, seed=job.seed, method=job.model, progress=progress,
+                    reference_fn=predict if job.reference_gt else None)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from colorstudio.devices import resolve_device
+    from colorstudio.engine.pipeline import load_colorizer
+    from colorstudio.evaluation.protocol import format_table, merge_reports, write_json
+
+    if args.jobs < 1:
+        raise ColorStudioError(f"--jobs must be >= 1, got {args.jobs}")
     model = _default_model(args.model)
+    job = _EvalJob(model=model, data=args.data, limit=args.limit, size=args.size, counts=tuple(_parse_counts(args.hints_sweep)),
+                   samples=args.samples, seed=args.seed, temperature=args.temperature,
+                   reference_strength=args.reference_strength,
+                   reference_method=args.reference_method or ("energy" if model != "propagation" else "quantile"),
+                   reference_gt=args.reference_gt, device=args.device)
     colorizer = load_colorizer(model, resolve_device(args.device))
+    bpd = None
     if hasattr(colorizer, "bits_per_dim"):
         # Likelihood models: bits/dim over the subsampled chroma grid at the model's own resolution.
         bpd = colorizer.bits_per_dim(args.data, limit=args.limit)
         print(f"{model}: {bpd['bpd']:.4f} bits/dim over {bpd['images']} images of {args.data} "
               f"({bpd['dims_per_image']} chroma dims each, working resolution {bpd['working_resolution']})")
-    images = load_eval_set(args.data, limit=args.limit, size=args.size)
-
-    method = args.reference_method or ("energy" if model != "propagation" else "quantile")
-
-    def predict(lightness, hint_ab, hint_mask, samples, seed, reference=None):
-        outputs = predict_full_resolution(lightness, hint_ab, hint_mask, colorizer, samples=samples, seed=seed,
-                                          temperature=args.temperature,
-                                          reference_rgb=None if reference is None else reference.astype(np.float32) / 255.0,
-                                          reference_strength=args.reference_strength, reference_method=method)
-        return [to_uint(rgb, 8) for rgb in outputs]
 
     def progress(fraction: float, message: str) -> None:
         if sys.stderr.isatty():
             print(f"\r[{fraction:6.1%}] {message[:70]:<70}", end="", file=sys.stderr, flush=True)
 
-    report = evaluate(predict, images, hint_counts=counts, samples=args.samples, seed=args.seed,
-                      method=model, progress=progress, reference_fn=predict if args.reference_gt else None)
+    if args.jobs == 1:
+        report = _evaluate_job(job, progress)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        del colorizer  # each process loads its own
+        # spawn, not fork: forked OpenMP/torch thread pools can deadlock
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            shards = [replace(job, shard=i, shards=args.jobs, threads=1) for i in range(args.jobs)]
+            report = merge_reports(list(pool.map(_evaluate_job, shards)))
     print(file=sys.stderr)
     print(format_table(report))
     if args.json is not None:
-        if hasattr(colorizer, "bits_per_dim"):
+        if bpd is not None:
             report.settings["bits_per_dim"] = bpd
         write_json(report, args.json)
         print(f"wrote {args.json}")

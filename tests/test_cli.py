@@ -137,6 +137,25 @@ def test_evaluate_writes_rows_for_baselines_sweep_and_reference(tmp_path):
     assert rows[("propagation", 3)]["metrics"]["colorfulness_ratio"] > rows[("propagation", 0)]["metrics"]["colorfulness_ratio"]
 
 
+def test_evaluate_in_two_processes_equals_one(tmp_path):
+    from skimage import data
+
+    folder = tmp_path / "gt"
+    folder.mkdir()
+    for i, image in enumerate((data.astronaut(), data.coffee(), data.chelsea())):
+        Image.fromarray(image).resize((48, 40)).save(folder / f"img{i}.png")
+    reports = {}
+    for jobs in (1, 2):
+        path = tmp_path / f"report{jobs}.json"
+        assert main(["evaluate", str(folder), "--model", "propagation", "--hints-sweep", "0,4", "--size", "32",
+                     "--jobs", str(jobs), "--json", str(path)]) == 0
+        reports[jobs] = json.loads(path.read_text())
+    one, two = reports[1], reports[2]
+    assert [r["index"] for r in two["per_image"]] == [r["index"] for r in one["per_image"]]
+    assert two["rows"] == one["rows"]  # shards keep each image's hint seed, so the numbers are the same
+    assert two["settings"]["n_images"] == 3
+
+
 def test_evaluate_rejects_a_bad_sweep(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path), "--model", "propagation", "--hints-sweep", "1,x"]) == 2
     assert "--hints-sweep" in capsys.readouterr().err

@@ -37,6 +37,7 @@ __all__ = [
     "EvalRow",
     "EvalReport",
     "load_eval_set",
+    "merge_reports",
     "gray_baseline",
     "constant_tint_baseline",
     "median_training_ab",
@@ -337,6 +338,7 @@ def evaluate(
     method: str = "model",
     tint_ab: tuple[float, float] | None = TRAINING_MEDIAN_AB,
     reference_fn: PredictFn | None = None,
+    indices: Sequence[int] | None = None,
 ) -> EvalReport:
     """Run the evaluation protocol over ``images`` (``(name, uint8 (H,W,3))``, e.g. from ``load_eval_set``).
 
@@ -348,13 +350,18 @@ def evaluate(
     pairwise MS-SSIM). ``reference_fn``, if given, is called like ``predict_fn`` with the ground truth
     itself as a keyword ``reference`` (reference transfer from the true colours, at 0 hints) and scored
     as the method ``"<method> + GT reference"``. The gray baseline, and the constant tint unless ``tint_ab`` is None, are scored
-    beside the model (at 0 hints). ``predict_fn=None`` scores the baselines only.
+    beside the model (at 0 hints). ``predict_fn=None`` scores the baselines only. ``indices``: each image's
+    position in the whole set (default 0, 1, ...), which seeds its sweep hints, so that a shard of the set
+    scores exactly as in a whole run (:func:`merge_reports` joins shards).
     """
     counts = [int(n) for n in hint_counts]
     if samples < 1:
         raise ValueError(f"samples must be >= 1, got {samples}")
     if any(n < 0 for n in counts):
         raise ValueError(f"hint counts must be >= 0, got {counts}")
+    positions = list(range(len(images))) if indices is None else [int(i) for i in indices]
+    if len(positions) != len(images):
+        raise ValueError(f"{len(positions)} indices for {len(images)} images")
     started = time.perf_counter()
     records: list[dict[str, Any]] = []
     keys: list[tuple[str, int]] = []  # row order: baselines, then the model per hint count
@@ -364,11 +371,11 @@ def evaluate(
             keys.append((label, hints))
         records.append({"index": index, "name": name, "method": label, "hints": hints, **values})
 
-    for index, (name, gt) in enumerate(images):
+    for done, (index, (name, gt)) in enumerate(zip(positions, images)):
         if cancel is not None and cancel():
             raise CancelledError()
         if progress is not None:
-            progress(index / max(len(images), 1), f"evaluating {name} ({index + 1}/{len(images)})")
+            progress(done / max(len(images), 1), f"evaluating {name} ({done + 1}/{len(images)})")
         metrics._check_rgb(gt, name)
         lab = _lab_of(gt)
         add(index, name, GRAY_METHOD, 0, metrics.score_outputs(gt, [_gray_from_lightness(lab[..., 0])], gt_lab=lab))
@@ -391,10 +398,6 @@ def evaluate(
     if progress is not None:
         progress(1.0, f"evaluated {len(images)} images")
 
-    rows = []
-    for label, hints in keys:
-        selected = [r for r in records if r["method"] == label and r["hints"] == hints]
-        rows.append(EvalRow(label, hints, len(selected), _average(selected)))
     settings = {
         "colorstudio_version": __version__,
         "method": method if predict_fn is not None else None,
@@ -407,7 +410,28 @@ def evaluate(
         "wall_time_s": round(time.perf_counter() - started, 3),
         "metrics": dict(METRIC_NOTES),
     }
-    return EvalReport(rows=tuple(rows), per_image=tuple(records), settings=settings)
+    return EvalReport(rows=_rows(records, keys), per_image=tuple(records), settings=settings)
+
+
+def _rows(records: Sequence[Mapping[str, Any]], keys: Sequence[tuple[str, int]]) -> tuple[EvalRow, ...]:
+    rows = []
+    for label, hints in keys:
+        selected = [r for r in records if r["method"] == label and r["hints"] == hints]
+        rows.append(EvalRow(label, hints, len(selected), _average(selected)))
+    return tuple(rows)
+
+
+def merge_reports(reports: Sequence[EvalReport]) -> EvalReport:
+    """One report from the reports of disjoint shards of a set (see ``indices`` of :func:`evaluate`):
+    per-image values in set order, rows averaged over all of them, the first shard's settings with the
+    image count summed and the longest wall time."""
+    if not reports:
+        raise ValueError("merge_reports needs at least one report")
+    records = sorted((r for report in reports for r in report.per_image), key=lambda r: r["index"])
+    keys = list(dict.fromkeys((row.method, row.hints) for report in reports for row in report.rows))
+    settings = {**reports[0].settings, "n_images": sum(int(r.settings.get("n_images", 0)) for r in reports),
+                "wall_time_s": max(float(r.settings.get("wall_time_s", 0.0)) for r in reports)}
+    return EvalReport(rows=_rows(records, keys), per_image=tuple(records), settings=settings)
 
 
 # -------------------------------------------------------------------------------------------- output
