@@ -34,6 +34,7 @@ from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downs
 
 __all__ = [
     "HistogramConfig",
+    "FrozenHistogramNetwork",
     "HistogramColorizer",
     "build_histogram_model",
     "decode_ab",
@@ -306,6 +307,36 @@ class HistogramColorizer(nn.Module):
             "kl_hue_weighted": float(kl_hue_weighted.detach()),
         }
         return loss, metrics
+
+
+class FrozenHistogramNetwork(HistogramColorizer):
+    """A trained histogram network as a fixed feature extractor for the sampling families (PixColor's
+    conditioning, PIC's embedding), as the papers build on pretrained networks. No gradients, always in
+    eval mode; its weights stay in the owner's state dict, so the owner's weights file stands alone."""
+
+    def __init__(self, config: HistogramConfig) -> None:
+        super().__init__(config)
+        self.requires_grad_(False)
+        self.eval()
+
+    def train(self, mode: bool = True) -> FrozenHistogramNetwork:
+        return super().train(False)
+
+    @property
+    def feature_channels(self) -> int:
+        cfg = self.config
+        return cfg.hypercolumn_channels + 2 * cfg.bins + cfg.in_channels
+
+    def grid_features(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
+        """(B, in, H, W) input -> (B, feature_channels, gh, gw): the hypercolumn, the hue and chroma
+        distributions (resized to the grid when it is not 1/4 of the input) and the input's cell means
+        (a direct path for hints)."""
+        with torch.no_grad():
+            h, hue, chroma = self.features(x)
+            feats = torch.cat([h, hue.softmax(dim=1), chroma.softmax(dim=1)], dim=1)
+            if tuple(feats.shape[-2:]) != tuple(grid):
+                feats = F.interpolate(feats, size=grid, mode="bilinear", align_corners=False, antialias=True)
+            return torch.cat([feats, F.adaptive_avg_pool2d(x, grid)], dim=1)
 
 
 def build_histogram_model(config: dict[str, Any] | HistogramConfig | None = None) -> HistogramColorizer:

@@ -45,6 +45,7 @@ __all__ = [
     "PIC_CIFAR_CONFIG",
     "PIC_PHOTO_CONFIG",
     "EmbeddingNetwork",
+    "HistogramEmbedding",
     "PICConfig",
     "bits_per_dim",
     "bits_per_dim_from_nll",
@@ -66,6 +67,9 @@ class PICConfig:
     Decoder: ``decoder_blocks`` PixelCNN++ block pairs of ``decoder_channels``; ``components`` logistics.
     ``dropout`` on the gated blocks' hidden layer while training (PIC: 0.5 on its large model).
     ``p_no_hints``: fraction of training images without simulated hints.
+    ``histogram``: when set (a trained histogram network's ``HistogramConfig`` dict), that network, frozen,
+    replaces the embedding's lower levels (:class:`HistogramEmbedding`); only the gated blocks on the chroma
+    grid (``embed_blocks[-1]`` of width ``embed_width * 2**(levels - 1)``) are trained.
     """
 
     in_channels: int = 4
@@ -79,6 +83,7 @@ class PICConfig:
     components: int = 10
     dropout: float = 0.0
     p_no_hints: float = 0.5
+    histogram: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         stride = self.chroma_stride
@@ -89,6 +94,8 @@ class PICConfig:
             raise ValueError(f"embed_blocks needs {levels} entries (one per resolution level), got {self.embed_blocks}")
         if self.in_channels not in (1, 4):
             raise ValueError(f"in_channels is 4 (L + hint channels) or 1 (L only), got {self.in_channels}")
+        if self.histogram is not None and self.in_channels != self.histogram.get("in_channels", 4):
+            raise ValueError("the histogram network and PIC must take the same input channels")
 
     @property
     def levels(self) -> int:
@@ -235,6 +242,31 @@ class EmbeddingNetwork(nn.Module):
         return self.out(F.elu(h))[..., : size[0], : size[1]]
 
 
+class HistogramEmbedding(nn.Module):
+    """``g(L, hints)`` on a trained histogram network: its frozen
+    :meth:`~colorstudio.models.histogram.FrozenHistogramNetwork.grid_features` on the chroma grid, a 1x1,
+    then trained dilated gated residual blocks (the top level of :class:`EmbeddingNetwork`) and the 1x1 out.
+    Same shapes as :class:`EmbeddingNetwork`."""
+
+    def __init__(self, cfg: PICConfig) -> None:
+        super().__init__()
+        from colorstudio.models.histogram import FrozenHistogramNetwork, HistogramConfig
+
+        self.stride = cfg.chroma_stride
+        self.encoder = FrozenHistogramNetwork(HistogramConfig.from_dict(cfg.histogram or {}))
+        width = cfg.embed_width * 2 ** (cfg.levels - 1)
+        self.stem = nn.Conv2d(self.encoder.feature_channels, width, 1)
+        self.blocks = nn.Sequential(*(
+            GatedResidualBlock(width, _same_conv(cfg.embed_dilations[k % len(cfg.embed_dilations)]), dropout=cfg.dropout)
+            for k in range(cfg.embed_blocks[-1])
+        ))
+        self.out = nn.Conv2d(width, cfg.embed_channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        grid = (math.ceil(x.shape[-2] / self.stride), math.ceil(x.shape[-1] / self.stride))
+        return self.out(F.elu(self.blocks(self.stem(self.encoder.grid_features(x, grid)))))
+
+
 class PIC(nn.Module):
     """Embedding network + conditional PixelCNN++ decoder with a logistic-mixture output.
 
@@ -244,7 +276,7 @@ class PIC(nn.Module):
     def __init__(self, config: PICConfig = PICConfig()) -> None:
         super().__init__()
         self.config = cfg = config
-        self.embedding = EmbeddingNetwork(cfg)
+        self.embedding = HistogramEmbedding(cfg) if cfg.histogram else EmbeddingNetwork(cfg)
         self.decoder = PixelCNN(PixelCNNConfig(
             in_channels=2, cond_channels=cfg.embed_channels, out_channels=lm.num_params(cfg.components),
             channels=cfg.decoder_channels, blocks=cfg.decoder_blocks, dropout=cfg.dropout,

@@ -221,39 +221,25 @@ class ConditioningNet(nn.Module):
 class HistogramConditioning(nn.Module):
     """Conditioning from a trained histogram network (frozen) through a trained adaptation net.
 
-    ``forward(x (B, 4, H, W), grid (gh, gw)) -> (B, C_cond, gh, gw)``: the histogram network's hypercolumn
-    and its hue and chroma distributions at 1/4 resolution (the grid at the working resolution), with the
-    input's cell averages (a direct path for hints), through 1x1 + dilated residual blocks. The frozen part
-    stays in eval mode and out of the autograd graph.
+    ``forward(x (B, 4, H, W), grid (gh, gw)) -> (B, C_cond, gh, gw)``: the histogram network's
+    :meth:`~colorstudio.models.histogram.FrozenHistogramNetwork.grid_features` through 1x1 + dilated
+    residual blocks.
     """
 
     def __init__(self, cfg: PixColorConfig) -> None:
         super().__init__()
-        from colorstudio.models.histogram import HistogramColorizer, HistogramConfig
+        from colorstudio.models.histogram import FrozenHistogramNetwork, HistogramConfig
 
-        self.encoder = HistogramColorizer(HistogramConfig.from_dict(cfg.histogram or {}))
-        self.encoder.requires_grad_(False)
-        enc = self.encoder.config
-        if enc.in_channels != cfg.in_channels:
-            raise ValueError(f"histogram network takes {enc.in_channels} channels, PixColor {cfg.in_channels}")
+        self.encoder = FrozenHistogramNetwork(HistogramConfig.from_dict(cfg.histogram or {}))
+        if self.encoder.config.in_channels != cfg.in_channels:
+            raise ValueError(f"histogram network takes {self.encoder.config.in_channels} channels, PixColor {cfg.in_channels}")
         w, norm, act = cfg.adapt_width, cfg.cond_norm, cfg.act
-        in_ch = enc.hypercolumn_channels + 2 * enc.bins + cfg.in_channels
-        self.adapt = nn.Sequential(ConvNormAct(in_ch, w, 1, norm=norm, act=act),
+        self.adapt = nn.Sequential(ConvNormAct(self.encoder.feature_channels, w, 1, norm=norm, act=act),
                                    *(ResidualBlock(w, dilation=d, norm=norm, act=act) for d in (1, 2)),
                                    nn.Conv2d(w, cfg.cond_channels, 1))
 
-    def train(self, mode: bool = True) -> HistogramConditioning:
-        super().train(mode)
-        self.encoder.eval()
-        return self
-
     def forward(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
-        with torch.no_grad():
-            h, hue, chroma = self.encoder.features(x)
-            feats = torch.cat([h, hue.softmax(dim=1), chroma.softmax(dim=1)], dim=1)
-            if tuple(feats.shape[-2:]) != tuple(grid):
-                feats = F.interpolate(feats, size=grid, mode="bilinear", align_corners=False, antialias=True)
-        return self.adapt(torch.cat([feats, F.adaptive_avg_pool2d(x, grid)], dim=1))
+        return self.adapt(self.encoder.grid_features(x, grid))
 
 
 class RefinementNet(nn.Module):

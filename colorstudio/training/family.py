@@ -29,6 +29,8 @@ __all__ = [
     "build_run_info",
     "export_run",
     "hints_available",
+    "histogram_network_config",
+    "load_frozen_histogram",
     "load_run_model",
     "loop_config",
     "open_run",
@@ -183,3 +185,27 @@ def export_run(run: RunFolder, out_dir: str | Path, card: Mapping[str, Any]):
     from colorstudio.models.registry import export_checkpoint_to_model
 
     return export_checkpoint_to_model(run.path, out_dir, card)
+
+
+# ---------------------------------------------------------------------------------------------- pretrained parts
+def histogram_network_config(histogram_model: str | Path) -> dict[str, Any]:
+    """The architecture config (card) of a trained histogram model, a name in models/ or a folder, for a
+    family that builds on it (PixColor's conditioning, PIC's embedding)."""
+    from colorstudio.errors import ColorStudioError
+    from colorstudio.models.registry import CARD_NAME, ModelCard, find_model_dir
+
+    card = ModelCard.load(find_model_dir(histogram_model) / CARD_NAME)
+    if card.family != "histogram":
+        raise ColorStudioError(f"a histogram model is needed here, got family {card.family!r}", histogram_model)
+    return dict(card.config)
+
+
+def load_frozen_histogram(network: torch.nn.Module, histogram_model: str | Path) -> dict[str, Any]:
+    """Copy a trained histogram model's weights (SHA-256 checked) into ``network`` (a
+    ``FrozenHistogramNetwork`` of the same config); returns the source's name, steps and weights SHA-256,
+    for run_info.json and the card."""
+    from colorstudio.models.registry import load_model
+
+    source, card = load_model(histogram_model)
+    network.load_state_dict(source.state_dict())
+    return {"name": card.name, "steps": card.steps, "weights_sha256": card.weights_sha256}

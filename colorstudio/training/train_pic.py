@@ -64,6 +64,8 @@ from colorstudio.training.family import (  # noqa: F401  (hints_available, *_JSO
     build_run_info,
     export_run,
     hints_available,
+    histogram_network_config,
+    load_frozen_histogram,
     load_run_model,
     loop_config,
     open_run,
@@ -301,13 +303,15 @@ def train_pic(
     limit: int | None = None,
     progress=None,
     cancel=None,
+    histogram_model: str | Path | None = None,
 ):
     """Train PIC with the shared loop; checkpoints and ``log.jsonl`` go to ``out_dir``.
 
     ``data_paths``: training folders / tars (never val/). ``preset``: ``"pic-cifar"``, ``"pic"`` or
     ``"auto"`` (``pic-cifar`` for tiny images, see :func:`choose_preset`); it supplies the config and the
-    settings unless given. On resume the run's stored config and preset win. Returns the loop's
-    ``TrainResult``.
+    settings unless given. ``histogram_model`` (a trained histogram model's name or folder): its network,
+    frozen, becomes the embedding's lower levels (:class:`colorstudio.models.pic.HistogramEmbedding`). On
+    resume the run's stored config and preset win. Returns the loop's ``TrainResult``.
     """
     from colorstudio.training.data import ColorDataset
     from colorstudio.training.loop import train
@@ -323,7 +327,10 @@ def train_pic(
         raise ValueError(f"unknown PIC preset {preset!r}; choose from {', '.join(PRESETS)} or auto")
     recipe = PRESETS[preset]
     data_paths = [str(p) for p in data_paths]
-    config = resolve_config_on_resume(out_dir, config or recipe.config, PICConfig, resume)
+    config = config or recipe.config
+    if histogram_model is not None:
+        config = replace(config, histogram=histogram_network_config(histogram_model))
+    config = resolve_config_on_resume(out_dir, config, PICConfig, resume)
     s = settings or recipe.settings
     if steps is not None:
         s = replace(s, steps=steps)
@@ -331,8 +338,12 @@ def train_pic(
     dataset = ColorDataset(data_paths, s.crop, train=True, seed=s.seed, limit=limit, crop_scale=s.crop_scale,
                            min_colorfulness=s.min_colorfulness)
     model = PIC(config)
+    source = read_run_info(out_dir).get("conditioned_on") if resume else None
+    if histogram_model is not None and not resume:
+        source = load_frozen_histogram(model.embedding.encoder, histogram_model)
     model.train_with_hints = hints_available() and config.in_channels == 4
-    info = build_run_info(data_paths, dataset, model.train_with_hints, s, preset=preset)
+    extra = {"conditioned_on": source} if source else {}
+    info = build_run_info(data_paths, dataset, model.train_with_hints, s, preset=preset, **extra)
     write_run_files(out_dir, config, info, resume)
     return train(model, dataset, loop_config(s, out_dir, resume), progress=progress, cancel=cancel)
 
@@ -357,14 +368,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val", default=None, help="evaluation images (folder/tar, never trained on); required with --eval-only")
     p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
     p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s of the preset(s)")
+    p.add_argument("--histogram-model", default=None,
+                   help="build the embedding on this trained histogram model (name or folder), frozen")
     args = p.parse_args(argv)
     if args.measure:
         names = list(PRESETS) if args.preset == "auto" else [args.preset]
         for name in names:
             recipe = PRESETS[name]
             batch = args.batch_size or recipe.settings.batch_size
-            print(json.dumps({"preset": name, "crop": recipe.settings.crop,
-                              **measure_cost(recipe.config, recipe.settings.crop, batch, threads=args.threads or 2)}))
+            config = recipe.config
+            if args.histogram_model:
+                config = replace(config, histogram=histogram_network_config(args.histogram_model))
+            print(json.dumps({"preset": name, "crop": recipe.settings.crop, "histogram_embedding": bool(config.histogram),
+                              **measure_cost(config, recipe.settings.crop, batch, threads=args.threads or 2)}))
         return 0
     if args.eval_only:
         if not args.val:
@@ -390,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
         "log_every": args.log_every, "threads": args.threads, "device": args.device,
     }.items() if v is not None}
     settings = replace(recipe.settings, **overrides)
-    train_pic(args.data, out, args.steps, args.resume, preset=preset, settings=settings, limit=args.limit)
+    train_pic(args.data, out, args.steps, args.resume, preset=preset, settings=settings, limit=args.limit,
+              histogram_model=args.histogram_model)
     return 0
 
 

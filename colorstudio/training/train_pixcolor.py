@@ -36,10 +36,13 @@ from colorstudio.training.family import (
     build_run_info,
     export_run,
     hints_available,
+    histogram_network_config,
+    load_frozen_histogram,
     load_run_model,
     loop_config,
     open_run,
     prepare_run_dir,
+    read_run_info,
     resolve_config_on_resume,
     run_card,
     write_run_files,
@@ -212,24 +215,15 @@ def evaluate_checkpoint(path: str | Path, val_path: str | Path = DEFAULT_VAL, li
 # ---------------------------------------------------------------------------------------------- training
 def histogram_conditioned_config(histogram_model: str | Path, base: PixColorConfig = DEFAULT_CONFIG) -> PixColorConfig:
     """``base`` with conditioning by the trained histogram model's network (its card's config)."""
-    from colorstudio.models.registry import CARD_NAME, ModelCard, find_model_dir
-
-    card = ModelCard.load(find_model_dir(histogram_model) / CARD_NAME)
-    if card.family != "histogram":
-        raise ColorStudioError(f"conditioning needs a histogram model, got family {card.family!r}", histogram_model)
-    return replace(base, conditioning="histogram", histogram=dict(card.config))
+    return replace(base, conditioning="histogram", histogram=histogram_network_config(histogram_model))
 
 
 def load_histogram_encoder(model: PixColor, histogram_model: str | Path) -> dict[str, Any]:
-    """Copy the trained histogram model's weights (SHA-256 checked) into ``model``'s frozen encoder;
-    returns that model's name, steps and weights SHA-256 for the card."""
-    from colorstudio.models.registry import load_model
-
+    """Copy the trained histogram model's weights into ``model``'s frozen encoder; returns that model's
+    name, steps and weights SHA-256 for the card."""
     if model.config.conditioning != "histogram":
         raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
-    network, card = load_model(histogram_model)
-    model.conditioning.encoder.load_state_dict(network.state_dict())
-    return {"name": card.name, "steps": card.steps, "weights_sha256": card.weights_sha256}
+    return load_frozen_histogram(model.conditioning.encoder, histogram_model)
 
 
 def _default_config(histogram_model: str | Path | None) -> tuple[PixColorConfig, str | Path | None]:
@@ -278,10 +272,12 @@ def train_pixcolor(
     dataset = ColorDataset([str(p) for p in data_paths], s.crop, train=True, seed=s.seed, limit=limit,
                            crop_scale=s.crop_scale)
     model = PixColor(config)
+    source = read_run_info(out_dir).get("conditioned_on") if resume else None
     if histogram_model is not None and not resume:
-        load_histogram_encoder(model, histogram_model)
+        source = load_histogram_encoder(model, histogram_model)
     model.train_with_hints = hints_available()
-    info = build_run_info(data_paths, dataset, model.train_with_hints, s)
+    extra = {"conditioned_on": source} if source else {}
+    info = build_run_info(data_paths, dataset, model.train_with_hints, s, **extra)
     write_run_files(out_dir, config, info, resume)
     return train(model, dataset, loop_config(s, out_dir, resume), progress=progress, cancel=cancel)
 

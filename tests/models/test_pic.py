@@ -236,3 +236,34 @@ def test_engine_colorizer_samples_seeds_and_hints(tmp_path, monkeypatch) -> None
 
     result = colorize_source(torch.full((30, 40), 55.0).numpy(), colorizer, ColorizeRequest(model="tiny-pic", samples=2, seed=1))
     assert len(result.rgb_samples) == 2 and result.rgb_samples[0].shape == (30, 40, 3)
+
+
+def _histogram_embedded_config() -> PICConfig:
+    from colorstudio.models.histogram import HistogramConfig
+
+    hist = HistogramConfig(width=4, stage_mults=(1, 2, 4), stage_blocks=(0, 1, 1), hypercolumn_channels=8, norm="group")
+    return PICConfig(chroma_stride=4, embed_width=4, embed_blocks=(0, 1, 2), embed_channels=8, decoder_channels=8,
+                     decoder_blocks=1, components=2, histogram=hist.to_dict())
+
+
+def test_histogram_embedding_is_frozen_trains_on_top_and_round_trips(tmp_path) -> None:
+    from colorstudio.models.pic import HistogramEmbedding
+
+    config = _histogram_embedded_config()
+    assert PICConfig.from_dict(config.to_dict()) == config
+    model = _model(4, config).train()
+    assert isinstance(model.embedding, HistogramEmbedding) and not model.embedding.encoder.training
+    L = torch.rand(2, 1, 18, 13) * 2 - 1
+    assert model.embed(L).shape == (2, 8, 5, 4)
+    loss, _ = model.training_loss({"L": L[:, :, :16, :12], "ab": torch.rand(2, 2, 16, 12) * 0.4 - 0.2,
+                                   "seed": torch.tensor(0)})
+    loss.backward()
+    assert all(p.grad is None for p in model.embedding.encoder.parameters())
+    assert model.embedding.blocks[0].conv1.weight.grad.abs().sum() > 0
+
+    model.eval()
+    save_model(model, ModelCard(name="hist-pic", family="pic", config=config.to_dict(), working_resolution=16),
+               tmp_path / "hist-pic")
+    loaded, _ = load_model("hist-pic", "cpu", tmp_path)
+    L = _lightness(16, 2)
+    assert torch.equal(loaded.sample(L, n=2, seed=5), model.sample(L, n=2, seed=5, sampler="naive"))
