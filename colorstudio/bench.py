@@ -195,7 +195,8 @@ def bench_pic_sampling(repeats: int) -> dict:
 
 
 def bench_pixcolor_sampling(repeats: int) -> dict:
-    """8 samples for a 512x512 image with an untrained PixColor: fast against naive sampling, same run."""
+    """8 samples for a 512x512 image with the installed PixColor (untrained when none): fast against naive
+    sampling, same run."""
     from colorstudio.engine.pixcolor_colorizer import bench_pixcolor
 
     return bench_pixcolor(repeats)

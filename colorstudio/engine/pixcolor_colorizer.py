@@ -77,14 +77,28 @@ def _load(name: str, device: torch.device, models_dir: Path | None) -> PixColorC
 register_colorizer_factory("pixcolor", _load)
 
 
+def _bench_colorizer(model: str | None, config: PixColorConfig | None) -> PixColorColorizer:
+    if model is not None:
+        from colorstudio.engine.pipeline import load_colorizer
+
+        try:
+            return load_colorizer(model, torch.device("cpu"))
+        except ColorStudioError:
+            pass  # not installed: time the architecture untrained
+    network = PixColor(config or PixColorConfig())
+    return PixColorColorizer("pixcolor-untrained", network, {"name": "pixcolor-untrained"}, torch.device("cpu"))
+
+
 def bench_pixcolor(repeats: int = 5, naive_repeats: int = 1, size: int = 512, samples: int = 8,
-                   config: PixColorConfig | None = None, threads: int | None = None) -> dict[str, Any]:
+                   config: PixColorConfig | None = None, threads: int | None = None,
+                   model: str | None = "pixcolor") -> dict[str, Any]:
     """Time ``samples`` samples of a ``size`` x ``size`` photo end to end (sampling + refinement +
     composite at full size), fast vs naive sampler in the same process, and print medians and the ratio.
 
-    The network is untrained (speed does not depend on the weights). The naive sampler runs the whole
-    PixelCNN once per grid cell (O(n^2)); it takes minutes, so it is timed ``naive_repeats`` times.
-    Returns the timings (seconds) and the ratio naive / fast.
+    The installed ``model`` is timed when there is one (and no ``config`` is given), else an untrained
+    network of ``config`` (speed depends on the architecture, not on the weights). The naive sampler runs
+    the whole PixelCNN once per grid cell (O(n^2)); it takes minutes, so it is timed ``naive_repeats``
+    times. Returns the timings (seconds) and the ratio naive / fast.
     """
     from colorstudio.bench import _test_photo
     from colorstudio.color import rgb_to_lab
@@ -94,8 +108,8 @@ def bench_pixcolor(repeats: int = 5, naive_repeats: int = 1, size: int = 512, sa
     if threads is not None:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
-    network = PixColor(config or PixColorConfig())
-    colorizer = PixColorColorizer("pixcolor-untrained", network, {"name": "pixcolor-untrained"}, torch.device("cpu"))
+    colorizer = _bench_colorizer(model if config is None else None, config)
+    network = colorizer.network
     lightness_full = rgb_to_lab(_test_photo((size, size)))[..., 0]
     work = colorizer.working_size((size, size))
     lightness = resize_lightness(lightness_full, work)
@@ -127,7 +141,8 @@ def bench_pixcolor(repeats: int = 5, naive_repeats: int = 1, size: int = 512, sa
     }
     result["ratio_total"] = result["naive_total_s"] / result["fast_total_s"]
     result["ratio_sampling"] = result["naive_predict_s"] / result["fast_predict_s"]
-    print(f"\npixcolor: {samples} samples of a {size}x{size} photo (grid {result['grid']}, work {work}, "
+    result["model"] = colorizer.name
+    print(f"\n{colorizer.name}: {samples} samples of a {size}x{size} photo (grid {result['grid']}, work {work}, "
           f"torch threads {result['threads']}); sampling + refinement + composite")
     print(f"  fast sampler   median {result['fast_total_s'] * 1000:9.1f} ms  (predict {result['fast_predict_s'] * 1000:.1f} ms,"
           f" composite {result['composite_s'] * 1000:.1f} ms, n={repeats})")
