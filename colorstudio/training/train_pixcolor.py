@@ -185,10 +185,18 @@ def export_pixcolor_model(run_dir: str | Path, out_dir: str | Path = "models/pix
     Evaluation numbers and the benchmark output are added by the caller (``card_updates``).
     """
     run = open_run(run_dir)
+    config = PixColorConfig.from_dict(run.config)
+    if config.conditioning == "histogram":
+        source = run.info.get("conditioned_on") or {}
+        note = ("Conditioning: the trained histogram model's network "
+                f"({source.get('name', 'histogram')} at step {source.get('steps', '?')}, weights SHA-256 "
+                f"{source.get('weights_sha256', '?')}), frozen, in the role of the paper's pretrained ResNet-101, "
+                "+ an adaptation net trained with the PixelCNN; its weights are inside this model's file.")
+    else:
+        note = "Conditioning net trained from scratch (not the paper's ResNet-101); no weights shared with the histogram model."
     card = {
-        **run_card(run, "pixcolor", PixColorConfig.from_dict(run.config).working_short_side),
-        "architecture_note": "Conditioning net trained from scratch (not the paper's ResNet-101); "
-                             "no weights shared with the histogram model.",
+        **run_card(run, "pixcolor", config.working_short_side),
+        "architecture_note": note,
         **(card_updates or {}),
     }
     return export_run(run, out_dir, card)
