@@ -94,8 +94,8 @@ class PixColorConfig:
     in_channels: int = 4  # L_norm + (a_norm * mask, b_norm * mask, mask)
     cond_width: int = 32  # conditioning net: widths w, 2w, 4w at 1/2, 1/4, 1/8
     cond_channels: int = 64
-    pixelcnn_channels: int = 64
-    pixelcnn_blocks: int = 6
+    pixelcnn_channels: int = 48
+    pixelcnn_blocks: int = 5
     head_channels: int = 64
     dropout: float = 0.1
     refine_width: int = 16  # refinement net: widths w, 2w, 4w at 1, 1/2, 1/4

@@ -77,7 +77,7 @@ DEFAULT_CONFIG = PixColorConfig()
 class PixColorTrainSettings:
     """Data and optimisation settings; mapped onto the shared loop's ``TrainConfig``."""
 
-    steps: int = 20000
+    steps: int = 3000
     batch_size: int = 16
     crop: int = 112  # = grid * grid_stride: the 28-cell grid at the working resolution
     # random-resized crops (side 70-100 % of the 128 px photo, resized to `crop`): mostly whole scenes,
