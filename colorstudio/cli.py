@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--model", default=None, help="model name from `colorstudio models` (default: histogram if installed)")
     col.add_argument("--samples", type=int, default=1)
     col.add_argument("--seed", type=int, default=0)
-    col.add_argument("--temperature", type=float, default=1.0)
+    col.add_argument("--temperature", type=float, default=None,
+                     help="sampling temperature (default: the one the model's card recommends, else 1)")
     col.add_argument("--sampler", choices=("fast", "naive"), default="fast")
     col.add_argument("--hints", type=Path, help="hints file, or a folder of <stem>.hints.json")
     col.add_argument("--reference", type=Path, help="reference image whose colours to transfer")
@@ -51,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--hints-sweep", default="0", help="comma-separated hint counts, e.g. 0,1,2,5,10,20")
     ev.add_argument("--samples", type=int, default=1)
     ev.add_argument("--seed", type=int, default=0)
-    ev.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (sampling models)")
+    ev.add_argument("--temperature", type=float, default=None,
+                    help="sampling temperature (default: the one the model's card recommends, else 1)")
     ev.add_argument("--limit", type=int, default=None)
     ev.add_argument("--size", type=int, default=256, help="evaluation crop size (32 for CIFAR)")
     ev.add_argument("--json", type=Path, default=None)
@@ -136,6 +138,13 @@ def _default_model(requested: str | None) -> str:
     return "histogram" if "histogram" in names else names[0]
 
 
+def _temperature(requested: float | None, colorizer) -> float:
+    """``--temperature``, else the model card's recommendation (1 for cards without one)."""
+    from colorstudio.models.registry import default_temperature
+
+    return requested if requested is not None else default_temperature(getattr(colorizer, "card", None))
+
+
 def _run_colorize(args: argparse.Namespace) -> int:
     from colorstudio.devices import resolve_device
     from colorstudio.engine.batch import colorize_files, expand_inputs
@@ -143,14 +152,14 @@ def _run_colorize(args: argparse.Namespace) -> int:
 
     model = _default_model(args.model)
     method = args.reference_method or ("energy" if model != "propagation" else "quantile")
+    colorizer = load_colorizer(model, resolve_device(args.device))
     request = ColorizeRequest(
-        model=model, samples=args.samples, seed=args.seed, temperature=args.temperature,
+        model=model, samples=args.samples, seed=args.seed, temperature=_temperature(args.temperature, colorizer),
         reference_path=args.reference, reference_strength=args.reference_strength, reference_method=method,
         hue_shift_deg=args.hue_shift, hue_strength=args.hue_strength, device=args.device, sampler=args.sampler,
     )
     request.validate()
     inputs = expand_inputs(args.inputs)
-    colorizer = load_colorizer(model, resolve_device(args.device))
     written = colorize_files(
         inputs, args.output, request, colorizer,
         hints=args.hints, fmt=args.format, bit_depth=args.bit_depth, uncertainty=args.uncertainty,
@@ -243,12 +252,12 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise ColorStudioError(f"--jobs must be >= 1, got {args.jobs}")
     model = _default_model(args.model)
+    colorizer = load_colorizer(model, resolve_device(args.device))
     job = _EvalJob(model=model, data=args.data, limit=args.limit, size=args.size, counts=tuple(_parse_counts(args.hints_sweep)),
-                   samples=args.samples, seed=args.seed, temperature=args.temperature,
+                   samples=args.samples, seed=args.seed, temperature=_temperature(args.temperature, colorizer),
                    reference_strength=args.reference_strength,
                    reference_method=args.reference_method or ("energy" if model != "propagation" else "quantile"),
                    reference_gt=args.reference_gt, device=args.device)
-    colorizer = load_colorizer(model, resolve_device(args.device))
     bpd = None
     if hasattr(colorizer, "bits_per_dim"):
         # Likelihood models: bits/dim over the subsampled chroma grid at the model's own resolution.
@@ -266,13 +275,15 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
 
-        del colorizer  # each process loads its own
         # spawn, not fork: forked OpenMP/torch thread pools can deadlock
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             shards = [replace(job, shard=i, shards=args.jobs, threads=1) for i in range(args.jobs)]
             report = merge_reports(list(pool.map(_evaluate_job, shards)))
     print(file=sys.stderr)
+    report.settings["temperature"] = job.temperature
     print(format_table(report))
+    if getattr(colorizer, "supports_samples", False):  # each --jobs process loaded its own copy
+        print(f"sampling temperature {job.temperature:g}")
     if args.json is not None:
         if bpd is not None:
             report.settings["bits_per_dim"] = bpd

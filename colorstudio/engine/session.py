@@ -110,6 +110,7 @@ class ModelChoice:
     available: bool
     reason: str = ""
     samples: bool = True  # draws different samples per seed (False: one deterministic prediction)
+    temperature: float = 1.0  # the card's recommended sampling temperature
 
 
 def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
@@ -117,7 +118,7 @@ def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
     choices: list[ModelChoice] = []
     installed: set[str] = set()
     try:
-        from colorstudio.models.registry import list_models
+        from colorstudio.models.registry import default_temperature, list_models
 
         cards = list_models(models_dir)
     except (ImportError, ColorStudioError) as exc:
@@ -128,7 +129,8 @@ def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
     for card in cards:
         installed.add(card.name)
         description = KNOWN_MODELS.get(card.family, f"{card.family} model")
-        choices.append(ModelChoice(card.name, description, True, samples=card.family not in SINGLE_SAMPLE_FAMILIES))
+        choices.append(ModelChoice(card.name, description, True, samples=card.family not in SINGLE_SAMPLE_FAMILIES,
+                                   temperature=default_temperature(card)))
     choices.append(ModelChoice(PROPAGATION, PropagationColorizer.card["description"], True, samples=False))
     for name, description in KNOWN_MODELS.items():
         if name not in installed:
@@ -173,7 +175,7 @@ class Session:
         self.model_choices = list(self._extra_models) + list_model_choices(models_dir)
         self.model = model or self._default_model()
         self.sample_count = 4
-        self.temperature = 1.0
+        self.temperature = self._model_temperature(self.model)
         self.base_seed = 0
         self.image: LoadedImage | None = None
         self.slots: list[SampleSlot] = []
@@ -195,6 +197,10 @@ class Session:
         available = [c.name for c in self.model_choices if c.available]
         return "histogram" if "histogram" in available else available[0]
 
+    def _model_temperature(self, name: str) -> float:
+        choice = self.choice(name)
+        return choice.temperature if choice is not None else 1.0
+
     def refresh_models(self) -> None:
         self.model_choices = list(self._extra_models) + list_model_choices(self.models_dir)
         self.events.model.emit()
@@ -211,6 +217,7 @@ class Session:
         if name == self.model:
             return
         self.model = name
+        self.temperature = choice.temperature  # each model starts at the temperature its card recommends
         self._invalidate_predictions()
         self.events.model.emit()
 

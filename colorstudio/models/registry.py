@@ -39,6 +39,7 @@ from colorstudio.errors import ColorStudioError, ColorStudioWarning
 
 __all__ = [
     "CARD_NAME",
+    "default_temperature",
     "WEIGHTS_NAME",
     "ModelCard",
     "Builder",
@@ -189,6 +190,15 @@ def default_models_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("colorstudio")) / "models"
+
+
+def default_temperature(card: ModelCard | Mapping[str, Any] | None) -> float:
+    """The sampling temperature a model's card recommends (``"sampling": {"temperature": T}``, chosen with
+    its evaluation), else 1.0; what the CLI and the GUI start from."""
+    data = card.to_dict() if isinstance(card, ModelCard) else dict(card or {})
+    sampling = data.get("sampling")
+    value = sampling.get("temperature") if isinstance(sampling, Mapping) else None
+    return float(value) if isinstance(value, (int, float)) and value > 0 else 1.0
 
 
 def list_models(models_dir: str | Path | None = None) -> list[ModelCard]:

@@ -253,6 +253,26 @@ def test_model_choices_show_missing_models_disabled(tmp_path):
         s.set_model("nonexistent")
 
 
+def test_a_model_starts_at_its_cards_temperature(tmp_path):
+    import torch
+
+    from colorstudio.engine.session import Session
+    from colorstudio.models.pixcolor import PixColor, PixColorConfig
+    from colorstudio.models.registry import ModelCard, save_model
+
+    config = PixColorConfig(grid=4, cond_width=4, cond_channels=4, pixelcnn_channels=4, pixelcnn_blocks=1,
+                            head_channels=4, refine_width=4, refine_blocks=1)
+    torch.manual_seed(0)
+    card = ModelCard.from_dict({"name": "pixcolor", "family": "pixcolor", "config": config.to_dict(),
+                                "sampling": {"temperature": 0.8}})
+    save_model(PixColor(config), card, tmp_path / "pixcolor")
+    s = Session(models_dir=tmp_path)
+    assert s.model == "pixcolor" and s.temperature == 0.8  # the only trained model is the default
+    s.set_temperature(1.2)  # the user's choice holds until the model changes
+    s.set_model("propagation")
+    assert s.temperature == 1.0
+
+
 def test_hue_bias_needs_histograms_with_propagation(gray_path):
     s = fake_session()
     s.open_image(gray_path)

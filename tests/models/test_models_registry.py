@@ -135,3 +135,13 @@ def test_export_checkpoint_uses_ema_weights(tmp_path):
     # exporting again keeps the existing card and only updates what changed
     card2 = export_checkpoint_to_model(tmp_path / "run", tmp_path / "models" / "tiny", {"evaluation": {"psnr": 23.1}})
     assert card2.family == "tiny-test" and card2.evaluation == {"psnr": 23.1} and card2.steps == 42
+
+
+def test_default_temperature_comes_from_the_card():
+    from colorstudio.models.registry import ModelCard, default_temperature
+
+    assert default_temperature(None) == 1.0
+    assert default_temperature(ModelCard(name="m", family="pixcolor")) == 1.0
+    card = ModelCard.from_dict({"name": "m", "family": "pixcolor", "sampling": {"temperature": 0.8}})
+    assert default_temperature(card) == 0.8
+    assert default_temperature({"sampling": {"temperature": -1}}) == 1.0  # nonsense falls back to 1
