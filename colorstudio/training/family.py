@@ -173,11 +173,17 @@ def run_card(run: RunFolder, family: str, working_resolution: int | None, *,
         "family": family,
         "config": run.config,
         "working_resolution": working_resolution,
-        "training_data": {"sets": info.get("data", []), "images": info.get("train_images"),
+        "training_data": {"sets": [_short_path(p) for p in info.get("data", [])], "images": info.get("train_images"),
                           "held_out": "val/ (never trained on)", "crop": info.get("settings", {}).get("crop"),
                           **training_data_extra},
         "license_note": license_note,
     }
+
+
+def _short_path(path: str) -> str:
+    """The last two parts of a data path (``train/pets-128.tar``): what the set was, not where this
+    machine keeps it."""
+    return "/".join(Path(path).parts[-2:])
 
 
 def export_run(run: RunFolder, out_dir: str | Path, card: Mapping[str, Any]):

@@ -54,7 +54,9 @@ def test_run_files_round_trip_and_resume(tmp_path: Path, capsys) -> None:
     opened = open_run(step)
     assert opened.path == run and opened.info == info and opened.config == stored.to_dict()
     card = run_card(opened, "pic", 32, hints_enabled=True)
-    assert card["training_data"] == {"sets": info["data"], "images": 3, "held_out": "val/ (never trained on)",
+    sets = ["/".join(Path(p).parts[-2:]) for p in info["data"]]  # what the set was, not this machine's path
+    assert sets == [f"{tmp_path.name}/photos"]
+    assert card["training_data"] == {"sets": sets, "images": 3, "held_out": "val/ (never trained on)",
                                      "crop": 16, "hints_enabled": True}
 
 
