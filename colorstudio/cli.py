@@ -176,11 +176,20 @@ def _run_models() -> int:
     cards = list_models()
     print(f"models folder: {default_models_dir()}")
     for card in cards:
-        automatic = card.evaluation.get("automatic", {}) if card.evaluation else {}
-        evaluation = f"automatic PSNR {automatic['psnr']:.2f} dB" if "psnr" in automatic else "see card.json"
+        evaluation = _card_summary(card.evaluation or {})
         print(f"  {card.name:<14} {card.family:<12} steps={card.steps:<7} {evaluation}")
     print(f"  {'propagation':<14} {'baseline':<12} non-learned hint propagation (always available)")
     return 0
+
+
+def _card_summary(evaluation: dict) -> str:
+    """The headline number of a card's evaluation, for `colorstudio models`."""
+    automatic, bpd = evaluation.get("automatic", {}), evaluation.get("bits_per_dim", {})
+    if isinstance(automatic, dict) and "psnr" in automatic:
+        return f"automatic PSNR {automatic['psnr']:.2f} dB"
+    if isinstance(bpd, dict) and "bpd" in bpd:
+        return f"{bpd['bpd']:.3f} bits/dim"
+    return "see card.json"
 
 
 def _parse_counts(text: str) -> list[int]:

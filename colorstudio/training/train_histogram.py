@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--val", help="evaluation images (folder/tar, never trained on); required with --eval-only")
     p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
     p.add_argument("--device", default="auto")
+    p.add_argument("--threads", type=int, default=HistogramTrainSettings.threads, help="torch threads")
     p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s for --width/--crop")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
@@ -305,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = replace(DEFAULT_CONFIG, width=args.width, norm=args.norm)
     settings = HistogramTrainSettings(steps=args.steps, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
                                       checkpoint_every_s=args.checkpoint_every, log_every=args.log_every,
-                                      device=args.device)
+                                      threads=args.threads, device=args.device)
     train_histogram(args.data, args.out, args.steps, args.resume, cfg, settings, args.limit)
     return 0
 
