@@ -50,8 +50,6 @@ from colorstudio.training.family import (
 
 __all__ = [
     "DEFAULT_CONFIG",
-    "DEFAULT_TRAIN_DATA",
-    "DEFAULT_VAL",
     "MODEL_CONFIG_JSON",
     "PixColorTrainSettings",
     "evaluate_checkpoint",
@@ -64,12 +62,6 @@ __all__ = [
     "train_pixcolor",
 ]
 
-# The 128 px photo sets (CIFAR's 32 px images are smaller than the 112 px working resolution).
-DEFAULT_TRAIN_DATA = tuple(
-    f"/work/shared/data/train/{name}-128.tar"
-    for name in ("scenes", "faces-utk", "people-lfw", "people-fashion", "pets", "food", "rooms")
-)
-DEFAULT_VAL = "/work/shared/data/val/imagenet-samples-256.tar"
 DEFAULT_CONFIG = PixColorConfig()
 
 
@@ -203,7 +195,7 @@ def export_pixcolor_model(run_dir: str | Path, out_dir: str | Path = "models/pix
 
 
 # ---------------------------------------------------------------------------------------------- eval
-def evaluate_checkpoint(path: str | Path, val_path: str | Path = DEFAULT_VAL, limit: int = 50, samples: int = 8,
+def evaluate_checkpoint(path: str | Path, val_path: str | Path, limit: int = 50, samples: int = 8,
                         hint_counts: Sequence[int] = (0, 10), seed: int = 0, temperature: float = 1.0) -> dict[str, Any]:
     """DESIGN.md protocol on the first ``limit`` validation images for a checkpoint's EMA weights."""
     from colorstudio.engine.pipeline import predict_full_resolution
@@ -248,7 +240,7 @@ def _default_config(histogram_model: str | Path | None) -> tuple[PixColorConfig,
 
 
 def train_pixcolor(
-    data_paths: Sequence[str | Path] = DEFAULT_TRAIN_DATA,
+    data_paths: Sequence[str | Path],
     out_dir: str | Path = "runs/pixcolor",
     steps: int = PixColorTrainSettings.steps,
     resume: bool = False,
@@ -301,7 +293,7 @@ def _config_from_args(args: argparse.Namespace) -> PixColorConfig:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_pixcolor", description=__doc__.split("\n")[0])
-    p.add_argument("--data", nargs="+", default=list(DEFAULT_TRAIN_DATA), help="training folders/tars (never val/)")
+    p.add_argument("--data", nargs="+", default=None, help="training folders/tars (never val/); required to train")
     p.add_argument("--out", default="runs/pixcolor", help="checkpoint folder")
     p.add_argument("--steps", type=int, default=PixColorTrainSettings.steps)
     p.add_argument("--resume", action="store_true")
@@ -324,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-samples", type=int, default=8)
     p.add_argument("--eval-hints", default="0,10", help="sweep hint counts, e.g. 0,10")
     p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--val", default=DEFAULT_VAL)
+    p.add_argument("--val", default=None, help="evaluation images (folder/tar, never trained on); required with --eval-only")
     p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
     p.add_argument("--device", default="auto")
     p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s and exit")
@@ -335,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
                           **measure_cost(_config_from_args(args), args.crop, args.batch_size, threads=args.threads)}))
         return 0
     if args.eval_only:
+        if not args.val:
+            p.error("--eval-only needs --val (a folder or tar of evaluation images)")
         counts = [int(n) for n in args.eval_hints.split(",") if n]
         print(json.dumps(evaluate_checkpoint(args.eval_only, args.val, args.eval_limit, args.eval_samples, counts,
                                              temperature=args.temperature)))
@@ -343,6 +337,8 @@ def main(argv: list[str] | None = None) -> int:
         card = export_pixcolor_model(args.out, args.export)
         print(json.dumps(card.to_dict(), indent=1))
         return 0
+    if not args.data:
+        p.error("training needs --data (folders or tar files of colour images, never val/)")
     settings = PixColorTrainSettings(steps=args.steps, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
                                      checkpoint_every_s=args.checkpoint_every, log_every=args.log_every,
                                      threads=args.threads, device=args.device)
