@@ -223,8 +223,9 @@ class _EvalJob:
     threads: int | None = None
 
 
-def _evaluate_job(job: _EvalJob, progress=None):
-    """Evaluate shard ``job.shard`` of ``job.shards`` (images i with i % shards == shard) of the set."""
+def _evaluate_job(job: _EvalJob, progress=None, colorizer=None):
+    """Evaluate shard ``job.shard`` of ``job.shards`` (images i with i % shards == shard) of the set, with
+    ``colorizer`` if it is already loaded."""
     import numpy as np
     import torch
 
@@ -235,7 +236,8 @@ def _evaluate_job(job: _EvalJob, progress=None):
 
     if job.threads:
         torch.set_num_threads(job.threads)
-    colorizer = load_colorizer(job.model, resolve_device(job.device))
+    if colorizer is None:
+        colorizer = load_colorizer(job.model, resolve_device(job.device))
     images = load_eval_set(job.data, limit=job.limit, size=job.size)
     indices = list(range(job.shard, len(images), job.shards))
 
@@ -279,7 +281,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             print(f"\r[{fraction:6.1%}] {message[:70]:<70}", end="", file=sys.stderr, flush=True)
 
     if args.jobs == 1:
-        report = _evaluate_job(job, progress)
+        report = _evaluate_job(job, progress, colorizer)
     else:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
