@@ -30,6 +30,7 @@ __all__ = [
     "export_run",
     "hints_available",
     "histogram_network_config",
+    "frozen_histogram_run_info",
     "load_frozen_histogram",
     "load_run_model",
     "loop_config",
@@ -215,3 +216,17 @@ def load_frozen_histogram(network: torch.nn.Module, histogram_model: str | Path)
     source, card = load_model(histogram_model)
     network.load_state_dict(source.state_dict())
     return {"name": card.name, "steps": card.steps, "weights_sha256": card.weights_sha256}
+
+
+def frozen_histogram_run_info(network: torch.nn.Module | None, histogram_model: str | Path | None, out_dir: Path,
+                              resume: bool) -> dict[str, Any]:
+    """The ``run_info.json`` entry naming the histogram model a run builds on: on a new run the trained
+    ``histogram_model`` is loaded into ``network`` (its frozen copy); on resume the run's own entry is kept
+    (the weights come from the checkpoint). ``{}`` when the run builds on none."""
+    if resume:
+        source = read_run_info(out_dir).get("conditioned_on")
+    elif histogram_model is not None and network is not None:
+        source = load_frozen_histogram(network, histogram_model)
+    else:
+        source = None
+    return {"conditioned_on": source} if source else {}

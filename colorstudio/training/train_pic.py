@@ -65,7 +65,7 @@ from colorstudio.training.family import (  # noqa: F401  (hints_available, *_JSO
     export_run,
     hints_available,
     histogram_network_config,
-    load_frozen_histogram,
+    frozen_histogram_run_info,
     load_run_model,
     loop_config,
     open_run,
@@ -338,11 +338,8 @@ def train_pic(
     dataset = ColorDataset(data_paths, s.crop, train=True, seed=s.seed, limit=limit, crop_scale=s.crop_scale,
                            min_colorfulness=s.min_colorfulness)
     model = PIC(config)
-    source = read_run_info(out_dir).get("conditioned_on") if resume else None
-    if histogram_model is not None and not resume:
-        source = load_frozen_histogram(model.embedding.encoder, histogram_model)
+    extra = frozen_histogram_run_info(getattr(model.embedding, "encoder", None), histogram_model, out_dir, resume)
     model.train_with_hints = hints_available() and config.in_channels == 4
-    extra = {"conditioned_on": source} if source else {}
     info = build_run_info(data_paths, dataset, model.train_with_hints, s, preset=preset, **extra)
     write_run_files(out_dir, config, info, resume)
     return train(model, dataset, loop_config(s, out_dir, resume), progress=progress, cancel=cancel)

@@ -37,12 +37,12 @@ from colorstudio.training.family import (
     export_run,
     hints_available,
     histogram_network_config,
+    frozen_histogram_run_info,
     load_frozen_histogram,
     load_run_model,
     loop_config,
     open_run,
     prepare_run_dir,
-    read_run_info,
     resolve_config_on_resume,
     run_card,
     write_run_files,
@@ -272,11 +272,10 @@ def train_pixcolor(
     dataset = ColorDataset([str(p) for p in data_paths], s.crop, train=True, seed=s.seed, limit=limit,
                            crop_scale=s.crop_scale)
     model = PixColor(config)
-    source = read_run_info(out_dir).get("conditioned_on") if resume else None
-    if histogram_model is not None and not resume:
-        source = load_histogram_encoder(model, histogram_model)
+    if histogram_model is not None and not resume and config.conditioning != "histogram":
+        raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
+    extra = frozen_histogram_run_info(getattr(model.conditioning, "encoder", None), histogram_model, out_dir, resume)
     model.train_with_hints = hints_available()
-    extra = {"conditioned_on": source} if source else {}
     info = build_run_info(data_paths, dataset, model.train_with_hints, s, **extra)
     write_run_files(out_dir, config, info, resume)
     return train(model, dataset, loop_config(s, out_dir, resume), progress=progress, cancel=cancel)

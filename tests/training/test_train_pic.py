@@ -67,3 +67,27 @@ def test_train_resume_export_and_bits_per_dim(photos: Path, tmp_path: Path) -> N
 
     colorizer = PICColorizer("pic-tiny", loaded, {"working_resolution": 16}, torch.device("cpu"))
     assert colorizer.bits_per_dim(photos, batch_size=4)["bpd"] == pytest.approx(report["bpd"], rel=1e-6)
+
+
+def test_train_on_a_histogram_model_records_it_and_keeps_it_on_resume(photos: Path, tmp_path: Path) -> None:
+    from colorstudio.models.histogram import HistogramColorizer, HistogramConfig
+    from colorstudio.models.registry import ModelCard, save_model
+
+    torch.manual_seed(0)
+    histogram = HistogramColorizer(HistogramConfig(width=4, stage_mults=(1, 2, 4), stage_blocks=(0, 1, 1),
+                                                   hypercolumn_channels=8, norm="group"))
+    source = save_model(histogram, ModelCard(name="hist", family="histogram", config=histogram.config.to_dict()),
+                        tmp_path / "hist")
+    config = PICConfig(chroma_stride=4, embed_width=4, embed_blocks=(0, 1, 1), embed_channels=8, decoder_channels=8,
+                       decoder_blocks=1, components=2)
+    settings = replace(PRESETS["pic"].settings, batch_size=2, crop=32, warmup=1, threads=1, log_every=1,
+                       checkpoint_every_s=1e9)
+    run = tmp_path / "run"
+    train_pic([photos], run, 1, config=config, preset="pic", settings=settings, histogram_model=tmp_path / "hist")
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["conditioned_on"]["weights_sha256"] == source.weights_sha256
+    train_pic([photos], run, 2, resume=True, settings=settings)
+    assert json.loads((run / "run_info.json").read_text())["conditioned_on"] == info["conditioned_on"]
+    model = load_checkpoint_model(run)
+    for name, value in histogram.state_dict().items():  # the frozen copy is the histogram model's
+        torch.testing.assert_close(model.embedding.encoder.state_dict()[name], value)
