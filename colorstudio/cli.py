@@ -311,13 +311,14 @@ TRAINABLE_FAMILIES = {"histogram": "colorstudio.training.train_histogram", "pic"
 def _run_train(args: argparse.Namespace) -> int:
     import importlib
 
+    from colorstudio.training.data import refuse_validation_source
+
     if args.model not in TRAINABLE_FAMILIES:
         raise ColorStudioError(f"unknown model family {args.model!r}; trainable: {', '.join(TRAINABLE_FAMILIES)}")
     for path in args.data:
         if not path.exists():
             raise ColorStudioError("training data not found", path)
-        if "val" in path.resolve().parts:
-            raise ColorStudioError("refusing to train on a validation set (a 'val' folder)", path)
+        refuse_validation_source(path)
     module = importlib.import_module(TRAINABLE_FAMILIES[args.model])
     train_fn = getattr(module, f"train_{args.model}")
     export_fn = getattr(module, f"export_{args.model}_model")

@@ -63,6 +63,12 @@ def default_cache_dir() -> Path:
     return Path(user_cache_dir("colorstudio")) / "datasets"
 
 
+def refuse_validation_source(path: str | Path) -> None:
+    """Raise if ``path`` lies in a folder named ``val``: held-out images must never be trained on."""
+    if "val" in Path(path).resolve().parts:
+        raise ColorStudioError("refusing to train on a validation set (a 'val' folder)", Path(path))
+
+
 def _is_tar(path: Path) -> bool:
     return path.is_file() and path.name.lower().endswith(_TAR_SUFFIXES)
 
@@ -379,7 +385,7 @@ class ColorDataset(torch.utils.data.Dataset):
     Args:
         sources: folders and/or tar archives.
         size: training crop side S in pixels.
-        train: random crop + horizontal flip (else the centre crop, no flip).
+        train: random crop + horizontal flip (else the centre crop, no flip); refuses sources under ``val/``.
         seed: augmentation seed; with :meth:`set_epoch`, item ``i`` is a pure function of (seed, epoch, i).
         cache_dir: where decoded arrays live (default :func:`default_cache_dir`).
         min_colorfulness: images whose mean distance from gray (:func:`colorfulness_of`) is below this are dropped.
@@ -415,6 +421,9 @@ class ColorDataset(torch.utils.data.Dataset):
             raise ColorStudioError(f"crop size must be positive, got {size}")
         if crop_scale is not None and not 0 < crop_scale[0] <= crop_scale[1] <= 1:
             raise ColorStudioError(f"crop_scale must satisfy 0 < lo <= hi <= 1, got {crop_scale}")
+        if train:
+            for src in sources:
+                refuse_validation_source(src)
         self.size, self.train, self.seed, self.crop_scale = size, train, seed, crop_scale
         self.epoch = 0
         self.caches: list[SourceCache] = []

@@ -157,6 +157,18 @@ def test_bad_sources_and_unreadable_images(tmp_path):
     assert len(ds) == 3
 
 
+def test_training_refuses_validation_folders_but_evaluation_reads_them(tmp_path):
+    val = tmp_path / "data" / "val"
+    val.mkdir(parents=True)
+    rng = np.random.default_rng(2)
+    for i in range(2):
+        Image.fromarray(_colorful(rng, 12, 12)).save(val / f"v{i}.png")
+    with pytest.raises(ColorStudioError, match="validation") as err:
+        ColorDataset([val], 8, cache_dir=tmp_path / "c", store_size=12)
+    assert str(val) in str(err.value)
+    assert len(ColorDataset([val], 8, cache_dir=tmp_path / "c", store_size=12, train=False)) == 2
+
+
 def test_load_eval_set_protocol(image_sources, tmp_path):
     rng = np.random.default_rng(2)
     big = _colorful(rng, 60, 90)
