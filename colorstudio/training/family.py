@@ -31,6 +31,8 @@ __all__ = [
     "hints_available",
     "histogram_network_config",
     "frozen_histogram_run_info",
+    "warm_start_run_info",
+    "config_of_model",
     "load_frozen_histogram",
     "load_run_model",
     "loop_config",
@@ -230,3 +232,49 @@ def frozen_histogram_run_info(network: torch.nn.Module | None, histogram_model: 
     else:
         source = None
     return {"conditioned_on": source} if source else {}
+
+
+def config_of_model(name: str | Path, config_cls: type[ConfigT]) -> ConfigT:
+    """The architecture config of installed model ``name`` (from its card)."""
+    from colorstudio.models.registry import CARD_NAME, ModelCard, find_model_dir
+
+    return config_cls.from_dict(ModelCard.load(find_model_dir(name) / CARD_NAME).config)  # type: ignore[attr-defined]
+
+
+def warm_start(model: torch.nn.Module, init_model: str | Path, keep_prefixes: Sequence[str] = ()) -> dict[str, Any]:
+    """Copy an installed model's weights into a new run's ``model`` (same family, same shapes), except
+    the tensors under ``keep_prefixes`` (e.g. a frozen histogram copy the run takes from elsewhere).
+
+    Returns the source's name, steps and weights SHA-256 for run_info.json and the card."""
+    from colorstudio.errors import ColorStudioError
+    from colorstudio.models.registry import load_model
+
+    source, card = load_model(init_model)
+    if type(source) is not type(model):
+        raise ColorStudioError(f"--init needs a {type(model).__name__} model, got a {card.family!r} one", init_model)
+
+    def kept(key: str) -> bool:
+        return any(key.startswith(prefix) for prefix in keep_prefixes)
+
+    own = model.state_dict()
+    copied = {k: v for k, v in source.state_dict().items() if not kept(k)}
+    mismatched = sorted(k for k, v in copied.items() if k not in own or own[k].shape != v.shape)
+    missing = sorted(k for k in own if not kept(k) and k not in copied)
+    if mismatched or missing:
+        raise ColorStudioError(f"--init: the model's architecture differs ({len(mismatched)} tensors of other "
+                               f"shapes, {len(missing)} missing, e.g. {(mismatched + missing)[0]})", init_model)
+    model.load_state_dict(copied, strict=False)
+    return {"name": card.name, "steps": card.steps, "weights_sha256": card.weights_sha256}
+
+
+def warm_start_run_info(model: torch.nn.Module, init_model: str | Path | None, out_dir: Path, resume: bool,
+                        keep_prefixes: Sequence[str] = ()) -> dict[str, Any]:
+    """The ``run_info.json`` entry naming the model a run started from (:func:`warm_start` on a new run;
+    on resume the run's own entry, the weights coming from the checkpoint). ``{}`` for a run from scratch."""
+    if resume:
+        source = read_run_info(out_dir).get("initialized_from")
+    elif init_model is not None:
+        source = warm_start(model, init_model, keep_prefixes)
+    else:
+        source = None
+    return {"initialized_from": source} if source else {}

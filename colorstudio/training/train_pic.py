@@ -62,6 +62,7 @@ from colorstudio.training.family import (  # noqa: F401  (hints_available, *_JSO
     MODEL_CONFIG_JSON,
     RUN_INFO_JSON,
     build_run_info,
+    config_of_model,
     export_run,
     hints_available,
     histogram_network_config,
@@ -74,8 +75,11 @@ from colorstudio.training.family import (  # noqa: F401  (hints_available, *_JSO
     resolve_config_on_resume,
     run_card,
     run_dir_of,
+    warm_start_run_info,
     write_run_files,
 )
+
+FROZEN_ENCODER_PREFIX = "embedding.encoder."  # state-dict keys of the frozen histogram copy
 
 __all__ = [
     "PRESETS",
@@ -304,14 +308,17 @@ def train_pic(
     progress=None,
     cancel=None,
     histogram_model: str | Path | None = None,
+    init_model: str | Path | None = None,
 ):
     """Train PIC with the shared loop; checkpoints and ``log.jsonl`` go to ``out_dir``.
 
     ``data_paths``: training folders / tars (never val/). ``preset``: ``"pic-cifar"``, ``"pic"`` or
     ``"auto"`` (``pic-cifar`` for tiny images, see :func:`choose_preset`); it supplies the config and the
     settings unless given. ``histogram_model`` (a trained histogram model's name or folder): its network,
-    frozen, becomes the embedding's lower levels (:class:`colorstudio.models.pic.HistogramEmbedding`). On
-    resume the run's stored config and preset win. Returns the loop's ``TrainResult``.
+    frozen, becomes the embedding's lower levels (:class:`colorstudio.models.pic.HistogramEmbedding`).
+    ``init_model`` (an installed PIC): a new run takes its architecture and starting weights, all but the
+    frozen histogram copy. On resume the run's stored config and preset win. Returns the loop's
+    ``TrainResult``.
     """
     from colorstudio.training.data import ColorDataset
     from colorstudio.training.loop import train
@@ -327,7 +334,7 @@ def train_pic(
         raise ValueError(f"unknown PIC preset {preset!r}; choose from {', '.join(PRESETS)} or auto")
     recipe = PRESETS[preset]
     data_paths = [str(p) for p in data_paths]
-    config = config or recipe.config
+    config = config_of_model(init_model, PICConfig) if init_model is not None else config or recipe.config
     if histogram_model is not None:
         config = replace(config, histogram=histogram_network_config(histogram_model))
     config = resolve_config_on_resume(out_dir, config, PICConfig, resume)
@@ -339,6 +346,7 @@ def train_pic(
                            min_colorfulness=s.min_colorfulness)
     model = PIC(config)
     extra = frozen_histogram_run_info(getattr(model.embedding, "encoder", None), histogram_model, out_dir, resume)
+    extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,))
     model.train_with_hints = hints_available() and config.in_channels == 4
     info = build_run_info(data_paths, dataset, model.train_with_hints, s, preset=preset, **extra)
     write_run_files(out_dir, config, info, resume)
@@ -367,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s of the preset(s)")
     p.add_argument("--histogram-model", default=None,
                    help="build the embedding on this trained histogram model (name or folder), frozen")
+    p.add_argument("--init", metavar="MODEL", default=None,
+                   help="start a new run from this installed PIC's architecture and weights (the frozen "
+                        "histogram copy comes from --histogram-model)")
     args = p.parse_args(argv)
     if args.measure:
         names = list(PRESETS) if args.preset == "auto" else [args.preset]
@@ -404,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     }.items() if v is not None}
     settings = replace(recipe.settings, **overrides)
     train_pic(args.data, out, args.steps, args.resume, preset=preset, settings=settings, limit=args.limit,
-              histogram_model=args.histogram_model)
+              histogram_model=args.histogram_model, init_model=args.init)
     return 0
 
 

@@ -34,6 +34,7 @@ from colorstudio.models.pixcolor import PixColor, PixColorConfig, chroma_of_rgb
 from colorstudio.training.family import (
     MODEL_CONFIG_JSON,
     build_run_info,
+    config_of_model,
     export_run,
     hints_available,
     histogram_network_config,
@@ -45,6 +46,7 @@ from colorstudio.training.family import (
     prepare_run_dir,
     resolve_config_on_resume,
     run_card,
+    warm_start_run_info,
     write_run_files,
 )
 
@@ -218,6 +220,17 @@ def histogram_conditioned_config(histogram_model: str | Path, base: PixColorConf
     return replace(base, conditioning="histogram", histogram=histogram_network_config(histogram_model))
 
 
+FROZEN_ENCODER_PREFIX = "conditioning.encoder."  # state-dict keys of the frozen histogram copy
+
+
+def _config_of_init_model(args: argparse.Namespace) -> PixColorConfig:
+    """The architecture of ``--init``'s model, conditioned on ``--histogram-model`` when it was before."""
+    config = config_of_model(args.init, PixColorConfig)
+    if config.conditioning == "histogram":
+        config = histogram_conditioned_config(args.histogram_model, config)
+    return config
+
+
 def load_histogram_encoder(model: PixColor, histogram_model: str | Path) -> dict[str, Any]:
     """Copy the trained histogram model's weights into ``model``'s frozen encoder; returns that model's
     name, steps and weights SHA-256 for the card."""
@@ -250,6 +263,7 @@ def train_pixcolor(
     progress=None,
     cancel=None,
     histogram_model: str | Path | None = None,
+    init_model: str | Path | None = None,
 ):
     """Train PixColor with the shared loop; checkpoints and ``log.jsonl`` go to ``out_dir``.
 
@@ -257,8 +271,10 @@ def train_pixcolor(
     ``config.conditioning == "histogram"`` a new run starts its frozen encoder from the trained
     ``histogram_model`` (a model name or folder; see :func:`histogram_conditioned_config`). Without a
     ``config`` (``colorstudio train pixcolor``) the installed ``histogram`` model conditions the new
-    network when there is one, else the conditioning net is trained from scratch. Returns the loop's
-    ``TrainResult``.
+    network when there is one, else the conditioning net is trained from scratch. ``init_model`` (an
+    installed PixColor of the same architecture) gives a new run its starting weights, all but the frozen
+    histogram copy, so a run can build on a newer histogram model without starting over. Returns the
+    loop's ``TrainResult``.
     """
     from colorstudio.training.data import ColorDataset
     from colorstudio.training.loop import train
@@ -275,6 +291,7 @@ def train_pixcolor(
     if histogram_model is not None and not resume and config.conditioning != "histogram":
         raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
     extra = frozen_histogram_run_info(getattr(model.conditioning, "encoder", None), histogram_model, out_dir, resume)
+    extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,))
     model.train_with_hints = hints_available()
     info = build_run_info(data_paths, dataset, model.train_with_hints, s, **extra)
     write_run_files(out_dir, config, info, resume)
@@ -283,6 +300,8 @@ def train_pixcolor(
 
 # ---------------------------------------------------------------------------------------------- CLI
 def _config_from_args(args: argparse.Namespace) -> PixColorConfig:
+    if args.init:
+        return _config_of_init_model(args)
     config = replace(DEFAULT_CONFIG, pixelcnn_channels=args.channels, pixelcnn_blocks=args.blocks,
                      cond_width=args.cond_width, refine_width=args.refine_width)
     if args.conditioning == "histogram":
@@ -303,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--conditioning", choices=("own", "histogram"), default=DEFAULT_CONFIG.conditioning,
                    help="own: conditioning net from scratch; histogram: the trained --histogram-model, frozen")
     p.add_argument("--histogram-model", default="histogram", help="model name or folder (with --conditioning histogram)")
+    p.add_argument("--init", metavar="MODEL", default=None,
+                   help="start a new run from this installed PixColor's weights (its architecture; the frozen "
+                        "histogram copy comes from --histogram-model)")
     p.add_argument("--crop", type=int, default=PixColorTrainSettings.crop)
     p.add_argument("--batch-size", type=int, default=PixColorTrainSettings.batch_size)
     p.add_argument("--lr", type=float, default=PixColorTrainSettings.lr)
@@ -341,8 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     settings = PixColorTrainSettings(steps=args.steps, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
                                      checkpoint_every_s=args.checkpoint_every, log_every=args.log_every,
                                      threads=args.threads, device=args.device)
-    train_pixcolor(args.data, args.out, args.steps, args.resume, _config_from_args(args), settings, args.limit,
-                   histogram_model=args.histogram_model if args.conditioning == "histogram" else None)
+    config = _config_from_args(args)
+    train_pixcolor(args.data, args.out, args.steps, args.resume, config, settings, args.limit,
+                   histogram_model=args.histogram_model if config.conditioning == "histogram" else None,
+                   init_model=args.init)
     return 0
 
 

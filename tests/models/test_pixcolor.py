@@ -293,3 +293,39 @@ def test_histogram_conditioned_model_samples_and_round_trips_through_the_registr
 
     with pytest.raises(ColorStudioError, match="histogram"):
         histogram_conditioned_config(tmp_path / "p", TINY)
+
+
+def test_warm_start_takes_a_models_weights_but_the_new_histogram_copy(tmp_path):
+    from colorstudio.models.histogram import HistogramColorizer
+    from colorstudio.models.registry import ModelCard, save_model
+    from colorstudio.training.family import warm_start
+    from colorstudio.training.train_pixcolor import FROZEN_ENCODER_PREFIX, histogram_conditioned_config, load_histogram_encoder
+
+    for name, seed in (("old", 1), ("new", 2)):
+        torch.manual_seed(seed)
+        hist = HistogramColorizer(_tiny_histogram_config())
+        save_model(hist, ModelCard(name=name, family="histogram", config=hist.config.to_dict(), working_resolution=32),
+                   tmp_path / name)
+    config = replace(histogram_conditioned_config(tmp_path / "old", TINY), adapt_width=8)
+    torch.manual_seed(3)
+    trained = PixColor(config)
+    load_histogram_encoder(trained, tmp_path / "old")
+    save_model(trained, ModelCard(name="p", family="pixcolor", config=config.to_dict(), working_resolution=SIZE),
+               tmp_path / "p")
+
+    torch.manual_seed(4)
+    fresh = PixColor(config)
+    load_histogram_encoder(fresh, tmp_path / "new")
+    new_encoder = {k: v.clone() for k, v in fresh.state_dict().items() if k.startswith(FROZEN_ENCODER_PREFIX)}
+    source = warm_start(fresh, tmp_path / "p", keep_prefixes=(FROZEN_ENCODER_PREFIX,))
+    assert source["name"] == "p" and len(source["weights_sha256"]) == 64
+    for k, v in fresh.state_dict().items():
+        expected = new_encoder[k] if k.startswith(FROZEN_ENCODER_PREFIX) else trained.state_dict()[k]
+        torch.testing.assert_close(v, expected)
+    assert any(not torch.equal(v, trained.state_dict()[k]) for k, v in new_encoder.items())
+
+    wider = PixColor(replace(config, adapt_width=12))
+    with pytest.raises(ColorStudioError, match="architecture differs"):
+        warm_start(wider, tmp_path / "p", keep_prefixes=(FROZEN_ENCODER_PREFIX,))
+    with pytest.raises(ColorStudioError, match="PixColor"):
+        warm_start(fresh, tmp_path / "old")

@@ -91,3 +91,35 @@ def test_train_on_a_histogram_model_records_it_and_keeps_it_on_resume(photos: Pa
     model = load_checkpoint_model(run)
     for name, value in histogram.state_dict().items():  # the frozen copy is the histogram model's
         torch.testing.assert_close(model.embedding.encoder.state_dict()[name], value)
+
+
+def test_init_continues_an_installed_model_on_another_histogram_model(photos: Path, tmp_path: Path) -> None:
+    from colorstudio.models.histogram import HistogramColorizer, HistogramConfig
+    from colorstudio.models.registry import ModelCard, save_model
+    from colorstudio.training.train_pic import FROZEN_ENCODER_PREFIX
+
+    for name, seed in (("hist", 0), ("hist-new", 1)):
+        torch.manual_seed(seed)
+        net = HistogramColorizer(HistogramConfig(width=4, stage_mults=(1, 2, 4), stage_blocks=(0, 1, 1),
+                                                 hypercolumn_channels=8, norm="group"))
+        save_model(net, ModelCard(name=name, family="histogram", config=net.config.to_dict()), tmp_path / name)
+    config = PICConfig(chroma_stride=4, embed_width=4, embed_blocks=(0, 1, 1), embed_channels=8, decoder_channels=8,
+                       decoder_blocks=1, components=2)
+    settings = replace(PRESETS["pic"].settings, batch_size=2, crop=32, warmup=1, threads=1, log_every=1,
+                       checkpoint_every_s=1e9, lr=0.0)
+    train_pic([photos], tmp_path / "first", 1, config=config, preset="pic", settings=settings,
+              histogram_model=tmp_path / "hist")
+    old = export_pic_model(tmp_path / "first", tmp_path / "pic-old")
+    run = tmp_path / "run"
+    train_pic([photos], run, 1, preset="pic", settings=settings, histogram_model=tmp_path / "hist-new",
+              init_model=tmp_path / "pic-old")
+    assert json.loads((run / "run_info.json").read_text())["initialized_from"]["weights_sha256"] == old.weights_sha256
+    before, _ = load_model(tmp_path / "pic-old")
+    after = load_checkpoint_model(run)
+    assert after.config.embed_width == 4  # the architecture of --init, not the preset's
+    new_hist, _ = load_model(tmp_path / "hist-new")
+    for name, value in after.state_dict().items():  # lr 0: the step leaves the started-from weights as they were
+        if name.startswith(FROZEN_ENCODER_PREFIX):
+            torch.testing.assert_close(value, new_hist.state_dict()[name[len(FROZEN_ENCODER_PREFIX):]])
+        else:
+            torch.testing.assert_close(value, before.state_dict()[name])

@@ -58,3 +58,28 @@ def test_without_a_histogram_model_the_conditioning_trains_from_scratch(tmp_path
     train_pixcolor([photos], run, steps=1, settings=SETTINGS)
     assert json.loads((run / "model_config.json").read_text())["conditioning"] == "own"
     assert "conditioned_on" not in json.loads((run / "run_info.json").read_text())
+
+
+def test_init_starts_a_run_from_an_installed_model_on_a_newer_histogram_model(tmp_path, photos, monkeypatch):
+    from colorstudio.training.train_pixcolor import export_pixcolor_model, main
+
+    models = tmp_path / "models"
+    monkeypatch.setenv("COLORSTUDIO_MODELS", str(models))
+    cards = {}
+    for name, seed in (("histogram", 0), ("histogram-new", 1)):
+        torch.manual_seed(seed)
+        net = HistogramColorizer(HistogramConfig(width=4, stage_mults=(1, 2, 4), stage_blocks=(0, 1, 1),
+                                                 hypercolumn_channels=8, norm="group"))
+        cards[name] = save_model(net, ModelCard(name=name, family="histogram", config=net.config.to_dict()), models / name)
+    train_pixcolor([photos], tmp_path / "first", steps=1, settings=SETTINGS)
+    old = export_pixcolor_model(tmp_path / "first", models / "pixcolor")
+
+    run = tmp_path / "run"
+    args = ["--data", str(photos), "--out", str(run), "--steps", "1", "--batch-size", "2", "--threads", "1",
+            "--checkpoint-every", "1e9", "--init", "pixcolor", "--histogram-model", "histogram-new"]
+    assert main(args) == 0
+    info = json.loads((run / "run_info.json").read_text())
+    assert info["initialized_from"]["weights_sha256"] == old.weights_sha256
+    assert info["conditioned_on"]["weights_sha256"] == cards["histogram-new"].weights_sha256
+    assert main([*args[:5], "2", *args[6:], "--resume"]) == 0
+    assert json.loads((run / "run_info.json").read_text())["initialized_from"] == info["initialized_from"]
