@@ -268,18 +268,6 @@ class HistogramColorizer(nn.Module):
         return hue.softmax(dim=1), chroma.softmax(dim=1)
 
     # ------------------------------------------------------------------ training
-    def _training_hints(self, ab: torch.Tensor, seed: torch.Tensor | None) -> torch.Tensor:
-        """Simulated user hints (Zhang et al. 2017) for a random (1 - p_no_hints) of the batch; zeros otherwise.
-
-        ``seed`` (the shared loop's per-step seed) makes the hints reproducible across resumes.
-        """
-        from colorstudio.training.hint_sim import simulate_training_hints_torch
-
-        gen = torch.Generator(device=ab.device)
-        gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
-        hint = simulate_training_hints_torch(ab, gen)
-        keep = torch.rand(ab.shape[0], 1, 1, 1, generator=gen, device=ab.device) >= self.config.p_no_hints
-        return hint * keep.to(hint.dtype)
 
     def training_loss(self, batch: dict[str, torch.Tensor], hints: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
         """Paper loss: KL(chroma target || p_chroma) + hue_weight * chroma * KL(hue target || p_hue).
@@ -292,7 +280,9 @@ class HistogramColorizer(nn.Module):
         if "hint" in batch:
             hint = batch["hint"]
         elif hints and self.training and self.train_with_hints:
-            hint = self._training_hints(ab, batch.get("seed"))
+            from colorstudio.training.hint_sim import batch_training_hints
+
+            hint = batch_training_hints(ab, batch.get("seed"), self.config.p_no_hints)
         else:
             hint = None
         hue_logits, chroma_logits = self(self.make_input(L_norm, hint))

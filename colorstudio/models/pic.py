@@ -310,15 +310,6 @@ class PIC(nn.Module):
         params = self(L_norm, ab_grid, hint)
         return lm.log_prob(params, L_sub, ab_grid).flatten(1).sum(1)
 
-    def _training_hints(self, ab: torch.Tensor, seed: torch.Tensor | None) -> torch.Tensor:
-        """Simulated hints (Zhang et al. 2017) for a random (1 - p_no_hints) of the batch, zeros otherwise."""
-        from colorstudio.training.hint_sim import simulate_training_hints_torch
-
-        gen = torch.Generator(device=ab.device)
-        gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
-        hint = simulate_training_hints_torch(ab, gen)
-        keep = torch.rand(ab.shape[0], 1, 1, 1, generator=gen, device=ab.device) >= self.config.p_no_hints
-        return hint * keep.to(hint.dtype)
 
     def training_loss(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
         """Loss = NLL in nats per chroma dimension (``bpd * ln 2``; scale-free across grid sizes).
@@ -331,7 +322,9 @@ class PIC(nn.Module):
         if "hint" in batch:
             hint = batch["hint"]
         elif self.training and self.train_with_hints and self.config.in_channels == 4:
-            hint = self._training_hints(ab, batch.get("seed"))
+            from colorstudio.training.hint_sim import batch_training_hints
+
+            hint = batch_training_hints(ab, batch.get("seed"), self.config.p_no_hints)
         else:
             hint = None
         nll = -self.log_prob(L_norm, ab, hint)  # (B,)

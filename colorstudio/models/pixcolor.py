@@ -392,15 +392,6 @@ class PixColor(nn.Module):
         return YCBCR_QUANTIZER.encode(mean), (weight[0, 0] > 0).cpu()
 
     # ------------------------------------------------------------------ training
-    def _training_hints(self, ab: torch.Tensor, seed: torch.Tensor | None) -> torch.Tensor:
-        """Simulated user hints (Zhang et al. 2017) for a random (1 - p_no_hints) of the batch."""
-        from colorstudio.training.hint_sim import simulate_training_hints_torch
-
-        gen = torch.Generator(device="cpu")
-        gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
-        hint = simulate_training_hints_torch(ab, gen)
-        keep = (torch.rand(ab.shape[0], 1, 1, 1, generator=gen) >= self.config.p_no_hints).to(ab.device)
-        return hint * keep.to(hint.dtype)
 
     def training_loss(self, batch: dict[str, torch.Tensor], hints: bool = True) -> tuple[torch.Tensor, dict[str, float]]:
         """Teacher-forced cross-entropy of the grid's (Cr, Cb) bins + ``refine_weight`` x refinement L1.
@@ -414,7 +405,9 @@ class PixColor(nn.Module):
         if "hint" in batch:
             hint = batch["hint"]
         elif hints and self.training and self.train_with_hints:
-            hint = self._training_hints(ab, batch.get("seed"))
+            from colorstudio.training.hint_sim import batch_training_hints
+
+            hint = batch_training_hints(ab, batch.get("seed"), self.config.p_no_hints)
         else:
             hint = None
         grid = self.grid_size(*L_norm.shape[-2:])

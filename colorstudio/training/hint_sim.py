@@ -25,6 +25,7 @@ from colorstudio.engine.hints import Hint
 
 __all__ = [
     "HINT_P",
+    "batch_training_hints",
     "MAX_PATCH",
     "SWEEP_PATCH",
     "simulate_training_hints",
@@ -223,3 +224,14 @@ def sweep_hint_points(rgb: np.ndarray, n_hints: int, seed: int, patch: int = SWE
         color = _color_with_ab(float(lightness), float(a), float(b))
         hints.append(Hint(x=left + size / 2.0, y=top + size / 2.0, radius=size / 2.0, color=color))
     return hints
+
+
+def batch_training_hints(ab: torch.Tensor, seed: int | torch.Tensor | None, p_no_hints: float) -> torch.Tensor:
+    """Simulated hints (B, 3, H, W) for a training batch: :func:`simulate_training_hints_torch` for a
+    random ``1 - p_no_hints`` of the images, zeros for the rest. ``seed`` (the shared loop's per-step seed)
+    makes them reproducible across resumes; the generator is on the CPU, so a GPU run draws the same."""
+    gen = torch.Generator(device="cpu")
+    gen.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, (1,)).item()))
+    hint = simulate_training_hints_torch(ab, gen)
+    keep = (torch.rand(ab.shape[0], 1, 1, 1, generator=gen) >= p_no_hints).to(ab.device)
+    return hint * keep.to(hint.dtype)
