@@ -304,7 +304,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 # family -> module with train_<family>(data_paths, out_dir, steps, resume) and export_<family>_model(run, out)
-TRAINABLE_FAMILIES = {"histogram": "colorstudio.training.train_histogram", "pic": "colorstudio.training.train_pic",
+TRAINABLE_FAMILIES = {"gan": "colorstudio.training.train_gan", "histogram": "colorstudio.training.train_histogram", "pic": "colorstudio.training.train_pic",
                       "pixcolor": "colorstudio.training.train_pixcolor"}
 
 

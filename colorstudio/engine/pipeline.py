@@ -159,8 +159,8 @@ def _import_families() -> None:
     # Importing a family module registers its network builder and colorizer factory.
     import importlib
 
-    for module in ("colorstudio.engine.histogram_colorizer", "colorstudio.engine.pic_colorizer",
-                   "colorstudio.engine.pixcolor_colorizer"):
+    for module in ("colorstudio.engine.gan_colorizer", "colorstudio.engine.histogram_colorizer",
+                   "colorstudio.engine.pic_colorizer", "colorstudio.engine.pixcolor_colorizer"):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:
