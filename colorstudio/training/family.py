@@ -180,6 +180,8 @@ def run_card(run: RunFolder, family: str, working_resolution: int | None, *,
                           "held_out": "val/ (never trained on)", "crop": info.get("settings", {}).get("crop"),
                           **training_data_extra},
         "license_note": license_note,
+        # steps count from the started-from model's weights, which had their own training
+        **({"initialized_from": info["initialized_from"]} if info.get("initialized_from") else {}),
     }
 
 

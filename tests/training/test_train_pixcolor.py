@@ -83,3 +83,5 @@ def test_init_starts_a_run_from_an_installed_model_on_a_newer_histogram_model(tm
     assert info["conditioned_on"]["weights_sha256"] == cards["histogram-new"].weights_sha256
     assert main([*args[:5], "2", *args[6:], "--resume"]) == 0
     assert json.loads((run / "run_info.json").read_text())["initialized_from"] == info["initialized_from"]
+    card = export_pixcolor_model(run, tmp_path / "exported")
+    assert card.to_dict()["initialized_from"] == info["initialized_from"] and card.steps == 2
