@@ -164,14 +164,9 @@ class CGANColorizer(nn.Module):
         simulated while training (when enabled), else none.
         """
         L_norm, ab = batch["L"], batch["ab"]
-        if "hint" in batch:
-            hint = batch["hint"]
-        elif hints and self.training and self.train_with_hints:
-            from colorstudio.training.hint_sim import batch_training_hints
+        from colorstudio.training.hint_sim import hint_for_batch
 
-            hint = batch_training_hints(ab, batch.get("seed"), self.config.p_no_hints)
-        else:
-            hint = None
+        hint = hint_for_batch(batch, hints and self.training and self.train_with_hints, self.config.p_no_hints)
         fake = self(L_norm, hint)
         l1 = (fake - ab).abs().mean()
         fooled = self._critic_without_grad(L_norm, fake)

@@ -277,14 +277,9 @@ class HistogramColorizer(nn.Module):
         simulator is importable), else none. Returns the scalar loss and float metrics.
         """
         L_norm, ab = batch["L"], batch["ab"]
-        if "hint" in batch:
-            hint = batch["hint"]
-        elif hints and self.training and self.train_with_hints:
-            from colorstudio.training.hint_sim import batch_training_hints
+        from colorstudio.training.hint_sim import hint_for_batch
 
-            hint = batch_training_hints(ab, batch.get("seed"), self.config.p_no_hints)
-        else:
-            hint = None
+        hint = hint_for_batch(batch, hints and self.training and self.train_with_hints, self.config.p_no_hints)
         hue_logits, chroma_logits = self(self.make_input(L_norm, hint))
         with torch.no_grad():
             hue_t, chroma_t, chroma01 = histogram_targets(L_norm, ab, self.hue_smooth, self.chroma_smooth, self.config.output_stride)

@@ -319,14 +319,9 @@ class PIC(nn.Module):
         and ``bpd`` (bits per dimension over the h' x w' x 2 chroma grid).
         """
         L_norm, ab = batch["L"], batch["ab"]
-        if "hint" in batch:
-            hint = batch["hint"]
-        elif self.training and self.train_with_hints and self.config.in_channels == 4:
-            from colorstudio.training.hint_sim import batch_training_hints
+        from colorstudio.training.hint_sim import hint_for_batch
 
-            hint = batch_training_hints(ab, batch.get("seed"), self.config.p_no_hints)
-        else:
-            hint = None
+        hint = hint_for_batch(batch, self.training and self.train_with_hints and self.config.in_channels == 4, self.config.p_no_hints)
         nll = -self.log_prob(L_norm, ab, hint)  # (B,)
         h, w = self.grid_size(*L_norm.shape[-2:])
         dims = h * w * 2

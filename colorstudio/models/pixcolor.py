@@ -402,14 +402,9 @@ class PixColor(nn.Module):
         Metrics: ``ce_nats`` and ``bits_per_dim`` per grid value, ``refine_l1`` in chroma units [0, 1].
         """
         L_norm, ab, rgb = batch["L"], batch["ab"], batch["rgb"]
-        if "hint" in batch:
-            hint = batch["hint"]
-        elif hints and self.training and self.train_with_hints:
-            from colorstudio.training.hint_sim import batch_training_hints
+        from colorstudio.training.hint_sim import hint_for_batch
 
-            hint = batch_training_hints(ab, batch.get("seed"), self.config.p_no_hints)
-        else:
-            hint = None
+        hint = hint_for_batch(batch, hints and self.training and self.train_with_hints, self.config.p_no_hints)
         grid = self.grid_size(*L_norm.shape[-2:])
         chroma = chroma_of_rgb(rgb)  # (B, 2, S, S)
         bins = self.grid_bins(chroma, grid)  # (B, 2, gh, gw)

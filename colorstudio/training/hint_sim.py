@@ -26,6 +26,7 @@ from colorstudio.engine.hints import Hint
 __all__ = [
     "HINT_P",
     "batch_training_hints",
+    "hint_for_batch",
     "MAX_PATCH",
     "SWEEP_PATCH",
     "simulate_training_hints",
@@ -235,3 +236,11 @@ def batch_training_hints(ab: torch.Tensor, seed: int | torch.Tensor | None, p_no
     hint = simulate_training_hints_torch(ab, gen)
     keep = (torch.rand(ab.shape[0], 1, 1, 1, generator=gen) >= p_no_hints).to(ab.device)
     return hint * keep.to(hint.dtype)
+
+
+def hint_for_batch(batch: dict[str, torch.Tensor], simulate: bool, p_no_hints: float) -> torch.Tensor | None:
+    """A training batch's hint channels: its own ``"hint"`` if it has one, else simulated hints
+    (:func:`batch_training_hints`) when ``simulate``, else None."""
+    if "hint" in batch:
+        return batch["hint"]
+    return batch_training_hints(batch["ab"], batch.get("seed"), p_no_hints) if simulate else None
