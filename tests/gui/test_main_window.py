@@ -325,7 +325,10 @@ def test_view_zoom_and_drop(qtbot, make_window, gray_path):
     assert window.canvas.compare.mode == "gray"
 
 
-def test_missing_models_are_disabled_with_reason(make_window):
+def test_missing_models_are_disabled_with_reason(make_window, monkeypatch, tmp_path):
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    monkeypatch.setenv("COLORSTUDIO_MODELS", str(empty))  # every known family is then missing
     window = make_window()
     combo = window.samples_panel.model_combo
     missing = [c for c in window.session.model_choices if not c.available]
