@@ -32,6 +32,7 @@ __all__ = [
     "ms_scales",
     "ms_ssim",
     "mean_pairwise_ms_ssim",
+    "sample_mean_and_spread_skill",
     "bits_per_dim",
     "score_outputs",
 ]
@@ -335,6 +336,29 @@ def mean_pairwise_ms_ssim(samples: Sequence[np.ndarray]) -> float:
     return float(np.mean([_ms_ssim_from_pyramids(p, q) for p, q in itertools.combinations(pyramids, 2)]))
 
 
+def sample_mean_and_spread_skill(gt: np.ndarray, samples: Sequence[np.ndarray]) -> tuple[float, float]:
+    """(PSNR of the samples' per-pixel mean, spread-skill ratio) for N >= 2 samples of one image.
+
+    The mean of the samples estimates the model's posterior mean. The spread-skill ratio (ensemble
+    forecasting's calibration check, Fortin et al. 2014) is ``sqrt((N+1)/N) * spread / RMSE(mean)``
+    with ``spread`` the root of the unbiased per-pixel sample variance: 1 for a calibrated sampler, below
+    1 when it is overconfident, above 1 when it scatters more than its errors warrant. For a sample
+    drawn independently of the truth, MSE(sample) = MSE(mean) + spread^2, so a calibrated sampler's
+    sample beats the gray image only where its mean beats gray by about 3 dB.
+    """
+    if len(samples) < 2:
+        raise ValueError(f"the spread needs at least 2 samples, got {len(samples)}")
+    for sample in samples:
+        _check_pair(gt, sample)
+    stack = np.stack(samples).astype(np.float64)  # (N, H, W, 3)
+    mean = stack.mean(axis=0)
+    mse_mean = float(np.mean((mean - gt) ** 2))
+    spread2 = float(np.mean(stack.var(axis=0, ddof=1)))
+    n = len(samples)
+    ratio = math.sqrt((n + 1) / n * spread2 / mse_mean) if mse_mean > 0 else math.nan
+    return psnr(gt, np.clip(np.rint(mean), 0, 255).astype(np.uint8)), ratio
+
+
 def score_outputs(
     gt: np.ndarray, outputs: Sequence[np.ndarray], *, gt_lab: np.ndarray | None = None, bins: int = 64
 ) -> dict[str, float]:
@@ -343,7 +367,8 @@ def score_outputs(
 
     Keys: ``psnr``, ``ssim``, ``rmse_ab`` (alpha-beta), ``rmse_ab_lab`` (Lab / 110), ``colorfulness_ratio``,
     ``hist_intersection`` for ``outputs[0]``; with two or more outputs also ``psnr_best`` (best over
-    outputs) and ``diversity_ms_ssim`` (``mean_pairwise_ms_ssim``). Values equal the single functions'.
+    outputs), ``diversity_ms_ssim`` (``mean_pairwise_ms_ssim``), ``psnr_mean`` and ``spread_skill``
+    (``sample_mean_and_spread_skill``). Values equal the single functions'.
     """
     if len(outputs) < 1:
         raise ValueError("score_outputs needs at least one output")
@@ -361,6 +386,7 @@ def score_outputs(
     if len(outputs) > 1:
         values["psnr_best"] = max(psnr(gt, out) for out in outputs)
         values["diversity_ms_ssim"] = mean_pairwise_ms_ssim(outputs)
+        values["psnr_mean"], values["spread_skill"] = sample_mean_and_spread_skill(gt, outputs)
     return values
 
 

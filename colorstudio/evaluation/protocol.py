@@ -54,7 +54,7 @@ TRAINING_MEDIAN_AB: tuple[float, float] = (1.595, 5.585)
 GRAY_METHOD = "gray"
 TINT_METHOD = "constant tint"
 
-# (report key, table header). Sample-0 metrics first; the last two exist only when samples > 1.
+# (report key, table header). Sample-0 metrics first; those from psnr_best on exist only when samples > 1.
 METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
     ("psnr", "PSNR"),
     ("ssim", "SSIM"),
@@ -65,9 +65,11 @@ METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
     ("psnr_best", "PSNR best"),
     ("diversity_ms_ssim", "MS-SSIM"),
     ("diversity_ms_ssim_median", "MS-SSIM med"),
+    ("psnr_mean", "PSNR mean"),
+    ("spread_skill_median", "Spread/skill"),
 )
 # aggregated over images as a median instead of a mean (report key -> per-image key)
-MEDIAN_COLUMNS = {"diversity_ms_ssim_median": "diversity_ms_ssim"}
+MEDIAN_COLUMNS = {"diversity_ms_ssim_median": "diversity_ms_ssim", "spread_skill_median": "spread_skill"}
 METRIC_NOTES = {
     "psnr": "dB, uint8 sRGB, sample 0, identical images capped at 100 dB",
     "ssim": "Wang 2004 (Gaussian sigma 1.5), per RGB channel, sample 0",
@@ -78,6 +80,9 @@ METRIC_NOTES = {
     "psnr_best": "best PSNR over the N samples",
     "diversity_ms_ssim": "mean pairwise MS-SSIM between the N samples (lower = more diverse)",
     "diversity_ms_ssim_median": "median over images of the mean pairwise MS-SSIM between the N samples",
+    "psnr_mean": "PSNR of the per-pixel mean of the N samples (the model's posterior mean, estimated)",
+    "spread_skill_median": "median over images of sqrt((N+1)/N) x sample spread / RMSE of the sample mean "
+                           "(1 = calibrated, < 1 overconfident)",
 }
 
 Progress = Callable[[float, str], None]

@@ -189,6 +189,8 @@ def test_score_outputs_equals_the_single_metrics():
             "hist_intersection": m.ab_histogram_intersection(gt, first),
             "psnr_best": max(m.psnr(gt, first), m.psnr(gt, second)),
             "diversity_ms_ssim": m.ms_ssim(first, second),
+            "psnr_mean": m.sample_mean_and_spread_skill(gt, [first, second])[0],
+            "spread_skill": m.sample_mean_and_spread_skill(gt, [first, second])[1],
         },
         rel=1e-6,
     )
@@ -197,3 +199,29 @@ def test_score_outputs_equals_the_single_metrics():
     }
     with pytest.raises(ValueError):
         m.score_outputs(gt, [])
+
+
+def _draws(rng, centre, sigma, n, shape=(64, 64, 3)):
+    return [np.clip(np.rint(centre + rng.normal(0, sigma, shape)), 0, 255).astype(np.uint8) for _ in range(n)]
+
+
+def test_spread_skill_is_one_for_a_calibrated_sampler_and_small_for_an_overconfident_one():
+    rng = np.random.default_rng(0)
+    centre = rng.uniform(80, 170, (64, 64, 3))  # the posterior mean; truth and samples scatter around it
+    (gt,) = _draws(rng, centre, 12.0, 1)
+    _, calibrated = m.sample_mean_and_spread_skill(gt, _draws(rng, centre, 12.0, 8))
+    _, overconfident = m.sample_mean_and_spread_skill(gt, _draws(rng, centre, 3.0, 8))
+    assert calibrated == pytest.approx(1.0, abs=0.05)
+    assert overconfident == pytest.approx(0.25, abs=0.05)
+
+
+def test_sample_mean_psnr_scores_the_rounded_mean_image():
+    gt = smooth_rgb(30, 32)
+    low, high = gt.astype(np.int16) - 6, gt.astype(np.int16) + 6
+    samples = [np.clip(low, 0, 255).astype(np.uint8), np.clip(high, 0, 255).astype(np.uint8)]
+    psnr_mean, _ = m.sample_mean_and_spread_skill(gt, samples)
+    expected = np.rint((samples[0].astype(float) + samples[1]) / 2).astype(np.uint8)
+    assert psnr_mean == pytest.approx(m.psnr(gt, expected))
+    assert psnr_mean > max(m.psnr(gt, s) for s in samples)  # errors of opposite sign cancel in the mean
+    with pytest.raises(ValueError, match="at least 2"):
+        m.sample_mean_and_spread_skill(gt, samples[:1])
