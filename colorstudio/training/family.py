@@ -1,4 +1,4 @@
-"""What the model-family trainers (``train_histogram``, ``train_pixcolor``, ``train_pic``) share.
+"""What the model-family trainers (``train_histogram``, ``train_pixcolor``, ``train_pic``, ``train_gan``) share.
 
 A training run folder holds, beside the shared loop's ``checkpoints/`` and ``log.jsonl``:
 
@@ -6,19 +6,24 @@ A training run folder holds, beside the shared loop's ``checkpoints/`` and ``log
   the config passed in, so a run always continues with the network it started with.
 - ``run_info.json``: data sets, image counts, whether hints were simulated, the settings, threads.
 
-This module writes and reads those two files, builds the loop's ``TrainConfig`` from a family's settings
-dataclass, loads a model from a run's checkpoint and exports a run to a model folder with its card.
+This module holds the settings every family has (:class:`TrainSettings`, which each family subclasses
+with its own defaults) and their command-line options; it opens a run's training images, writes and reads
+those two files, starts the shared loop, measures a model's cost, evaluates a colorizer built from a
+checkpoint, loads a model from a run's checkpoint and exports a run to a model folder with its card.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -26,8 +31,12 @@ __all__ = [
     "RESEARCH_LICENSE_NOTE",
     "RUN_INFO_JSON",
     "RunFolder",
+    "TrainSettings",
+    "add_run_arguments",
     "build_run_info",
+    "evaluate_colorizer",
     "export_run",
+    "forward_flops",
     "hints_available",
     "histogram_network_config",
     "frozen_histogram_run_info",
@@ -36,13 +45,19 @@ __all__ = [
     "load_frozen_histogram",
     "load_run_model",
     "loop_config",
+    "median_train_step_s",
     "open_run",
+    "parse_hint_counts",
     "prepare_run_dir",
     "read_run_info",
+    "require_val",
     "resolve_config_on_resume",
     "run_card",
     "run_dir_of",
+    "settings_from_args",
     "settings_to_json",
+    "start_training",
+    "training_dataset",
     "write_run_files",
 ]
 
@@ -57,6 +72,33 @@ class _FamilyConfig(Protocol):
 
 ConfigT = TypeVar("ConfigT")
 ModelT = TypeVar("ModelT", bound=torch.nn.Module)
+SettingsT = TypeVar("SettingsT", bound="TrainSettings")
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Data and optimisation settings of a run; mapped onto the shared loop's ``TrainConfig``.
+
+    The defaults are what most families use; each family subclasses this, redeclaring only the fields
+    its recipe changes. The field names are recorded in every run's ``run_info.json``: keep them.
+    """
+
+    steps: int = 10000
+    batch_size: int = 16
+    crop: int = 112  # side of the square training crops, in pixels
+    crop_scale: tuple[float, float] | None = (0.7, 1.0)  # random-resized crop side range; None = plain crops
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.99)
+    warmup: int = 500
+    min_lr_fraction: float = 0.05
+    ema_decay: float = 0.999
+    grad_clip: float | None = 1.0
+    checkpoint_every_s: float = 300.0
+    log_every: int = 50
+    seed: int = 0
+    threads: int = 2
+    device: str = "auto"
 
 
 def hints_available() -> bool:
@@ -66,6 +108,68 @@ def hints_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+# ---------------------------------------------------------------------------------------------- command line
+# command-line option (argparse dest) -> settings field it overrides
+_SETTINGS_OF_OPTIONS = {
+    "steps": "steps", "batch_size": "batch_size", "crop": "crop", "lr": "lr", "checkpoint_every": "checkpoint_every_s",
+    "log_every": "log_every", "threads": "threads", "device": "device",
+}
+
+
+def add_run_arguments(parser: argparse.ArgumentParser, defaults: TrainSettings | None, *, out: str | None,
+                      eval_only_help: str, eval_limit: int | None, out_help: str = "checkpoint folder",
+                      measure_help: str = "print FLOPs and training images/s and exit", threads_help: str | None = None,
+                      crop: bool = True) -> None:
+    """The options every trainer has: ``--data``, ``--out``, ``--steps``, ``--resume``, the settings options
+    (``--crop`` unless ``crop`` is False, ``--batch-size``, ``--lr``, ``--checkpoint-every``, ``--log-every``,
+    ``--threads``, ``--device``), ``--limit``, ``--eval-only``/``--eval-limit``/``--val``, ``--export`` and
+    ``--measure``. Their defaults come from ``defaults``; with None they default to None, so a value
+    chosen later (e.g. by a preset) applies unless the option is given."""
+
+    def default(field: str) -> Any:
+        return None if defaults is None else getattr(defaults, field)
+
+    parser.add_argument("--data", nargs="+", default=None, help="training folders/tars (never val/); required to train")
+    parser.add_argument("--out", default=out, help=out_help)
+    parser.add_argument("--steps", type=int, default=default("steps"))
+    parser.add_argument("--resume", action="store_true")
+    if crop:
+        parser.add_argument("--crop", type=int, default=default("crop"))
+    parser.add_argument("--batch-size", type=int, default=default("batch_size"))
+    parser.add_argument("--lr", type=float, default=default("lr"))
+    parser.add_argument("--limit", type=int, default=None, help="use at most this many training images")
+    parser.add_argument("--checkpoint-every", type=float, default=default("checkpoint_every_s"), help="seconds")
+    parser.add_argument("--log-every", type=int, default=default("log_every"))
+    parser.add_argument("--threads", type=int, default=default("threads"), help=threads_help)
+    parser.add_argument("--device", default=default("device"))
+    parser.add_argument("--eval-only", metavar="CKPT", help=eval_only_help)
+    parser.add_argument("--eval-limit", type=int, default=eval_limit)
+    parser.add_argument("--val", default=None,
+                        help="evaluation images (folder/tar, never trained on); required with --eval-only")
+    parser.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
+    parser.add_argument("--measure", action="store_true", help=measure_help)
+
+
+def settings_from_args(settings: type[SettingsT] | SettingsT, args: argparse.Namespace) -> SettingsT:
+    """``settings`` (a settings class, i.e. its defaults, or an instance such as a preset's) with the
+    settings options of :func:`add_run_arguments` that ``args`` holds; options that are None keep the
+    settings' value."""
+    base = settings() if isinstance(settings, type) else settings
+    given = {field: getattr(args, dest, None) for dest, field in _SETTINGS_OF_OPTIONS.items()}
+    return replace(base, **{field: value for field, value in given.items() if value is not None})
+
+
+def require_val(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage error when ``--eval-only`` is given without ``--val``."""
+    if not args.val:
+        parser.error("--eval-only needs --val (a folder or tar of evaluation images)")
+
+
+def parse_hint_counts(text: str) -> list[int]:
+    """``"0,10"`` -> ``[0, 10]`` (the ``--eval-hints`` option; ``""`` -> none)."""
+    return [int(n) for n in text.split(",") if n]
 
 
 # ---------------------------------------------------------------------------------------------- run folder
@@ -126,7 +230,7 @@ def write_run_files(out_dir: Path, config: _FamilyConfig, info: Mapping[str, Any
     print(json.dumps({"event": "start", "resume": resume, **info}), flush=True)
 
 
-def loop_config(settings: Any, out_dir: Path, resume: bool):
+def loop_config(settings: TrainSettings, out_dir: Path, resume: bool):
     """The shared loop's ``TrainConfig`` from a family settings dataclass (warmup + cosine, no workers)."""
     from colorstudio.training.loop import TrainConfig
 
@@ -137,6 +241,74 @@ def loop_config(settings: Any, out_dir: Path, resume: bool):
         grad_clip=s.grad_clip, checkpoint_every_s=s.checkpoint_every_s, log_every=s.log_every,
         out_dir=out_dir, resume=resume, device=s.device, seed=s.seed, num_workers=0, threads=s.threads,
     )
+
+
+# ---------------------------------------------------------------------------------------------- training
+def training_dataset(data_paths: Sequence[str | Path], settings: TrainSettings, limit: int | None = None,
+                     **options: Any):
+    """A run's training images (a :class:`colorstudio.training.data.ColorDataset` of random
+    ``settings.crop`` crops, seeded by ``settings.seed``); ``options`` go to the dataset.
+
+    Torch's thread count is set to ``settings.threads`` first, so the whole run (dataset and model
+    construction included) uses it."""
+    from colorstudio.training.data import ColorDataset
+
+    torch.set_num_threads(settings.threads)
+    return ColorDataset([str(p) for p in data_paths], settings.crop, train=True, seed=settings.seed, limit=limit,
+                        crop_scale=settings.crop_scale, **options)
+
+
+def start_training(model: torch.nn.Module, dataset: Any, config: _FamilyConfig, settings: TrainSettings,
+                   data_paths: Sequence[str | Path], out_dir: Path, resume: bool, *, progress=None, cancel=None,
+                   **run_info: Any):
+    """Write the run's ``model_config.json`` and ``run_info.json`` (``run_info`` entries first) and train
+    ``model`` on ``dataset`` with the shared loop. Returns the loop's ``TrainResult``."""
+    from colorstudio.training.loop import train
+
+    info = build_run_info(data_paths, dataset, model.train_with_hints, settings, **run_info)
+    write_run_files(out_dir, config, info, resume)
+    return train(model, dataset, loop_config(settings, out_dir, resume), progress=progress, cancel=cancel)
+
+
+# ---------------------------------------------------------------------------------------------- cost
+def forward_flops(fn: Callable[[], Any]) -> float:
+    """FLOPs counted while ``fn()`` runs (without autograd)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        fn()
+    return float(counter.get_total_flops())
+
+
+def median_train_step_s(loss_fn: Callable[[], torch.Tensor], optimizer: torch.optim.Optimizer, steps: int) -> float:
+    """Median seconds of ``steps`` training steps (``loss_fn()``, backward, optimizer step), after one more
+    that is not counted: the first step pays for allocations and lazy initialisation."""
+    times = []
+    for _ in range(steps + 1):
+        t0 = time.perf_counter()
+        loss = loss_fn()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - t0)
+    return float(np.median(times[1:]))
+
+
+# ---------------------------------------------------------------------------------------------- eval
+def evaluate_colorizer(colorizer: Any, val_path: str | Path, limit: int, hint_counts: Sequence[int], samples: int,
+                       seed: int = 0, **predict_options: Any) -> dict[str, Any]:
+    """The DESIGN.md protocol (:func:`colorstudio.evaluation.protocol.evaluate`) on ``limit`` validation
+    images for an engine colorizer, predicting at full resolution as the app does; ``predict_options``
+    go to :func:`colorstudio.engine.pipeline.predict_full_resolution` (e.g. ``temperature``)."""
+    from colorstudio.engine.pipeline import predict_full_resolution
+    from colorstudio.evaluation.protocol import evaluate, load_eval_set
+
+    def predict(L, hint_ab, hint_mask, n, s):
+        rgb = predict_full_resolution(L, hint_ab, hint_mask, colorizer, samples=n, seed=s, **predict_options)
+        return [np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8) for x in rgb]
+
+    report = evaluate(predict, load_eval_set(val_path, limit=limit), hint_counts=hint_counts, samples=samples, seed=seed)
+    return report.to_dict()
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints

@@ -18,32 +18,37 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from colorstudio.errors import ColorStudioError
 from colorstudio.models.gan import CGANColorizer, GANConfig
 from colorstudio.training.family import (
-    build_run_info,
+    TrainSettings,
+    add_run_arguments,
     config_of_model,
+    evaluate_colorizer,
     export_run,
+    forward_flops,
     frozen_histogram_run_info,
     hints_available,
     histogram_network_config,
     load_run_model,
-    loop_config,
+    median_train_step_s,
     open_run,
+    parse_hint_counts,
     prepare_run_dir,
+    require_val,
     resolve_config_on_resume,
     run_card,
+    settings_from_args,
+    start_training,
+    training_dataset,
     warm_start_run_info,
-    write_run_files,
 )
 
 __all__ = ["GANTrainSettings", "export_gan_model", "load_checkpoint_model", "main", "measure_cost", "train_gan"]
@@ -53,25 +58,15 @@ WORKING_RESOLUTION = 128  # long side the generator sees: the scale of the 128 p
 
 
 @dataclass(frozen=True)
-class GANTrainSettings:
-    """Data and optimisation settings; mapped onto the shared loop's ``TrainConfig``."""
+class GANTrainSettings(TrainSettings):
+    """The cGAN's defaults of :class:`~colorstudio.training.family.TrainSettings`."""
 
     steps: int = 4000
-    batch_size: int = 16
-    crop: int = 112
-    crop_scale: tuple[float, float] | None = (0.7, 1.0)
     lr: float = 2e-4  # pix2pix: Adam 2e-4, beta1 0.5
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.5, 0.999)
     warmup: int = 200
-    min_lr_fraction: float = 0.05
-    ema_decay: float = 0.999
     grad_clip: float | None = None  # one global norm over both networks would let the L1 term throttle the critic
-    checkpoint_every_s: float = 300.0
-    log_every: int = 50
-    seed: int = 0
-    threads: int = 2
-    device: str = "auto"
 
 
 def _config_for(histogram_model: str | Path | None, base: GANConfig = GANConfig()) -> GANConfig:
@@ -105,34 +100,20 @@ def _new_run_config(histogram_model: str | Path | None, init_model: str | Path |
 def measure_cost(config: GANConfig, crop: int = 112, batch_size: int = 16, steps: int = 3, threads: int = 2) -> dict[str, float]:
     """Forward GFLOPs per image (generator; generator + 3 critic passes in training) and training images/s,
     timed on random tensors after one warm-up step."""
-    from torch.utils.flop_counter import FlopCounterMode
-
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = CGANColorizer(config).train()
     gen = torch.Generator().manual_seed(0)
     batch = {"L": torch.rand(batch_size, 1, crop, crop, generator=gen) * 2 - 1,
              "ab": torch.randn(batch_size, 2, crop, crop, generator=gen) * 0.2}
-    flops = {}
-    with torch.no_grad():
-        for name, fn in (("generator", lambda: model(batch["L"][:1])),
-                         ("critic", lambda: model.discriminator(batch["L"][:1], batch["ab"][:1]))):
-            with FlopCounterMode(display=False) as counter:
-                fn()
-            flops[name] = counter.get_total_flops() / 1e9
+    flops = {"generator": forward_flops(lambda: model(batch["L"][:1])) / 1e9,
+             "critic": forward_flops(lambda: model.discriminator(batch["L"][:1], batch["ab"][:1])) / 1e9}
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    times = []
-    for _ in range(steps + 1):
-        t0 = time.perf_counter()
-        loss, _ = model.training_loss(batch, hints=False)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t0)
+    step_s = median_train_step_s(lambda: model.training_loss(batch, hints=False)[0], opt, steps)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return {"crop": crop, "batch": batch_size, "threads": torch.get_num_threads(),
             "trainable_params_M": trainable / 1e6, "generator_gflops_fwd": flops["generator"],
-            "critic_gflops_fwd": flops["critic"], "train_images_per_s": batch_size / float(np.median(times[1:]))}
+            "critic_gflops_fwd": flops["critic"], "train_images_per_s": batch_size / step_s}
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
@@ -162,16 +143,9 @@ def evaluate_checkpoint(path: str | Path, val_path: str | Path, limit: int = 100
                         hint_counts: Sequence[int] = (0, 10)) -> dict[str, Any]:
     """DESIGN.md protocol on ``limit`` validation images for a checkpoint's EMA weights."""
     from colorstudio.engine.gan_colorizer import GANColorizer
-    from colorstudio.engine.pipeline import predict_full_resolution
-    from colorstudio.evaluation.protocol import evaluate, load_eval_set
 
     colorizer = GANColorizer("gan-checkpoint", load_checkpoint_model(path), {}, torch.device("cpu"))
-
-    def predict(L, hint_ab, hint_mask, n, s):
-        rgb = predict_full_resolution(L, hint_ab, hint_mask, colorizer, samples=n, seed=s)
-        return [np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8) for x in rgb]
-
-    return evaluate(predict, load_eval_set(val_path, limit=limit), hint_counts=hint_counts, samples=1).to_dict()
+    return evaluate_colorizer(colorizer, val_path, limit, hint_counts, samples=1)
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -194,9 +168,6 @@ def train_gan(
     if any). ``init_model`` (an installed cGAN) gives a new run its architecture and starting weights, all
     but the frozen histogram copy. On resume the run's stored config wins. Returns the loop's ``TrainResult``.
     """
-    from colorstudio.training.data import ColorDataset
-    from colorstudio.training.loop import train
-
     s = replace(settings or GANTrainSettings(), steps=steps)
     out_dir = prepare_run_dir(out_dir)
     if config is None and not resume:
@@ -204,43 +175,26 @@ def train_gan(
     config = resolve_config_on_resume(out_dir, config or GANConfig(), GANConfig, resume)
     if histogram_model is not None and not resume and not config.histogram:
         raise ColorStudioError("this cGAN config does not build on a histogram network", histogram_model)
-    torch.set_num_threads(s.threads)
-    dataset = ColorDataset([str(p) for p in data_paths], s.crop, train=True, seed=s.seed, limit=limit,
-                           crop_scale=s.crop_scale)
+    dataset = training_dataset(data_paths, s, limit)
     model = CGANColorizer(config)
     extra = frozen_histogram_run_info(model.encoder, histogram_model, out_dir, resume)
     extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,))
     model.train_with_hints = hints_available()
-    write_run_files(out_dir, config, build_run_info(data_paths, dataset, model.train_with_hints, s, **extra), resume)
-    return train(model, dataset, loop_config(s, out_dir, resume), progress=progress, cancel=cancel)
+    return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
+                          **extra)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_gan", description=__doc__.split("\n")[0])
-    p.add_argument("--data", nargs="+", default=None, help="training folders/tars (never val/); required to train")
-    p.add_argument("--out", default="runs/gan", help="checkpoint folder")
-    p.add_argument("--steps", type=int, default=GANTrainSettings.steps)
-    p.add_argument("--resume", action="store_true")
+    add_run_arguments(p, GANTrainSettings(), out="runs/gan", eval_limit=100,
+                      eval_only_help="evaluate a checkpoint (run or step folder) and exit")
     p.add_argument("--width", type=int, default=GANConfig.width, help="generator width")
     p.add_argument("--histogram-model", default=None,
                    help="build the generator on this trained histogram model (default: the installed one)")
     p.add_argument("--from-scratch", action="store_true", help="no histogram network: train the whole generator")
     p.add_argument("--init", metavar="MODEL", default=None, help="start a new run from this installed cGAN's weights")
-    p.add_argument("--crop", type=int, default=GANTrainSettings.crop)
-    p.add_argument("--batch-size", type=int, default=GANTrainSettings.batch_size)
-    p.add_argument("--lr", type=float, default=GANTrainSettings.lr)
-    p.add_argument("--limit", type=int, default=None, help="use at most this many training images")
-    p.add_argument("--checkpoint-every", type=float, default=GANTrainSettings.checkpoint_every_s, help="seconds")
-    p.add_argument("--log-every", type=int, default=GANTrainSettings.log_every)
-    p.add_argument("--threads", type=int, default=GANTrainSettings.threads)
-    p.add_argument("--device", default="auto")
-    p.add_argument("--eval-only", metavar="CKPT", help="evaluate a checkpoint (run or step folder) and exit")
-    p.add_argument("--eval-limit", type=int, default=100)
     p.add_argument("--eval-hints", default="0,10", help="sweep hint counts, e.g. 0,10")
-    p.add_argument("--val", default=None, help="evaluation images (folder/tar, never trained on); required with --eval-only")
-    p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
-    p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s and exit")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.init:  # train_gan takes the architecture from the model and finds the histogram model
@@ -253,9 +207,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(measure_cost(measured, args.crop, args.batch_size, threads=args.threads)))
         return 0
     if args.eval_only:
-        if not args.val:
-            p.error("--eval-only needs --val (a folder or tar of evaluation images)")
-        counts = [int(n) for n in args.eval_hints.split(",") if n]
+        require_val(p, args)
+        counts = parse_hint_counts(args.eval_hints)
         print(json.dumps(evaluate_checkpoint(args.eval_only, args.val, args.eval_limit, counts)))
         return 0
     if args.export:
@@ -263,9 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.data:
         p.error("training needs --data (folders or tar files of colour images, never val/)")
-    settings = GANTrainSettings(steps=args.steps, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
-                                checkpoint_every_s=args.checkpoint_every, log_every=args.log_every,
-                                threads=args.threads, device=args.device)
+    settings = settings_from_args(GANTrainSettings, args)
     train_gan(args.data, args.out, args.steps, args.resume, config, settings, args.limit,
               histogram_model=None if args.resume else histogram_model, init_model=args.init)
     return 0

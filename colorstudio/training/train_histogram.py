@@ -23,7 +23,6 @@ import argparse
 import itertools
 import json
 import sys
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -34,15 +33,21 @@ import torch
 from colorstudio.models.histogram import HistogramColorizer, HistogramConfig, decode_ab
 from colorstudio.training.family import (  # noqa: F401  (MODEL_CONFIG_JSON re-exported)
     MODEL_CONFIG_JSON,
-    build_run_info,
+    TrainSettings,
+    add_run_arguments,
     export_run,
+    forward_flops,
     load_run_model,
-    loop_config,
+    median_train_step_s,
     open_run,
+    parse_hint_counts,
     prepare_run_dir,
+    require_val,
     resolve_config_on_resume,
     run_card,
-    write_run_files,
+    settings_from_args,
+    start_training,
+    training_dataset,
 )
 
 __all__ = [
@@ -62,27 +67,15 @@ DEFAULT_CONFIG = HistogramConfig(width=32, stage_blocks=(0, 1, 2, 3), norm="grou
 
 
 @dataclass(frozen=True)
-class HistogramTrainSettings:
-    """Data and optimisation settings; mapped onto the shared loop's ``TrainConfig``."""
+class HistogramTrainSettings(TrainSettings):
+    """The histogram family's defaults of :class:`~colorstudio.training.family.TrainSettings`."""
 
     steps: int = 16000
-    batch_size: int = 16
     crop: int = 96
     # random-resized crops (side 50-100 % of the 128 px photo, resized to `crop`): scale augmentation that
     # spans the object sizes of 128 px training photos and of 256 px evaluation images
     crop_scale: tuple[float, float] | None = (0.5, 1.0)
     lr: float = 1.5e-3
-    weight_decay: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.99)
-    warmup: int = 500
-    min_lr_fraction: float = 0.05
-    ema_decay: float = 0.999
-    grad_clip: float = 1.0
-    checkpoint_every_s: float = 300.0
-    log_every: int = 50
-    seed: int = 0
-    threads: int = 2
-    device: str = "auto"
 
 
 # ---------------------------------------------------------------------------------------------- cost
@@ -91,16 +84,10 @@ def measure_cost(config: HistogramConfig, crop: int, batch_size: int = 16, steps
 
     Training speed is timed on random tensors with the real loss (hints off) after one warm-up step.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     torch.set_num_threads(threads)
     model = HistogramColorizer(config)
     model.eval()
-    flops = {}
-    for side in (crop, 256):
-        with FlopCounterMode(display=False) as counter, torch.no_grad():
-            model(torch.zeros(1, config.in_channels, side, side))
-        flops[side] = counter.get_total_flops()
+    flops = {side: forward_flops(lambda: model(torch.zeros(1, config.in_channels, side, side))) for side in (crop, 256)}
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     gen = torch.Generator().manual_seed(0)
@@ -108,15 +95,7 @@ def measure_cost(config: HistogramConfig, crop: int, batch_size: int = 16, steps
         "L": torch.rand(batch_size, 1, crop, crop, generator=gen) * 2 - 1,
         "ab": torch.randn(batch_size, 2, crop, crop, generator=gen) * 0.2,
     }
-    times = []
-    for _ in range(steps + 1):
-        t0 = time.perf_counter()
-        loss, _ = model.training_loss(batch, hints=False)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t0)
-    step_s = float(np.median(times[1:]))
+    step_s = median_train_step_s(lambda: model.training_loss(batch, hints=False)[0], opt, steps)
     return {
         "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
         "gflops_fwd_per_image_at_crop": flops[crop] / 1e9,
@@ -236,46 +215,25 @@ def train_histogram(
     On resume the configuration stored in ``out_dir/model_config.json`` wins over ``config``. Returns the
     loop's ``TrainResult``.
     """
-    from colorstudio.training.data import ColorDataset
-    from colorstudio.training.loop import train
-
     s = replace(settings or HistogramTrainSettings(), steps=steps)
     out_dir = prepare_run_dir(out_dir)
     config = resolve_config_on_resume(out_dir, config, HistogramConfig, resume)
-    torch.set_num_threads(s.threads)
-    dataset = ColorDataset([str(p) for p in data_paths], s.crop, train=True, seed=s.seed, limit=limit,
-                           crop_scale=s.crop_scale)
+    dataset = training_dataset(data_paths, s, limit)
     model = HistogramColorizer(config)
-    info = build_run_info(data_paths, dataset, model.train_with_hints, s)
-    write_run_files(out_dir, config, info, resume)
-    return train(model, dataset, loop_config(s, out_dir, resume), progress=progress, cancel=cancel)
+    return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_histogram", description=__doc__.split("\n")[0])
-    p.add_argument("--data", nargs="+", help="training folders/tars (never val/); required to train")
-    p.add_argument("--out", default="runs/histogram", help="checkpoint folder")
-    p.add_argument("--steps", type=int, default=HistogramTrainSettings.steps)
-    p.add_argument("--resume", action="store_true")
+    add_run_arguments(p, HistogramTrainSettings(), out="runs/histogram", eval_limit=100,
+                      eval_only_help="evaluate a checkpoint (file or run folder) and exit",
+                      measure_help="print FLOPs and training images/s for --width/--crop", threads_help="torch threads")
     p.add_argument("--width", type=int, default=DEFAULT_CONFIG.width)
     p.add_argument("--norm", default=DEFAULT_CONFIG.norm, choices=("batch", "group", "none"))
-    p.add_argument("--crop", type=int, default=HistogramTrainSettings.crop)
-    p.add_argument("--batch-size", type=int, default=HistogramTrainSettings.batch_size)
-    p.add_argument("--lr", type=float, default=HistogramTrainSettings.lr)
-    p.add_argument("--limit", type=int, default=None, help="use at most this many training images")
-    p.add_argument("--checkpoint-every", type=float, default=HistogramTrainSettings.checkpoint_every_s, help="seconds")
-    p.add_argument("--log-every", type=int, default=HistogramTrainSettings.log_every)
-    p.add_argument("--eval-only", metavar="CKPT", help="evaluate a checkpoint (file or run folder) and exit")
-    p.add_argument("--eval-limit", type=int, default=100)
     p.add_argument("--eval-sizes", default="native,128", help="working sizes for --eval-only, e.g. native,128")
     p.add_argument("--eval-modes", default="median,mean", help="decode modes for --eval-only (median, mean)")
     p.add_argument("--eval-hints", default="", help="sweep hint counts for --eval-only, e.g. 1,10")
-    p.add_argument("--val", help="evaluation images (folder/tar, never trained on); required with --eval-only")
-    p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--threads", type=int, default=HistogramTrainSettings.threads, help="torch threads")
-    p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s for --width/--crop")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     if args.measure:
@@ -284,13 +242,12 @@ def main(argv: list[str] | None = None) -> int:
                           **measure_cost(cfg, args.crop, args.batch_size)}))
         return 0
     if args.eval_only:
-        if not args.val:
-            p.error("--eval-only needs --val (a folder or tar of evaluation images)")
+        require_val(p, args)
         from colorstudio.evaluation.protocol import TRAINING_MEDIAN_AB
         from colorstudio.training.checkpoint import load_checkpoint
 
         sizes = [None if s == "native" else int(s) for s in args.eval_sizes.split(",")]
-        counts = [int(n) for n in args.eval_hints.split(",") if n]
+        counts = parse_hint_counts(args.eval_hints)
         report = evaluate_model(load_checkpoint_model(args.eval_only), args.val, args.eval_limit, TRAINING_MEDIAN_AB, sizes, counts,
                                 args.eval_modes.split(","))
         report["step"] = load_checkpoint(args.eval_only).step
@@ -304,9 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.data:
         p.error("--data is required to train (folders or tars of training photos, never val/)")
     cfg = replace(DEFAULT_CONFIG, width=args.width, norm=args.norm)
-    settings = HistogramTrainSettings(steps=args.steps, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
-                                      checkpoint_every_s=args.checkpoint_every, log_every=args.log_every,
-                                      threads=args.threads, device=args.device)
+    settings = settings_from_args(HistogramTrainSettings, args)
     train_histogram(args.data, args.out, args.steps, args.resume, cfg, settings, args.limit)
     return 0
 

@@ -40,15 +40,14 @@ photos) take ~9 h; it is judged on samples (PSNR, diversity), not bits/dim.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from colorstudio.models.pic import (
@@ -61,22 +60,27 @@ from colorstudio.models.pic import (
 from colorstudio.training.family import (  # noqa: F401  (hints_available, *_JSON kept importable from here)
     MODEL_CONFIG_JSON,
     RUN_INFO_JSON,
-    build_run_info,
+    TrainSettings,
+    add_run_arguments,
     config_of_model,
     export_run,
+    forward_flops,
     hints_available,
     histogram_network_config,
     frozen_histogram_run_info,
     load_run_model,
-    loop_config,
+    median_train_step_s,
     open_run,
     prepare_run_dir,
     read_run_info,
+    require_val,
     resolve_config_on_resume,
     run_card,
     run_dir_of,
+    settings_from_args,
+    start_training,
+    training_dataset,
     warm_start_run_info,
-    write_run_files,
 )
 
 FROZEN_ENCODER_PREFIX = "embedding.encoder."  # state-dict keys of the frozen histogram copy
@@ -97,8 +101,8 @@ __all__ = [
 
 
 @dataclass(frozen=True)
-class PICTrainSettings:
-    """Data and optimisation settings; mapped onto the shared loop's ``TrainConfig``.
+class PICTrainSettings(TrainSettings):
+    """PIC's defaults of :class:`~colorstudio.training.family.TrainSettings`, and which images it keeps.
 
     Paper: Adam betas (0.95, 0.9995), lr 1e-3 with per-step decay 0.99995, Polyak/EMA 0.999; here AdamW
     without weight decay and warmup + cosine to ``min_lr_fraction`` (the shared loop's schedule).
@@ -108,19 +112,11 @@ class PICTrainSettings:
     batch_size: int = 32
     crop: int = 32  # working resolution of training crops
     crop_scale: tuple[float, float] | None = None
-    min_colorfulness: float = 0.0  # keep near-gray images: they are part of the test distribution
     lr: float = 2e-3
     weight_decay: float = 0.0
     betas: tuple[float, float] = (0.95, 0.9995)
     warmup: int = 300
-    min_lr_fraction: float = 0.05
-    ema_decay: float = 0.999
-    grad_clip: float = 1.0
-    checkpoint_every_s: float = 300.0
-    log_every: int = 50
-    seed: int = 0
-    threads: int = 2
-    device: str = "auto"
+    min_colorfulness: float = 0.0  # keep near-gray images: they are part of the test distribution
 
 
 @dataclass(frozen=True)
@@ -196,8 +192,6 @@ def measure_cost(config: PICConfig, crop: int, batch_size: int = 16, steps: int 
 
     Timed on random tensors with the real loss (hints simulated as in training) after one warm-up step.
     """
-    from torch.utils.flop_counter import FlopCounterMode
-
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = PIC(config)
@@ -208,24 +202,12 @@ def measure_cost(config: PICConfig, crop: int, batch_size: int = 16, steps: int 
         "ab": torch.randn(batch_size, 2, crop, crop, generator=gen) * 0.2,
     }
     model.eval()
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model.training_loss({k: v[:1] for k, v in batch.items()})
-    flops = counter.get_total_flops()
-    embed_flops = 0
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        model.embed(batch["L"][:1])
-    embed_flops = counter.get_total_flops()
+    flops = forward_flops(lambda: model.training_loss({k: v[:1] for k, v in batch.items()}))
+    embed_flops = forward_flops(lambda: model.embed(batch["L"][:1]))
     model.train()
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    times = []
-    for step in range(steps + 1):
-        t0 = time.perf_counter()
-        loss, _ = model.training_loss({**batch, "seed": torch.tensor(step)})
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t0)
-    step_s = float(np.median(times[1:]))
+    seeds = itertools.count()  # a new hint simulation each step, as in training
+    step_s = median_train_step_s(lambda: model.training_loss({**batch, "seed": torch.tensor(next(seeds))})[0], opt, steps)
     return {
         "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
         "gflops_fwd_per_image": flops / 1e9,
@@ -320,9 +302,6 @@ def train_pic(
     frozen histogram copy. On resume the run's stored config and preset win. Returns the loop's
     ``TrainResult``.
     """
-    from colorstudio.training.data import ColorDataset
-    from colorstudio.training.loop import train
-
     out_dir = prepare_run_dir(out_dir)
     if resume:
         preset = read_run_info(out_dir).get("preset", preset)
@@ -341,38 +320,23 @@ def train_pic(
     s = settings or recipe.settings
     if steps is not None:
         s = replace(s, steps=steps)
-    torch.set_num_threads(s.threads)
-    dataset = ColorDataset(data_paths, s.crop, train=True, seed=s.seed, limit=limit, crop_scale=s.crop_scale,
-                           min_colorfulness=s.min_colorfulness)
+    dataset = training_dataset(data_paths, s, limit, min_colorfulness=s.min_colorfulness)
     model = PIC(config)
     extra = frozen_histogram_run_info(getattr(model.embedding, "encoder", None), histogram_model, out_dir, resume)
     extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,))
     model.train_with_hints = hints_available() and config.in_channels == 4
-    info = build_run_info(data_paths, dataset, model.train_with_hints, s, preset=preset, **extra)
-    write_run_files(out_dir, config, info, resume)
-    return train(model, dataset, loop_config(s, out_dir, resume), progress=progress, cancel=cancel)
+    return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
+                          preset=preset, **extra)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_pic", description=__doc__.split("\n")[0])
     p.add_argument("--preset", default="auto", choices=("auto", *PRESETS))
-    p.add_argument("--data", nargs="+", default=None, help="training folders/tars (never val/); required to train")
-    p.add_argument("--out", default=None, help="run folder (default runs/<preset>)")
-    p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--resume", action="store_true")
-    p.add_argument("--batch-size", type=int, default=None)
-    p.add_argument("--lr", type=float, default=None)
-    p.add_argument("--limit", type=int, default=None, help="use at most this many training images")
-    p.add_argument("--checkpoint-every", type=float, default=None, help="seconds")
-    p.add_argument("--log-every", type=int, default=None)
-    p.add_argument("--threads", type=int, default=None)
-    p.add_argument("--device", default=None)
-    p.add_argument("--eval-only", metavar="CKPT", help="bits/dim of a checkpoint (EMA weights) and exit")
-    p.add_argument("--eval-limit", type=int, default=None)
-    p.add_argument("--val", default=None, help="evaluation images (folder/tar, never trained on); required with --eval-only")
-    p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
-    p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s of the preset(s)")
+    # no defaults: the preset's settings apply unless an option is given
+    add_run_arguments(p, None, out=None, out_help="run folder (default runs/<preset>)", eval_limit=None, crop=False,
+                      eval_only_help="bits/dim of a checkpoint (EMA weights) and exit",
+                      measure_help="print FLOPs and training images/s of the preset(s)")
     p.add_argument("--histogram-model", default=None,
                    help="build the embedding on this trained histogram model (name or folder), frozen")
     p.add_argument("--init", metavar="MODEL", default=None,
@@ -391,8 +355,7 @@ def main(argv: list[str] | None = None) -> int:
                               **measure_cost(config, recipe.settings.crop, batch, threads=args.threads or 2)}))
         return 0
     if args.eval_only:
-        if not args.val:
-            p.error("--eval-only needs --val (a folder or tar of evaluation images)")
+        require_val(p, args)
         torch.set_num_threads(args.threads or 2)
         report = evaluate_bpd(args.eval_only, args.val, limit=args.eval_limit)
         print(json.dumps(report))
@@ -408,12 +371,7 @@ def main(argv: list[str] | None = None) -> int:
         p.error("training needs --data (folders or tar files of colour images, never val/)")
     preset = args.preset if args.preset != "auto" else choose_preset(args.data)
     out = args.out or f"runs/{preset}"
-    recipe = PRESETS[preset]
-    overrides = {k: v for k, v in {
-        "batch_size": args.batch_size, "lr": args.lr, "checkpoint_every_s": args.checkpoint_every,
-        "log_every": args.log_every, "threads": args.threads, "device": args.device,
-    }.items() if v is not None}
-    settings = replace(recipe.settings, **overrides)
+    settings = settings_from_args(PRESETS[preset].settings, args)
     train_pic(args.data, out, args.steps, args.resume, preset=preset, settings=settings, limit=args.limit,
               histogram_model=args.histogram_model, init_model=args.init)
     return 0

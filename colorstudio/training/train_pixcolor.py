@@ -20,34 +20,39 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from colorstudio.errors import ColorStudioError
 from colorstudio.models.pixcolor import PixColor, PixColorConfig, chroma_of_rgb
 from colorstudio.training.family import (
     MODEL_CONFIG_JSON,
-    build_run_info,
+    TrainSettings,
+    add_run_arguments,
     config_of_model,
+    evaluate_colorizer,
     export_run,
+    forward_flops,
     hints_available,
     histogram_network_config,
     frozen_histogram_run_info,
     load_frozen_histogram,
     load_run_model,
-    loop_config,
+    median_train_step_s,
     open_run,
+    parse_hint_counts,
     prepare_run_dir,
+    require_val,
     resolve_config_on_resume,
     run_card,
+    settings_from_args,
+    start_training,
+    training_dataset,
     warm_start_run_info,
-    write_run_files,
 )
 
 __all__ = [
@@ -68,47 +73,18 @@ DEFAULT_CONFIG = PixColorConfig()
 
 
 @dataclass(frozen=True)
-class PixColorTrainSettings:
-    """Data and optimisation settings; mapped onto the shared loop's ``TrainConfig``."""
+class PixColorTrainSettings(TrainSettings):
+    """PixColor's defaults of :class:`~colorstudio.training.family.TrainSettings`."""
 
     steps: int = 3000
-    batch_size: int = 16
     crop: int = 112  # = grid * grid_stride: the 28-cell grid at the working resolution
     # random-resized crops (side 70-100 % of the 128 px photo, resized to `crop`): mostly whole scenes,
     # like an evaluation image seen at the working resolution
     crop_scale: tuple[float, float] | None = (0.7, 1.0)
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
     betas: tuple[float, float] = (0.95, 0.9995)  # PIC / PixelCNN++ settings
-    warmup: int = 500
-    min_lr_fraction: float = 0.05
-    ema_decay: float = 0.999
-    grad_clip: float = 1.0
-    checkpoint_every_s: float = 300.0
-    log_every: int = 50
-    seed: int = 0
-    threads: int = 2
-    device: str = "auto"
 
 
 # ---------------------------------------------------------------------------------------------- cost
-def _flops(fn) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        fn()
-    return float(counter.get_total_flops())
-
-
-def _median_step_s(step, steps: int) -> float:
-    times = []
-    for _ in range(steps + 1):  # the first one warms up
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times[1:]))
-
-
 def measure_cost(config: PixColorConfig = DEFAULT_CONFIG, crop: int = 112, batch_size: int = 16, steps: int = 3,
                  threads: int = 2) -> dict[str, float]:
     """FLOPs per image (forward) and training images/s of each part and of the whole model at ``crop``.
@@ -130,17 +106,11 @@ def measure_cost(config: PixColorConfig = DEFAULT_CONFIG, crop: int = 112, batch
     with torch.no_grad():
         cond1 = model.condition(L1, None, grid)
     flops = {
-        "conditioning": _flops(lambda: model.condition(L1, None, grid)),
-        "pixelcnn": _flops(lambda: model.pixelcnn(x1, cond1)),
-        "refinement": _flops(lambda: model.refinement(L1, up[:1])),
+        "conditioning": forward_flops(lambda: model.condition(L1, None, grid)),
+        "pixelcnn": forward_flops(lambda: model.pixelcnn(x1, cond1)),
+        "refinement": forward_flops(lambda: model.refinement(L1, up[:1])),
     }
     opt = torch.optim.AdamW(model.parameters(), lr=1e-5)
-
-    def step(loss_fn) -> None:
-        loss = loss_fn()
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
 
     def pixelcnn_loss() -> torch.Tensor:
         feats = model.pixelcnn(model.bins_to_input(bins), model.condition(L, None, grid))
@@ -149,9 +119,9 @@ def measure_cost(config: PixColorConfig = DEFAULT_CONFIG, crop: int = 112, batch
         return model.cr_logits(feats).logsumexp(-1).mean() + model.cb_logits(feats, cr).logsumexp(-1).mean()
 
     times = {
-        "pixelcnn": _median_step_s(lambda: step(pixelcnn_loss), steps),
-        "refinement": _median_step_s(lambda: step(lambda: model.refinement(L, up).abs().mean()), steps),
-        "total": _median_step_s(lambda: step(lambda: model.training_loss(batch, hints=False)[0]), steps),
+        "pixelcnn": median_train_step_s(pixelcnn_loss, opt, steps),
+        "refinement": median_train_step_s(lambda: model.refinement(L, up).abs().mean(), opt, steps),
+        "total": median_train_step_s(lambda: model.training_loss(batch, hints=False)[0], opt, steps),
     }
     params = {
         "conditioning": model.conditioning, "pixelcnn": model.pixelcnn, "refinement": model.refinement,
@@ -200,18 +170,10 @@ def export_pixcolor_model(run_dir: str | Path, out_dir: str | Path = "models/pix
 def evaluate_checkpoint(path: str | Path, val_path: str | Path, limit: int = 50, samples: int = 8,
                         hint_counts: Sequence[int] = (0, 10), seed: int = 0, temperature: float = 1.0) -> dict[str, Any]:
     """DESIGN.md protocol on the first ``limit`` validation images for a checkpoint's EMA weights."""
-    from colorstudio.engine.pipeline import predict_full_resolution
     from colorstudio.engine.pixcolor_colorizer import PixColorColorizer
-    from colorstudio.evaluation.protocol import evaluate, load_eval_set
 
     colorizer = PixColorColorizer("pixcolor-checkpoint", load_checkpoint_model(path), {}, torch.device("cpu"))
-
-    def predict(L, hint_ab, hint_mask, n, s):
-        rgb = predict_full_resolution(L, hint_ab, hint_mask, colorizer, samples=n, seed=s, temperature=temperature)
-        return [np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8) for x in rgb]
-
-    report = evaluate(predict, load_eval_set(val_path, limit=limit), hint_counts=hint_counts, samples=samples, seed=seed)
-    return report.to_dict()
+    return evaluate_colorizer(colorizer, val_path, limit, hint_counts, samples, seed, temperature=temperature)
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -276,26 +238,20 @@ def train_pixcolor(
     histogram copy, so a run can build on a newer histogram model without starting over. Returns the
     loop's ``TrainResult``.
     """
-    from colorstudio.training.data import ColorDataset
-    from colorstudio.training.loop import train
-
     s = replace(settings or PixColorTrainSettings(), steps=steps)
     out_dir = prepare_run_dir(out_dir)
     if config is None:
         config, histogram_model = _default_config(histogram_model)
     config = resolve_config_on_resume(out_dir, config, PixColorConfig, resume)
-    torch.set_num_threads(s.threads)
-    dataset = ColorDataset([str(p) for p in data_paths], s.crop, train=True, seed=s.seed, limit=limit,
-                           crop_scale=s.crop_scale)
+    dataset = training_dataset(data_paths, s, limit)
     model = PixColor(config)
     if histogram_model is not None and not resume and config.conditioning != "histogram":
         raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
     extra = frozen_histogram_run_info(getattr(model.conditioning, "encoder", None), histogram_model, out_dir, resume)
     extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,))
     model.train_with_hints = hints_available()
-    info = build_run_info(data_paths, dataset, model.train_with_hints, s, **extra)
-    write_run_files(out_dir, config, info, resume)
-    return train(model, dataset, loop_config(s, out_dir, resume), progress=progress, cancel=cancel)
+    return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
+                          **extra)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -311,10 +267,8 @@ def _config_from_args(args: argparse.Namespace) -> PixColorConfig:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_pixcolor", description=__doc__.split("\n")[0])
-    p.add_argument("--data", nargs="+", default=None, help="training folders/tars (never val/); required to train")
-    p.add_argument("--out", default="runs/pixcolor", help="checkpoint folder")
-    p.add_argument("--steps", type=int, default=PixColorTrainSettings.steps)
-    p.add_argument("--resume", action="store_true")
+    add_run_arguments(p, PixColorTrainSettings(), out="runs/pixcolor", eval_limit=50,
+                      eval_only_help="evaluate a checkpoint (step folder or run folder) and exit")
     p.add_argument("--channels", type=int, default=DEFAULT_CONFIG.pixelcnn_channels, help="PixelCNN width")
     p.add_argument("--blocks", type=int, default=DEFAULT_CONFIG.pixelcnn_blocks, help="PixelCNN block pairs")
     p.add_argument("--cond-width", type=int, default=DEFAULT_CONFIG.cond_width)
@@ -325,22 +279,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", metavar="MODEL", default=None,
                    help="start a new run from this installed PixColor's weights (its architecture; the frozen "
                         "histogram copy comes from --histogram-model)")
-    p.add_argument("--crop", type=int, default=PixColorTrainSettings.crop)
-    p.add_argument("--batch-size", type=int, default=PixColorTrainSettings.batch_size)
-    p.add_argument("--lr", type=float, default=PixColorTrainSettings.lr)
-    p.add_argument("--limit", type=int, default=None, help="use at most this many training images")
-    p.add_argument("--checkpoint-every", type=float, default=PixColorTrainSettings.checkpoint_every_s, help="seconds")
-    p.add_argument("--log-every", type=int, default=PixColorTrainSettings.log_every)
-    p.add_argument("--threads", type=int, default=PixColorTrainSettings.threads)
-    p.add_argument("--eval-only", metavar="CKPT", help="evaluate a checkpoint (step folder or run folder) and exit")
-    p.add_argument("--eval-limit", type=int, default=50)
     p.add_argument("--eval-samples", type=int, default=8)
     p.add_argument("--eval-hints", default="0,10", help="sweep hint counts, e.g. 0,10")
     p.add_argument("--temperature", type=float, default=1.0)
-    p.add_argument("--val", default=None, help="evaluation images (folder/tar, never trained on); required with --eval-only")
-    p.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--measure", action="store_true", help="print FLOPs and training images/s and exit")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.measure:
@@ -348,9 +289,8 @@ def main(argv: list[str] | None = None) -> int:
                           **measure_cost(_config_from_args(args), args.crop, args.batch_size, threads=args.threads)}))
         return 0
     if args.eval_only:
-        if not args.val:
-            p.error("--eval-only needs --val (a folder or tar of evaluation images)")
-        counts = [int(n) for n in args.eval_hints.split(",") if n]
+        require_val(p, args)
+        counts = parse_hint_counts(args.eval_hints)
         print(json.dumps(evaluate_checkpoint(args.eval_only, args.val, args.eval_limit, args.eval_samples, counts,
                                              temperature=args.temperature)))
         return 0
@@ -360,9 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.data:
         p.error("training needs --data (folders or tar files of colour images, never val/)")
-    settings = PixColorTrainSettings(steps=args.steps, batch_size=args.batch_size, crop=args.crop, lr=args.lr,
-                                     checkpoint_every_s=args.checkpoint_every, log_every=args.log_every,
-                                     threads=args.threads, device=args.device)
+    settings = settings_from_args(PixColorTrainSettings, args)
     config = _config_from_args(args)
     train_pixcolor(args.data, args.out, args.steps, args.resume, config, settings, args.limit,
                    histogram_model=args.histogram_model if config.conditioning == "histogram" else None,
