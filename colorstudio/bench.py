@@ -188,7 +188,8 @@ def bench_slider(repeats: int, cells: int = 128) -> dict:
 
 
 def bench_pic_sampling(repeats: int) -> dict:
-    """8 samples for a 512x512 image with an untrained PIC: fast against naive sampling, same run."""
+    """8 samples for a 512x512 image with the installed PIC (untrained if none): fast against naive
+    sampling, same run."""
     from colorstudio.engine.pic_colorizer import bench_pic
 
     return bench_pic(repeats)

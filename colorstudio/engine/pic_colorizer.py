@@ -22,6 +22,7 @@ from colorstudio.engine.pipeline import (
     fit_working_size,
     register_colorizer_factory,
 )
+from colorstudio.errors import ColorStudioError
 
 __all__ = ["DEFAULT_LONG_SIDE", "PICColorizer", "bench_pic"]
 
@@ -132,10 +133,25 @@ def _time_naive(colorizer: PICColorizer, lightness: np.ndarray, hints: tuple[np.
 
 
 # ---------------------------------------------------------------------------------------------- bench
+def _bench_colorizer(model: str | None) -> PICColorizer:
+    """The installed ``model`` (what a user runs, its own embedding network included), else an untrained
+    photo-preset PIC: sampling cost depends on the architecture, not on the weights."""
+    if model is not None:
+        from colorstudio.engine.pipeline import load_colorizer
+
+        try:
+            return load_colorizer(model, torch.device("cpu"))
+        except ColorStudioError:
+            pass
+    from colorstudio.models.pic import PIC, PIC_PHOTO_CONFIG
+
+    return PICColorizer("pic-untrained", PIC(PIC_PHOTO_CONFIG), {"working_resolution": DEFAULT_LONG_SIDE}, torch.device("cpu"))
+
+
 def bench_pic(repeats: int = 3, *, samples: int = 8, size: int = 512, naive_rows: int | None = 2,
-              threads: int | None = None) -> dict:
-    """Median time of ``samples`` samples for a ``size`` x ``size`` photo with an untrained photo-preset PIC
-    (sampling cost does not depend on the weights): end to end (sampling, upsampling, composite at full
+              threads: int | None = None, model: str | None = "pic") -> dict:
+    """Median time of ``samples`` samples for a ``size`` x ``size`` photo with the installed ``model`` (an
+    untrained photo-preset PIC when it is missing): end to end (sampling, upsampling, composite at full
     resolution) with the fast sampler, and sampling alone with the fast and the naive sampler in the same
     run, with their ratio. ``threads``: torch intra-op threads (default: leave as set).
 
@@ -149,14 +165,13 @@ def bench_pic(repeats: int = 3, *, samples: int = 8, size: int = 512, naive_rows
 
     from colorstudio.color import rgb_to_lab
     from colorstudio.engine.pipeline import ColorizeRequest, colorize_source
-    from colorstudio.models.pic import PIC, PIC_PHOTO_CONFIG
 
     if threads:
         torch.set_num_threads(threads)
     torch.manual_seed(0)
     rgb = cv2.resize(data.astronaut(), (size, size), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
     lightness = rgb_to_lab(rgb)[..., 0]
-    colorizer = PICColorizer("pic-untrained", PIC(PIC_PHOTO_CONFIG), {"working_resolution": DEFAULT_LONG_SIDE}, torch.device("cpu"))
+    colorizer = _bench_colorizer(model)
     work = colorizer.working_size((size, size))
     small = cv2.resize(lightness, work, interpolation=cv2.INTER_AREA)
     no_hints = (np.zeros((2, work[1], work[0]), np.float32), np.zeros((1, work[1], work[0]), np.float32))
@@ -177,7 +192,7 @@ def bench_pic(repeats: int = 3, *, samples: int = 8, size: int = 512, naive_rows
     naive_rows = None if naive_rows is None or naive_rows >= grid[0] else naive_rows
     naive = [_time_naive(colorizer, small, no_hints, samples, naive_rows, grid[0])]
     result = {
-        "image": f"{size}x{size}", "working": f"{work[0]}x{work[1]}", "chroma_grid": f"{grid[1]}x{grid[0]}",
+        "model": colorizer.name, "image": f"{size}x{size}", "working": f"{work[0]}x{work[1]}", "chroma_grid": f"{grid[1]}x{grid[0]}",
         "samples": samples, "threads": torch.get_num_threads(),
         "end_to_end_fast_median_s": statistics.median(end_to_end),
         "sampling_fast_median_s": statistics.median(fast),
@@ -185,7 +200,7 @@ def bench_pic(repeats: int = 3, *, samples: int = 8, size: int = 512, naive_rows
     }
     result["ratio_naive_over_fast"] = result["sampling_naive_median_s"] / result["sampling_fast_median_s"]
     print(f"\nPIC: {samples} samples of a {size}x{size} photo (working {result['working']}, chroma grid "
-          f"{result['chroma_grid']}, torch threads {result['threads']}, untrained photo preset)")
+          f"{result['chroma_grid']}, torch threads {result['threads']}, model {colorizer.name})")
     print(f"  end to end, fast sampler    median {result['end_to_end_fast_median_s']:8.3f} s  (n={len(end_to_end)})")
     print(f"  sampling only, fast         median {result['sampling_fast_median_s']:8.3f} s  (n={len(fast)})")
     how = "whole grid" if naive_rows is None else f"timed over {naive_rows} of {grid[0]} rows, scaled to the grid"

@@ -267,3 +267,14 @@ def test_histogram_embedding_is_frozen_trains_on_top_and_round_trips(tmp_path) -
     loaded, _ = load_model("hist-pic", "cpu", tmp_path)
     L = _lightness(16, 2)
     assert torch.equal(loaded.sample(L, n=2, seed=5), model.sample(L, n=2, seed=5, sampler="naive"))
+
+
+def test_bench_times_the_installed_model_else_an_untrained_one(tmp_path, monkeypatch) -> None:
+    from colorstudio.engine.pic_colorizer import _bench_colorizer
+
+    monkeypatch.setenv("COLORSTUDIO_MODELS", str(tmp_path))
+    assert _bench_colorizer("tiny-pic").name == "pic-untrained"  # nothing installed yet
+    save_model(_model(9), ModelCard(name="tiny-pic", family="pic", config=TINY.to_dict(), working_resolution=16),
+               tmp_path / "tiny-pic")
+    installed = _bench_colorizer("tiny-pic")
+    assert installed.name == "tiny-pic" and installed.network.config == TINY
