@@ -20,9 +20,9 @@ from colorstudio.engine.pipeline import (
     Prediction,
     check_cancel,
     fit_working_size,
+    load_installed_colorizer,
     register_colorizer_factory,
 )
-from colorstudio.errors import ColorStudioError
 
 __all__ = ["DEFAULT_LONG_SIDE", "PICColorizer", "bench_pic"]
 
@@ -134,18 +134,11 @@ def _time_naive(colorizer: PICColorizer, lightness: np.ndarray, hints: tuple[np.
 
 # ---------------------------------------------------------------------------------------------- bench
 def _bench_colorizer(model: str | None) -> PICColorizer:
-    """The installed ``model`` (what a user runs, its own embedding network included), else an untrained
-    photo-preset PIC: sampling cost depends on the architecture, not on the weights."""
-    if model is not None:
-        from colorstudio.engine.pipeline import load_colorizer
-
-        try:
-            return load_colorizer(model, torch.device("cpu"))
-        except ColorStudioError:
-            pass
+    """The installed ``model`` (its own embedding network included), else an untrained photo-preset PIC."""
     from colorstudio.models.pic import PIC, PIC_PHOTO_CONFIG
 
-    return PICColorizer("pic-untrained", PIC(PIC_PHOTO_CONFIG), {"working_resolution": DEFAULT_LONG_SIDE}, torch.device("cpu"))
+    return load_installed_colorizer(model, torch.device("cpu"), lambda: PICColorizer(
+        "pic-untrained", PIC(PIC_PHOTO_CONFIG), {"working_resolution": DEFAULT_LONG_SIDE}, torch.device("cpu")))
 
 
 def bench_pic(repeats: int = 3, *, samples: int = 8, size: int = 512, naive_rows: int | None = 2,

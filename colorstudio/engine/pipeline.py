@@ -34,6 +34,7 @@ __all__ = [
     "register_colorizer_factory",
     "available_model_names",
     "load_colorizer",
+    "load_installed_colorizer",
     "fit_working_size",
     "resize_lightness",
     "colorize_source",
@@ -191,6 +192,18 @@ def load_colorizer(name: str, device: torch.device, models_dir: Path | None = No
     if family not in _FACTORIES:
         raise ColorStudioError(f"model {name!r} has family {family!r}, which this version cannot run")
     return _FACTORIES[family](name, device, models_dir)
+
+
+def load_installed_colorizer(name: str | None, device: torch.device,
+                             untrained: Callable[[], Colorizer]) -> Colorizer:
+    """The installed model ``name``, else ``untrained()``: what the speed benchmarks time, since a sampler's
+    cost depends on its architecture, not on its weights."""
+    if name is not None:
+        try:
+            return load_colorizer(name, device)
+        except ColorStudioError:
+            pass
+    return untrained()
 
 
 @dataclass(frozen=True)

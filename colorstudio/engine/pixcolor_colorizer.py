@@ -19,6 +19,7 @@ from colorstudio.color import normalize_l
 from colorstudio.engine.pipeline import (
     Prediction,
     check_cancel,
+    load_installed_colorizer,
     register_colorizer_factory,
 )
 from colorstudio.errors import ColorStudioError
@@ -78,15 +79,8 @@ register_colorizer_factory("pixcolor", _load)
 
 
 def _bench_colorizer(model: str | None, config: PixColorConfig | None) -> PixColorColorizer:
-    if model is not None:
-        from colorstudio.engine.pipeline import load_colorizer
-
-        try:
-            return load_colorizer(model, torch.device("cpu"))
-        except ColorStudioError:
-            pass  # not installed: time the architecture untrained
-    network = PixColor(config or PixColorConfig())
-    return PixColorColorizer("pixcolor-untrained", network, {"name": "pixcolor-untrained"}, torch.device("cpu"))
+    return load_installed_colorizer(model, torch.device("cpu"), lambda: PixColorColorizer(
+        "pixcolor-untrained", PixColor(config or PixColorConfig()), {"name": "pixcolor-untrained"}, torch.device("cpu")))
 
 
 def bench_pixcolor(repeats: int = 5, naive_repeats: int = 1, size: int = 512, samples: int = 8,
