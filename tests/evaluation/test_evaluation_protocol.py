@@ -179,6 +179,10 @@ def test_evaluate_several_samples(tiny_set):
     per_image = [r["diversity_ms_ssim"] for r in report.per_image if r["method"] == model.method and r["hints"] == model.hints]
     assert model.metrics["diversity_ms_ssim_median"] == pytest.approx(float(np.median(per_image)))
     assert "diversity_ms_ssim" not in report.row("gray").metrics
+    rows = [r for r in report.per_image if r["method"] == model.method]
+    assert model.metrics["psnr_mean"] == pytest.approx(float(np.mean([r["psnr_mean"] for r in rows])))
+    assert model.metrics["spread_skill_median"] == pytest.approx(float(np.median([r["spread_skill"] for r in rows])))
+    assert "Spread/skill" in p.format_table(report) and "spread_skill_median" not in report.row("gray").metrics
 
 
 def test_evaluate_passes_sweep_hints(tiny_set):
