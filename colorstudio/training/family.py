@@ -300,12 +300,14 @@ def evaluate_colorizer(colorizer: Any, val_path: str | Path, limit: int, hint_co
     """The DESIGN.md protocol (:func:`colorstudio.evaluation.protocol.evaluate`) on ``limit`` validation
     images for an engine colorizer, predicting at full resolution as the app does; ``predict_options``
     go to :func:`colorstudio.engine.pipeline.predict_full_resolution` (e.g. ``temperature``)."""
+    from colorstudio.color import to_uint
     from colorstudio.engine.pipeline import predict_full_resolution
     from colorstudio.evaluation.protocol import evaluate, load_eval_set
 
     def predict(L, hint_ab, hint_mask, n, s):
+        # the same 8-bit conversion as `colorstudio evaluate`, so a checkpoint scores as its exported model
         rgb = predict_full_resolution(L, hint_ab, hint_mask, colorizer, samples=n, seed=s, **predict_options)
-        return [np.clip(np.round(x * 255.0), 0, 255).astype(np.uint8) for x in rgb]
+        return [to_uint(x, 8) for x in rgb]
 
     report = evaluate(predict, load_eval_set(val_path, limit=limit), hint_counts=hint_counts, samples=samples, seed=seed)
     return report.to_dict()
