@@ -55,6 +55,21 @@ def test_same_options_give_same_bytes(gray_png, hints_json, tmp_path):
     assert outs[0].read_bytes() == outs[1].read_bytes()
 
 
+def test_output_in_a_missing_folder_creates_it(gray_png, tmp_path):
+    out = tmp_path / "new" / "deeper" / "out.png"
+    assert main(["colorize", str(gray_png), "-o", str(out), "--model", "propagation"]) == 0
+    assert Image.open(out).size == (96, 80)
+
+
+def test_output_folder_that_cannot_exist_fails_before_colorizing(gray_png, tmp_path, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    assert main(["colorize", str(gray_png), "-o", str(blocker / "out.png"), "--model", "propagation"]) != 0
+    err = capsys.readouterr().err
+    assert "cannot create the output folder" in err and "file.txt" in err
+    assert blocker.read_text() == "not a folder"
+
+
 def test_folder_of_inputs_writes_one_file_per_stem(gray_png, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()

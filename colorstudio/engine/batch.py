@@ -75,11 +75,18 @@ def hints_path_for(source: Path, hints: Path | None, several: bool) -> Path | No
     return hints
 
 
+def _ensure_folder(folder: Path) -> None:
+    """Create an output folder up front, so a bad path fails before any model time is spent."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ColorStudioError(f"cannot create the output folder ({exc.strerror or exc})", folder) from exc
+
+
 def _uncertainty_path(source: Path, uncertainty: Path | None, several: bool) -> Path | None:
     if uncertainty is None:
         return None
     if several:
-        uncertainty.mkdir(parents=True, exist_ok=True)
         return uncertainty / f"{source.stem}.uncertainty.png"
     return uncertainty
 
@@ -106,8 +113,9 @@ def colorize_files(
     from colorstudio.io import load_image, luminance, save_gray_map, save_image
 
     fmt = _resolve_format(output, fmt, several)
-    if several:
-        output.mkdir(parents=True, exist_ok=True)
+    _ensure_folder(output if several else output.parent)
+    if uncertainty is not None:
+        _ensure_folder(uncertainty if several else uncertainty.parent)
     reference_rgb = load_image(request.reference_path).rgb if request.reference_path is not None else None
     written: list[Path] = []
     for index, source_path in enumerate(inputs):
