@@ -117,6 +117,8 @@ class PixColorConfig:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
         if self.conditioning == "histogram" and not self.histogram:
             raise ValueError("conditioning='histogram' needs the histogram network's config (histogram=...)")
+        if not 0.0 <= self.p_no_hints <= 1.0:
+            raise ValueError(f"p_no_hints must be in [0, 1], got {self.p_no_hints}")
 
     @property
     def working_short_side(self) -> int:

@@ -257,11 +257,14 @@ def train_pixcolor(
 # ---------------------------------------------------------------------------------------------- CLI
 def _config_from_args(args: argparse.Namespace) -> PixColorConfig:
     if args.init:
-        return _config_of_init_model(args)
-    config = replace(DEFAULT_CONFIG, pixelcnn_channels=args.channels, pixelcnn_blocks=args.blocks,
-                     cond_width=args.cond_width, refine_width=args.refine_width)
-    if args.conditioning == "histogram":
-        config = histogram_conditioned_config(args.histogram_model, config)
+        config = _config_of_init_model(args)
+    else:
+        config = replace(DEFAULT_CONFIG, pixelcnn_channels=args.channels, pixelcnn_blocks=args.blocks,
+                         cond_width=args.cond_width, refine_width=args.refine_width)
+        if args.conditioning == "histogram":
+            config = histogram_conditioned_config(args.histogram_model, config)
+    if args.p_no_hints is not None:
+        config = replace(config, p_no_hints=args.p_no_hints)
     return config
 
 
@@ -279,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--init", metavar="MODEL", default=None,
                    help="start a new run from this installed PixColor's weights (its architecture; the frozen "
                         "histogram copy comes from --histogram-model)")
+    p.add_argument("--p-no-hints", type=float, default=None,
+                   help=f"fraction of training images without simulated hints (default: --init's, else "
+                        f"{DEFAULT_CONFIG.p_no_hints}); a resumed run keeps its own")
     p.add_argument("--eval-samples", type=int, default=8)
     p.add_argument("--eval-hints", default="0,10", help="sweep hint counts, e.g. 0,10")
     p.add_argument("--temperature", type=float, default=1.0)

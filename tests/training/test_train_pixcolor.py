@@ -76,8 +76,9 @@ def test_init_starts_a_run_from_an_installed_model_on_a_newer_histogram_model(tm
 
     run = tmp_path / "run"
     args = ["--data", str(photos), "--out", str(run), "--steps", "1", "--batch-size", "2", "--threads", "1",
-            "--checkpoint-every", "1e9", "--init", "pixcolor", "--histogram-model", "histogram-new"]
+            "--checkpoint-every", "1e9", "--init", "pixcolor", "--histogram-model", "histogram-new", "--p-no-hints", "0.2"]
     assert main(args) == 0
+    assert json.loads((run / "model_config.json").read_text())["p_no_hints"] == 0.2  # init's was 0.5
     info = json.loads((run / "run_info.json").read_text())
     assert info["initialized_from"]["weights_sha256"] == old.weights_sha256
     assert info["conditioned_on"]["weights_sha256"] == cards["histogram-new"].weights_sha256
