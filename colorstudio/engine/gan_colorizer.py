@@ -12,29 +12,16 @@ import numpy as np
 import torch
 
 from colorstudio.color import denormalize_ab, normalize_l
-from colorstudio.engine.pipeline import Prediction, check_cancel, fit_working_size, register_colorizer_factory
+from colorstudio.engine.pipeline import NetworkColorizer, Prediction, check_cancel, register_colorizer_factory
 from colorstudio.errors import ColorStudioError
 from colorstudio.models.gan import CGANColorizer
 
 __all__ = ["GANColorizer"]
 
-DEFAULT_LONG_SIDE = 128  # the scale of the training photos
-
-
-class GANColorizer:
+class GANColorizer(NetworkColorizer):
     """Wraps a trained :class:`CGANColorizer`; one deterministic result per image."""
 
-    supports_samples = False
-
-    def __init__(self, name: str, network: CGANColorizer, card: dict, device: torch.device) -> None:
-        self.name = name
-        self.network = network.eval()
-        self.card = card
-        self.device = device
-        self.long_side = int(card.get("working_resolution") or DEFAULT_LONG_SIDE)
-
-    def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]:
-        return fit_working_size(source_size, self.long_side)
+    default_long_side = 128  # the scale of the training photos
 
     def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast",
                 progress=None, cancel=None) -> Prediction:

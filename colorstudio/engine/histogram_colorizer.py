@@ -16,9 +16,9 @@ from colorstudio.color import normalize_l
 from colorstudio.engine.histogram_edit import decode_ab
 from colorstudio.engine.pipeline import (
     HistogramPrediction,
+    NetworkColorizer,
     Prediction,
     check_cancel,
-    fit_working_size,
     register_colorizer_factory,
 )
 from colorstudio.errors import ColorStudioError
@@ -30,20 +30,10 @@ __all__ = ["HistogramModelColorizer", "DEFAULT_LONG_SIDE"]
 DEFAULT_LONG_SIDE = 256
 
 
-class HistogramModelColorizer:
+class HistogramModelColorizer(NetworkColorizer):
     """Wraps a trained ``HistogramColorizer`` network; one result per image (no sampling)."""
 
-    supports_samples = False
-
-    def __init__(self, name: str, network: torch.nn.Module, card: dict, device: torch.device) -> None:
-        self.name = name
-        self.network = network.eval()
-        self.card = card
-        self.device = device
-        self.long_side = int(card.get("working_resolution") or DEFAULT_LONG_SIDE)
-
-    def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]:
-        return fit_working_size(source_size, self.long_side)
+    default_long_side = DEFAULT_LONG_SIDE
 
     def distributions(self, lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray) -> HistogramPrediction:
         """Hue and chroma distributions (K, ceil(h/4), ceil(w/4)) for an (h, w) L* map and its hints."""

@@ -17,9 +17,9 @@ import torch
 
 from colorstudio.color import normalize_l, pic_to_ab
 from colorstudio.engine.pipeline import (
+    NetworkColorizer,
     Prediction,
     check_cancel,
-    fit_working_size,
     load_installed_colorizer,
     register_colorizer_factory,
 )
@@ -31,23 +31,17 @@ __all__ = ["DEFAULT_LONG_SIDE", "PICColorizer", "bench_pic"]
 DEFAULT_LONG_SIDE = 128
 
 
-class PICColorizer:
+class PICColorizer(NetworkColorizer):
     """Wraps a trained :class:`colorstudio.models.pic.PIC`; ``sampler`` ("fast" or "naive") is the default
     for :meth:`predict` calls that do not name one."""
 
     supports_samples = True
+    default_long_side = DEFAULT_LONG_SIDE
 
     def __init__(self, name: str, network: torch.nn.Module, card: dict, device: torch.device, sampler: str = "fast") -> None:
-        self.name = name
-        self.network = network.eval()
-        self.card = card
-        self.device = device
+        super().__init__(name, network, card, device)
         self.sampler = sampler
-        self.long_side = int(card.get("working_resolution") or DEFAULT_LONG_SIDE)
-        self.stride = int(network.config.chroma_stride)
-
-    def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]:
-        return fit_working_size(source_size, self.long_side, multiple=self.stride)
+        self.working_multiple = int(network.config.chroma_stride)  # whole chroma cells
 
     def sample_grid(self, lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray, *, samples: int = 1,
                     seed: int = 0, temperature: float = 1.0, sampler: str | None = None, progress=None,

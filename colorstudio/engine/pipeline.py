@@ -31,6 +31,7 @@ __all__ = [
     "apply_edits",
     "composite_with_edits",
     "PropagationColorizer",
+    "NetworkColorizer",
     "register_colorizer_factory",
     "available_model_names",
     "load_colorizer",
@@ -113,6 +114,26 @@ def resize_lightness(lightness: np.ndarray, size: tuple[int, int]) -> np.ndarray
     shrinking = size[0] < lightness.shape[1]
     interp = cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR
     return cv2.resize(lightness.astype(np.float32), size, interpolation=interp)
+
+
+class NetworkColorizer:
+    """What the colorizers wrapping one trained network share: its name, card and device, and a working
+    size whose long side is the card's ``working_resolution`` (else ``default_long_side``), rounded to
+    ``working_multiple`` (a chroma grid's stride)."""
+
+    supports_samples = False
+    default_long_side = 256
+    working_multiple = 1
+
+    def __init__(self, name: str, network: Any, card: dict, device: Any) -> None:
+        self.name = name
+        self.network = network.eval()
+        self.card = card
+        self.device = device
+        self.long_side = int(card.get("working_resolution") or self.default_long_side)
+
+    def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]:
+        return fit_working_size(source_size, self.long_side, multiple=self.working_multiple)
 
 
 class PropagationColorizer:
