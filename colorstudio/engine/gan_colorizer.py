@@ -18,6 +18,7 @@ from colorstudio.models.gan import CGANColorizer
 
 __all__ = ["GANColorizer"]
 
+
 class GANColorizer(NetworkColorizer):
     """Wraps a trained :class:`CGANColorizer`; one deterministic result per image."""
 

@@ -125,7 +125,7 @@ class NetworkColorizer:
     default_long_side = 256
     working_multiple = 1
 
-    def __init__(self, name: str, network: Any, card: dict, device: Any) -> None:
+    def __init__(self, name: str, network: torch.nn.Module, card: dict, device: torch.device) -> None:
         self.name = name
         self.network = network.eval()
         self.card = card
