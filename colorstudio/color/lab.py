@@ -15,9 +15,11 @@ import math
 
 from colorstudio.color import _dispatch as d
 from colorstudio.color._dispatch import Array, ArrayT
+from colorstudio.color.srgb import linear_to_srgb
 from colorstudio.color.xyz import D65_WHITE, rgb_to_xyz, xyz_to_rgb
 
 __all__ = [
+    "lightness_to_gray",
     "L_CENTER",
     "L_SCALE",
     "AB_SCALE",
@@ -99,6 +101,14 @@ def lab_to_xyz(lab: ArrayT) -> ArrayT:
     fz = d.maximum(fy - b / 200.0, 0.0)
     wx, wy, wz = D65_WHITE
     return d.stack_channels([_f_inv(fx) * wx, _f_inv(fy) * wy, _f_inv(fz) * wz])
+
+
+def lightness_to_gray(L: ArrayT) -> ArrayT:
+    """L* in [0, 100] (any shape) -> the sRGB gray value in [0, 1] of the same lightness (a* = b* = 0).
+
+    Networks pretrained on RGB photos see a grayscale image as this value in all three channels.
+    """
+    return linear_to_srgb(_f_inv((L + 16.0) / 116.0))
 
 
 def rgb_to_lab(rgb: ArrayT) -> ArrayT:

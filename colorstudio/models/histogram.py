@@ -31,6 +31,9 @@ from torch import nn
 
 from colorstudio.engine.histogram_edit import FADING_THRESHOLD, decode_ab as decode_one_image
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_activation, make_norm, pad_to_multiple
+from colorstudio.models.encoder import LITE0_TAPS, EfficientNetLite, gray_input
+
+ENCODERS = ("none", "efficientnet_lite0")
 
 __all__ = [
     "HistogramConfig",
@@ -62,10 +65,16 @@ class HistogramConfig:
     hue_weight: float = 5.0
     target_sigma_bins: float = 1.0  # Gaussian smoothing of the targets across neighbouring bins
     p_no_hints: float = 0.5  # fraction of training images that get no simulated hints
+    # "none": the trunk above, trained from scratch; "efficientnet_lite0": the ImageNet-trained encoder
+    # (colorstudio.models.encoder) replaces it, and width/stage_* are unused
+    encoder: str = "none"
+    encoder_lr_scale: float = 0.1  # the encoder's learning rate relative to the rest (0 = frozen)
+    hint_branch_channels: int = 32  # encoder trunk: the hint branch injected into the encoder at 1/4 and 1/8
+    head_blocks: int = 0  # residual blocks after h_fc1, at 1/4 resolution
 
     @property
     def total_stride(self) -> int:
-        return 2 ** len(self.stage_mults)
+        return 32 if self.encoder != "none" else 2 ** len(self.stage_mults)
 
     @property
     def output_stride(self) -> int:
@@ -201,6 +210,22 @@ class HistogramColorizer(nn.Module):
     def __init__(self, config: HistogramConfig = HistogramConfig()) -> None:
         super().__init__()
         cfg = self.config = config
+        if cfg.encoder not in ENCODERS:
+            raise ValueError(f"unknown encoder {cfg.encoder!r}; expected one of {ENCODERS}")
+        if cfg.encoder != "none":
+            source_channels, global_channels = self._build_encoder_trunk(cfg)
+        else:
+            source_channels, global_channels = self._build_scratch_trunk(cfg)
+        self.h_fc1 = _HypercolumnFC1(source_channels, global_channels, cfg.hypercolumn_channels, cfg.norm, cfg.act)
+        self.head = nn.Sequential(*(ResidualBlock(cfg.hypercolumn_channels, dilation=1 + j % 2, norm=cfg.norm, act=cfg.act)
+                                    for j in range(cfg.head_blocks)))
+        self.hue_head = nn.Conv2d(cfg.hypercolumn_channels, cfg.bins, 1)
+        self.chroma_head = nn.Conv2d(cfg.hypercolumn_channels, cfg.bins, 1)
+        self.register_buffer("hue_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=True), persistent=False)
+        self.register_buffer("chroma_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=False), persistent=False)
+        self.train_with_hints = True  # False: training_loss simulates no hints (a hint-free ablation)
+
+    def _build_scratch_trunk(self, cfg: HistogramConfig) -> tuple[list[int], int]:
         if len(cfg.stage_mults) != len(cfg.stage_blocks) or len(cfg.stage_mults) < 2:
             raise ValueError("stage_mults and stage_blocks need the same length (>= 2)")
         stages = []
@@ -219,13 +244,45 @@ class HistogramColorizer(nn.Module):
         self.stages = nn.ModuleList(stages)
         # hypercolumn sources: the (pooled) input itself, then every stage's output
         source_channels = [cfg.in_channels] + [cfg.width * m for m in cfg.stage_mults]
-        global_channels = cfg.width * cfg.stage_mults[-1] if cfg.global_context else 0
-        self.h_fc1 = _HypercolumnFC1(source_channels, global_channels, cfg.hypercolumn_channels, cfg.norm, cfg.act)
-        self.hue_head = nn.Conv2d(cfg.hypercolumn_channels, cfg.bins, 1)
-        self.chroma_head = nn.Conv2d(cfg.hypercolumn_channels, cfg.bins, 1)
-        self.register_buffer("hue_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=True), persistent=False)
-        self.register_buffer("chroma_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=False), persistent=False)
-        self.train_with_hints = True  # False: training_loss simulates no hints (a hint-free ablation)
+        return source_channels, (cfg.width * cfg.stage_mults[-1] if cfg.global_context else 0)
+
+    def _build_encoder_trunk(self, cfg: HistogramConfig) -> tuple[list[int], int]:
+        """The ImageNet encoder sees the gray photo; hints enter through their own small branch, added to
+        the encoder's features at 1/4 and 1/8 through zero-initialized projections, so that training starts
+        from the pretrained features unchanged and the deeper blocks learn to carry a hint over its object."""
+        self.encoder = EfficientNetLite()
+        taps = self.encoder.tap_channels  # strides 2, 4, 8, 16, 32
+        c = cfg.hint_branch_channels
+        self.hint_branch4 = nn.Sequential(ConvNormAct(cfg.in_channels, c, 3, norm="none", act=cfg.act),
+                                          ConvNormAct(c, c, 3, dilation=2, norm="none", act=cfg.act))
+        self.hint_branch8 = ConvNormAct(c, 2 * c, 3, stride=2, norm="none", act=cfg.act)
+        self.hint_inject4 = nn.Conv2d(c, taps[1], 1)
+        self.hint_inject8 = nn.Conv2d(2 * c, taps[2], 1)
+        for conv in (self.hint_inject4, self.hint_inject8):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+        return [cfg.in_channels, c] + taps, (taps[-1] if cfg.global_context else 0)
+
+    def lr_scale(self, name: str) -> float:
+        """Learning-rate multiplier of a parameter (by name): the pretrained encoder learns slower."""
+        return self.config.encoder_lr_scale if name.startswith("encoder.") else 1.0
+
+    def _encoder_sources(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """(B, 4, H, W) padded input -> hypercolumn sources: pooled input, hint branch, encoder taps."""
+        pooled = F.avg_pool2d(x, 4)  # (B, 4, H/4, W/4)
+        h4 = self.hint_branch4(pooled)
+        h8 = self.hint_branch8(h4)
+        injections = {LITE0_TAPS[1]: self.hint_inject4(h4), LITE0_TAPS[2]: self.hint_inject8(h8)}
+        enc = self.encoder
+        feat = F.relu6(enc._bn0(enc._conv_stem(gray_input(x[:, :1]))))
+        taps = []
+        for i, block in enumerate(enc._blocks):
+            feat = block(feat)
+            if i in injections:
+                feat = feat + injections[i]
+            if i in LITE0_TAPS:
+                taps.append(feat)
+        return [pooled, h4] + taps
 
     # ------------------------------------------------------------------ network
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -243,13 +300,17 @@ class HistogramColorizer(nn.Module):
         out_size = (math.ceil(x.shape[-2] / stride), math.ceil(x.shape[-1] / stride))
         x, _ = pad_to_multiple(x, self.config.total_stride)
         cell = (x.shape[-2] // stride, x.shape[-1] // stride)
-        sources = [F.avg_pool2d(x, stride)]  # (B, 4, H/4, W/4): direct path for hints and local L
-        feat = x
-        for stage in self.stages:
-            feat = stage(feat)
-            sources.append(feat)
-        global_feat = feat.mean(dim=(-2, -1)) if self.config.global_context else None
-        h = crop_to(self.h_fc1(sources, global_feat, cell), out_size)  # (B, C_h, H/4, W/4)
+        if self.config.encoder != "none":
+            sources = self._encoder_sources(x)
+        else:
+            sources = [F.avg_pool2d(x, stride)]  # (B, 4, H/4, W/4): direct path for hints and local L
+            feat = x
+            for stage in self.stages:
+                feat = stage(feat)
+                sources.append(feat)
+        global_feat = sources[-1].mean(dim=(-2, -1)) if self.config.global_context else None
+        h = self.head(self.h_fc1(sources, global_feat, cell))
+        h = crop_to(h, out_size)  # (B, C_h, H/4, W/4)
         return h, self.hue_head(h), self.chroma_head(h)
 
     @staticmethod

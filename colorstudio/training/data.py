@@ -376,6 +376,15 @@ def _probe_store_size(source: ImageSource, size: int) -> int:
         raise ColorStudioError(f"cannot read the first image {first[0]} ({exc})", source.path) from exc
 
 
+def _balanced(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(source, image) pairs with each source's images repeated (cyclically) up to the largest source's count."""
+    by_source: dict[int, list[tuple[int, int]]] = {}
+    for pair in pairs:
+        by_source.setdefault(int(pair[0]), []).append(pair)
+    target = max(len(v) for v in by_source.values())
+    return [group[k % len(group)] for group in by_source.values() for k in range(target)]
+
+
 class ColorDataset(torch.utils.data.Dataset):
     """Square crops of color photos as network inputs.
 
@@ -395,6 +404,8 @@ class ColorDataset(torch.utils.data.Dataset):
         crop_scale: ``None`` crops S x S pixels out of the stored image; ``(lo, hi)`` crops a square whose side
             is a uniform fraction in [lo, hi] of the stored side (``hi`` when not training) and resizes it to S.
         decode_threads: threads decoding a source the first time (default min(4, CPU count)).
+        balance_sources: when training, repeat each source's images so that every source fills the same
+            share of an epoch (a mix dominated by one kind of photo biases the colours toward it).
         progress: ``(fraction, message)`` while a source is decoded into the cache.
     """
 
@@ -412,6 +423,7 @@ class ColorDataset(torch.utils.data.Dataset):
         crop_scale: tuple[float, float] | None = None,
         decode_threads: int | None = None,
         progress: Callable[[float, str], None] | None = None,
+        balance_sources: bool = False,
     ) -> None:
         if isinstance(sources, (str, Path)):
             sources = [sources]
@@ -442,6 +454,9 @@ class ColorDataset(torch.utils.data.Dataset):
             pairs = [pairs[k] for k in np.linspace(0, len(pairs) - 1, max(limit, 0)).round().astype(int)]
         if not pairs:
             raise ColorStudioError("no color images left after dropping near-gray ones", self.caches[0].source)
+        self._distinct = len(pairs)
+        if balance_sources and train:
+            pairs = _balanced(pairs)
         self._index = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
         self._arrays: list[np.ndarray] | None = None  # opened lazily in each process (memmaps don't pickle well)
 
@@ -452,7 +467,7 @@ class ColorDataset(torch.utils.data.Dataset):
     @property
     def dropped(self) -> int:
         """Images skipped as near-gray, unreadable or beyond ``limit``."""
-        return sum(len(c.names) for c in self.caches) - len(self)
+        return sum(len(c.names) for c in self.caches) - self._distinct
 
     def name(self, index: int) -> str:
         s, i = self._index[index]

@@ -99,6 +99,7 @@ class TrainSettings:
     seed: int = 0
     threads: int = 2
     device: str = "auto"
+    balance_sources: bool = False  # every training source fills the same share of an epoch
 
 
 def hints_available() -> bool:
@@ -255,7 +256,7 @@ def training_dataset(data_paths: Sequence[str | Path], settings: TrainSettings, 
 
     torch.set_num_threads(settings.threads)
     return ColorDataset([str(p) for p in data_paths], settings.crop, train=True, seed=settings.seed, limit=limit,
-                        crop_scale=settings.crop_scale, **options)
+                        crop_scale=settings.crop_scale, balance_sources=settings.balance_sources, **options)
 
 
 def start_training(model: torch.nn.Module, dataset: Any, config: _FamilyConfig, settings: TrainSettings,

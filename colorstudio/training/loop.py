@@ -321,11 +321,7 @@ def _train(model, dataset, cfg, ctx: _Dist, on_checkpoint, progress, cancel) -> 
     model.train()
     if start is not None:
         model.load_state_dict(start.model)
-    decay, no_decay = _split_decay(model)
-    optimizer = torch.optim.AdamW(
-        [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
-        lr=lr_at(0, cfg), betas=cfg.betas,
-    )
+    optimizer = torch.optim.AdamW(_param_groups(model, cfg.weight_decay), lr=lr_at(0, cfg), betas=cfg.betas)
     ema = EMA(model, cfg.ema_decay) if cfg.ema_decay > 0 else None
     step, epoch, batch_in_epoch, wall_before = 0, 0, 0, 0.0
     if start is not None:
@@ -383,7 +379,7 @@ def _train(model, dataset, cfg, ctx: _Dist, on_checkpoint, progress, cancel) -> 
             batch["seed"] = torch.tensor(_step_seed(cfg, step, ctx.rank), dtype=torch.int64)
             lr = lr_at(step, cfg)
             for group in optimizer.param_groups:
-                group["lr"] = lr
+                group["lr"] = lr * group.get("lr_scale", 1.0)
             loss, metrics = net(batch)
             if not torch.isfinite(loss):
                 raise ColorStudioError(f"the training loss became {loss.item()} at step {step}; lower the learning rate")
@@ -469,13 +465,18 @@ def _hardware(ctx: _Dist) -> str:
     return one if ctx.world_size == 1 else f"{ctx.world_size} processes x {one}"
 
 
-def _split_decay(model: nn.Module) -> tuple[list[nn.Parameter], list[nn.Parameter]]:
-    """Weight decay on matrices and kernels only; biases and normalization gains are not decayed."""
-    decay, no_decay = [], []
-    for p in model.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    return decay, no_decay
+def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """AdamW groups: weight decay on matrices and kernels only (biases and normalization gains are not
+    decayed); a model's optional ``lr_scale(name)`` gives parameters their own learning-rate multiplier
+    (a pretrained encoder fine-tuned slower than its new head). A multiplier of 0 freezes a parameter."""
+    scale_of = getattr(model, "lr_scale", None)
+    groups: dict[tuple[bool, float], list[nn.Parameter]] = {}
+    for name, p in model.named_parameters():
+        scale = float(scale_of(name)) if callable(scale_of) else 1.0
+        if p.requires_grad and scale > 0:
+            groups.setdefault((p.ndim >= 2, scale), []).append(p)
+    return [{"params": params, "weight_decay": weight_decay if decays else 0.0, "lr_scale": scale}
+            for (decays, scale), params in sorted(groups.items(), key=lambda kv: (not kv[0][0], -kv[0][1]))]
 
 
 def _progress_bar(cfg: TrainConfig, ctx: _Dist, step: int):

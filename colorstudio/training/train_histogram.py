@@ -30,7 +30,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import torch
 
-from colorstudio.models.histogram import HistogramColorizer, HistogramConfig, decode_ab
+from colorstudio.models.histogram import ENCODERS, HistogramColorizer, HistogramConfig, decode_ab
 from colorstudio.training.family import (  # noqa: F401  (MODEL_CONFIG_JSON re-exported)
     MODEL_CONFIG_JSON,
     TrainSettings,
@@ -42,12 +42,14 @@ from colorstudio.training.family import (  # noqa: F401  (MODEL_CONFIG_JSON re-e
     open_run,
     parse_hint_counts,
     prepare_run_dir,
+    read_run_info,
     require_val,
     resolve_config_on_resume,
     run_card,
     settings_from_args,
     start_training,
     training_dataset,
+    warm_start_run_info,
 )
 
 __all__ = [
@@ -62,20 +64,27 @@ __all__ = [
     "main",
 ]
 
-# The configuration chosen from the measurements in the model card (width 32, GroupNorm; 96 px crops).
-DEFAULT_CONFIG = HistogramConfig(width=32, stage_blocks=(0, 1, 2, 3), norm="group", hypercolumn_channels=256)
+# The configuration chosen from the measurements in the model card: the ImageNet-trained encoder, a
+# 128-channel hypercolumn and one residual block at 1/4 resolution, GroupNorm in the new layers.
+DEFAULT_CONFIG = HistogramConfig(encoder="efficientnet_lite0", norm="group", hypercolumn_channels=128, head_blocks=1)
+# the trunk trained from scratch (the models before the encoder)
+SCRATCH_CONFIG = HistogramConfig(width=32, stage_blocks=(0, 1, 2, 3), norm="group", hypercolumn_channels=256)
 
 
 @dataclass(frozen=True)
 class HistogramTrainSettings(TrainSettings):
     """The histogram family's defaults of :class:`~colorstudio.training.family.TrainSettings`."""
 
-    steps: int = 16000
-    crop: int = 96
+    steps: int = 6000
+    batch_size: int = 32
+    crop: int = 128
     # random-resized crops (side 50-100 % of the 128 px photo, resized to `crop`): scale augmentation that
     # spans the object sizes of 128 px training photos and of 256 px evaluation images
     crop_scale: tuple[float, float] | None = (0.5, 1.0)
-    lr: float = 1.5e-3
+    lr: float = 1e-3
+    warmup: int = 200
+    ema_decay: float = 0.998
+    balance_sources: bool = True
 
 
 # ---------------------------------------------------------------------------------------------- cost
@@ -209,6 +218,7 @@ def train_histogram(
     limit: int | None = None,
     progress=None,
     cancel=None,
+    init: str | Path | None = None,
 ):
     """Train the histogram colorizer with the shared loop; checkpoints and ``log.jsonl`` go to ``out_dir``.
 
@@ -220,7 +230,27 @@ def train_histogram(
     config = resolve_config_on_resume(out_dir, config, HistogramConfig, resume)
     dataset = training_dataset(data_paths, s, limit)
     model = HistogramColorizer(config)
-    return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel)
+    info = pretrained_encoder_run_info(model, out_dir, resume or init is not None)
+    info.update(warm_start_run_info(model, init, out_dir, resume))
+    return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
+                          **info)
+
+
+def pretrained_encoder_run_info(model: HistogramColorizer, out_dir: Path, weights_given: bool) -> dict[str, Any]:
+    """A new run on the encoder starts from its ImageNet weights (converted once, see
+    :mod:`colorstudio.models.encoder`); the ``run_info.json`` entry names them. A resumed or warm-started
+    run takes every weight from its checkpoint or model and keeps its own entry."""
+    if model.config.encoder == "none":
+        return {}
+    if weights_given:
+        previous = read_run_info(out_dir).get("encoder_pretrained")
+        return {"encoder_pretrained": previous} if previous else {}
+    from colorstudio.models.encoder import PACKAGE, default_pretrained_path, load_pretrained_weights
+    from colorstudio.models.registry import sha256_file
+
+    path = default_pretrained_path()
+    load_pretrained_weights(model.encoder, path)
+    return {"encoder_pretrained": {"source": PACKAGE, "weights_sha256": sha256_file(path)}}
 
 
 # ---------------------------------------------------------------------------------------------- CLI
@@ -229,17 +259,26 @@ def main(argv: list[str] | None = None) -> int:
     add_run_arguments(p, HistogramTrainSettings(), out="runs/histogram", eval_limit=100,
                       eval_only_help="evaluate a checkpoint (file or run folder) and exit",
                       measure_help="print FLOPs and training images/s for --width/--crop", threads_help="torch threads")
-    p.add_argument("--width", type=int, default=DEFAULT_CONFIG.width)
+    p.add_argument("--encoder", default=DEFAULT_CONFIG.encoder, choices=ENCODERS,
+                   help="the trunk: the ImageNet-trained encoder, or 'none' to train one from scratch")
+    p.add_argument("--encoder-lr-scale", type=float, default=DEFAULT_CONFIG.encoder_lr_scale,
+                   help="the encoder's learning rate relative to --lr (0 = frozen)")
+    p.add_argument("--hypercolumn-channels", type=int, default=DEFAULT_CONFIG.hypercolumn_channels)
+    p.add_argument("--head-blocks", type=int, default=DEFAULT_CONFIG.head_blocks,
+                   help="residual blocks after the hypercolumn, at 1/4 resolution")
+    p.add_argument("--no-balance", action="store_true", help="train on the sources' own mix instead of equal shares")
+    p.add_argument("--init", default=None, metavar="MODEL", help="start from an installed histogram model's weights")
+    p.add_argument("--width", type=int, default=SCRATCH_CONFIG.width, help="scratch trunk width (--encoder none)")
     p.add_argument("--norm", default=DEFAULT_CONFIG.norm, choices=("batch", "group", "none"))
     p.add_argument("--eval-sizes", default="native,128", help="working sizes for --eval-only, e.g. native,128")
     p.add_argument("--eval-modes", default="median,mean", help="decode modes for --eval-only (median, mean)")
     p.add_argument("--eval-hints", default="", help="sweep hint counts for --eval-only, e.g. 1,10")
     args = p.parse_args(argv)
-    torch.set_num_threads(2)
+    torch.set_num_threads(args.threads)
+    cfg = _config_from_args(args)
     if args.measure:
-        cfg = replace(DEFAULT_CONFIG, width=args.width, norm=args.norm)
-        print(json.dumps({"width": args.width, "norm": args.norm, "crop": args.crop, "batch": args.batch_size,
-                          **measure_cost(cfg, args.crop, args.batch_size)}))
+        print(json.dumps({**cfg.to_dict(), "crop": args.crop, "batch": args.batch_size,
+                          **measure_cost(cfg, args.crop, args.batch_size, threads=args.threads)}))
         return 0
     if args.eval_only:
         require_val(p, args)
@@ -260,10 +299,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.data:
         p.error("--data is required to train (folders or tars of training photos, never val/)")
-    cfg = replace(DEFAULT_CONFIG, width=args.width, norm=args.norm)
-    settings = settings_from_args(HistogramTrainSettings, args)
-    train_histogram(args.data, args.out, args.steps, args.resume, cfg, settings, args.limit)
+    settings = replace(settings_from_args(HistogramTrainSettings, args), balance_sources=not args.no_balance)
+    train_histogram(args.data, args.out, args.steps, args.resume, cfg, settings, args.limit, init=args.init)
     return 0
+
+
+def _config_from_args(args: argparse.Namespace) -> HistogramConfig:
+    base = DEFAULT_CONFIG if args.encoder != "none" else SCRATCH_CONFIG
+    return replace(base, encoder=args.encoder, encoder_lr_scale=args.encoder_lr_scale, norm=args.norm,
+                   hypercolumn_channels=args.hypercolumn_channels, head_blocks=args.head_blocks, width=args.width)
 
 
 if __name__ == "__main__":
