@@ -203,7 +203,39 @@ def bench_pixcolor_sampling(repeats: int) -> dict:
     return bench_pixcolor(repeats)
 
 
+def bench_histogram_prediction(repeats: int) -> dict:
+    """A 512x512 photo colorized end to end (prediction at the card's working size, decoding, composite at
+    full resolution) by the installed histogram model (the encoder architecture, untrained when none is
+    installed), against the architecture trained from scratch before it, same run."""
+    import torch
+
+    from colorstudio.color import rgb_to_lab
+    from colorstudio.engine.histogram_colorizer import HistogramModelColorizer
+    from colorstudio.engine.pipeline import load_installed_colorizer, predict_full_resolution
+    from colorstudio.models.histogram import HistogramColorizer
+    from colorstudio.training.train_histogram import DEFAULT_CONFIG, SCRATCH_CONFIG
+
+    cpu = torch.device("cpu")
+    card = {"working_resolution": 128}
+
+    def untrained(config) -> HistogramModelColorizer:
+        return HistogramModelColorizer("histogram", HistogramColorizer(config).eval(), dict(card), cpu)
+
+    ours = load_installed_colorizer("histogram", cpu, lambda: untrained(DEFAULT_CONFIG))
+    scratch = untrained(SCRATCH_CONFIG)
+    L = rgb_to_lab(_test_photo((512, 512)))[..., 0]
+    zeros_ab, zeros_mask = np.zeros((2, 512, 512), np.float32), np.zeros((512, 512), np.float32)
+    run = lambda colorizer: predict_full_resolution(L, zeros_ab, zeros_mask, colorizer)  # noqa: E731
+    encoder_name = getattr(ours.network, "config", None) and ours.network.config.encoder
+    return _print_pair(
+        f"histogram colorizer, 512x512 photo end to end (working size {ours.card.get('working_resolution')})",
+        measure(f"{ours.name} ({encoder_name} encoder)", lambda: run(ours), repeats=repeats, work=0.262144, unit="MP"),
+        measure("trunk trained from scratch (untrained copy)", lambda: run(scratch), repeats=repeats, work=0.262144, unit="MP"),
+    )
+
+
 BENCHMARKS: dict[str, Callable[[int], dict]] = {
+    "histogram": bench_histogram_prediction,
     "lab": bench_lab,
     "composite": bench_composite,
     "export24": bench_export_24mp,

@@ -186,9 +186,9 @@ def test_train_runs_resumes_and_exports_a_loadable_model(tmp_path, monkeypatch):
     photos = tmp_path / "photos"
     photos.mkdir()
     sources = (data.astronaut(), data.coffee(), data.chelsea())
-    for i in range(16):  # one batch of distinct crops
+    for i in range(32):  # one batch of distinct crops
         image = sources[i % 3]
-        Image.fromarray(image[8 * i :, 4 * i :]).resize((128, 128)).save(photos / f"p{i}.jpg")
+        Image.fromarray(image[4 * i :, 2 * i :]).resize((128, 128)).save(photos / f"p{i}.jpg")
     run, out = tmp_path / "run", tmp_path / "models" / "histogram"
     args = ["train", "histogram", "--data", str(photos), "--steps", "1", "--run-dir", str(run)]
     assert main(args) == 0

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from colorstudio.color import normalize_l
-from colorstudio.engine.histogram_edit import decode_ab
+from colorstudio.engine.histogram_edit import FADING_THRESHOLD, decode_ab
 from colorstudio.engine.pipeline import (
     HistogramPrediction,
     NetworkColorizer,
@@ -35,6 +35,15 @@ class HistogramModelColorizer(NetworkColorizer):
 
     default_long_side = DEFAULT_LONG_SIDE
 
+    @property
+    def fading_threshold(self) -> float:
+        """The card's chromatic-fading threshold (``decoding.fading_threshold``), else the paper's 0.03."""
+        decoding = self.card.get("decoding") or {}
+        value = decoding.get("fading_threshold", FADING_THRESHOLD) if isinstance(decoding, dict) else FADING_THRESHOLD
+        if not isinstance(value, (int, float)) or not 0 < value <= 1:
+            raise ColorStudioError(f"model {self.name!r}: decoding.fading_threshold must be in (0, 1], got {value!r}")
+        return float(value)
+
     def distributions(self, lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray) -> HistogramPrediction:
         """Hue and chroma distributions (K, ceil(h/4), ceil(w/4)) for an (h, w) L* map and its hints."""
         mask = np.asarray(hint_mask, np.float32).reshape(1, *lightness.shape)
@@ -42,7 +51,8 @@ class HistogramModelColorizer(NetworkColorizer):
         L_norm = torch.from_numpy(normalize_l(np.asarray(lightness, np.float32)))[None, None].to(self.device)
         with torch.inference_mode():
             hue, chroma = self.network.predict_distributions(L_norm, torch.from_numpy(hint).to(self.device))
-        return HistogramPrediction(hue=hue[0].float().cpu().numpy(), chroma=chroma[0].float().cpu().numpy())
+        return HistogramPrediction(hue=hue[0].float().cpu().numpy(), chroma=chroma[0].float().cpu().numpy(),
+                                   fading_threshold=self.fading_threshold)
 
     def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast",
                 progress=None, cancel=None) -> Prediction:
@@ -58,7 +68,8 @@ class HistogramModelColorizer(NetworkColorizer):
         if progress is not None:
             progress(1.0, "predicted")
         h, w = lightness.shape
-        return Prediction(ab_samples=[decode_ab(histograms.hue, histograms.chroma)], seeds=[seed],
+        ab = decode_ab(histograms.hue, histograms.chroma, fading_threshold=histograms.fading_threshold)
+        return Prediction(ab_samples=[ab], seeds=[seed],
                           work_size=(w, h), histograms=histograms)
 
 

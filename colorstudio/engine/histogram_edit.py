@@ -618,12 +618,13 @@ class ReferenceTransfer:
         )
 
     def apply_ab(
-        self, strength: float, warm_start: TransferSolution | None = None
+        self, strength: float, warm_start: TransferSolution | None = None, fading_threshold: float = FADING_THRESHOLD
     ) -> tuple[np.ndarray, TransferSolution]:
         """Decoded a*b* (h, w, 2) float32 for ``strength``: the slider path, skipping the float32 copies."""
         solution = self.solve(strength, warm_start)
         ab = _decode_flat(self.hue_solver._y, self.chroma_solver._y,
-                          _bin_weights(solution.hue.bias), _bin_weights(solution.chroma.bias))
+                          _bin_weights(solution.hue.bias), _bin_weights(solution.chroma.bias),
+                          fading_threshold=fading_threshold)
         return ab.reshape(*self.hue_solver.shape[1:], 2).astype(np.float32), solution
 
 

@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 import torch
 
+from colorstudio.engine.histogram_edit import FADING_THRESHOLD
 from colorstudio.errors import CancelledError, ColorStudioError
 
 __all__ = [
@@ -60,10 +61,12 @@ def _report(progress: Progress | None, fraction: float, message: str) -> None:
 
 @dataclass
 class HistogramPrediction:
-    """Per-cell distributions of the histogram model: hue and chroma, each (K, h, w) summing to 1 over K."""
+    """Per-cell distributions of the histogram model: hue and chroma, each (K, h, w) summing to 1 over K,
+    and the chromatic-fading threshold its card decodes them with (every edit decodes the same way)."""
 
     hue: np.ndarray
     chroma: np.ndarray
+    fading_threshold: float = FADING_THRESHOLD
 
 
 @dataclass
@@ -388,7 +391,7 @@ def apply_edits(
             transfer, start = he.ReferenceTransfer(histograms.hue, histograms.chroma, target), None  # b = 0
         if not settings.hue_active:
             # The slider's fast path: decode straight from the biased distributions.
-            ab, solution = transfer.apply_ab(settings.reference_strength, start)
+            ab, solution = transfer.apply_ab(settings.reference_strength, start, histograms.fading_threshold)
             return EditedChroma([ab], EditWarmStart(histograms, target, transfer, solution))
         hue, chroma, solution = transfer.apply(settings.reference_strength, start)
         new_warm = EditWarmStart(histograms, target, transfer, solution)
@@ -396,7 +399,8 @@ def apply_edits(
         hue, chroma = histograms.hue, histograms.chroma
     if settings.hue_active:
         hue = he.hue_bias(hue, settings.hue_shift_deg, settings.hue_strength)
-    return EditedChroma([np.asarray(he.decode_ab(hue, chroma), dtype=np.float32)], new_warm)
+    ab = he.decode_ab(hue, chroma, fading_threshold=histograms.fading_threshold)
+    return EditedChroma([np.asarray(ab, dtype=np.float32)], new_warm)
 
 
 def composite_with_edits(

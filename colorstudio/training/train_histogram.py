@@ -245,10 +245,12 @@ def pretrained_encoder_run_info(model: HistogramColorizer, out_dir: Path, weight
     if weights_given:
         previous = read_run_info(out_dir).get("encoder_pretrained")
         return {"encoder_pretrained": previous} if previous else {}
-    from colorstudio.models.encoder import PACKAGE, default_pretrained_path, load_pretrained_weights
+    from colorstudio.models.encoder import PACKAGE, convert_package_weights, default_pretrained_path, load_pretrained_weights
     from colorstudio.models.registry import sha256_file
 
     path = default_pretrained_path()
+    if not path.is_file():  # the one conversion, on first use
+        convert_package_weights(path)
     load_pretrained_weights(model.encoder, path)
     return {"encoder_pretrained": {"source": PACKAGE, "weights_sha256": sha256_file(path)}}
 
