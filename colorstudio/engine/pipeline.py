@@ -7,6 +7,7 @@ reference) -> chroma composited with the ORIGINAL full-resolution L* -> export.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Protocol, Sequence
@@ -16,9 +17,12 @@ import numpy as np
 import torch
 
 from colorstudio.engine.histogram_edit import FADING_THRESHOLD
+from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
 from colorstudio.errors import CancelledError, ColorStudioError
 
 __all__ = [
+    "MAX_SAMPLES",
+    "MAX_SEED",
     "Progress",
     "Cancel",
     "HistogramPrediction",
@@ -248,16 +252,22 @@ class ColorizeRequest:
     sampler: str = "fast"
 
     def validate(self) -> None:
-        if self.samples < 1:
-            raise ColorStudioError(f"--samples must be at least 1, got {self.samples}")
-        if self.temperature <= 0:
-            raise ColorStudioError(f"--temperature must be positive, got {self.temperature}")
+        # Written as "not (good)" so that NaN, which fails every comparison, is refused too.
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or not 1 <= self.samples <= MAX_SAMPLES:
+            raise ColorStudioError(f"--samples must be an integer from 1 to {MAX_SAMPLES}, got {self.samples}")
+        last_seed = MAX_SEED - self.samples + 1
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= last_seed:
+            raise ColorStudioError(f"--seed must be an integer from 0 to {last_seed}, got {self.seed}")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ColorStudioError(f"--temperature must be a positive finite number, got {self.temperature}")
         if self.reference_method not in ("energy", "quantile"):
             raise ColorStudioError(f"unknown reference method {self.reference_method!r} (energy or quantile)")
         if not 0.0 <= self.hue_strength <= 10.0:
             raise ColorStudioError(f"--hue-strength must be in [0, 10], got {self.hue_strength}")
-        if self.reference_strength < 0:
-            raise ColorStudioError(f"--reference-strength must be >= 0, got {self.reference_strength}")
+        if self.hue_shift_deg is not None and not math.isfinite(self.hue_shift_deg):
+            raise ColorStudioError(f"--hue-shift must be a finite angle in degrees, got {self.hue_shift_deg}")
+        if not (math.isfinite(self.reference_strength) and self.reference_strength >= 0):
+            raise ColorStudioError(f"--reference-strength must be a finite number >= 0, got {self.reference_strength}")
         if self.sampler not in ("fast", "naive"):
             raise ColorStudioError(f"unknown sampler {self.sampler!r} (fast or naive)")
 

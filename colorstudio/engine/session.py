@@ -12,6 +12,7 @@ reference), which is exactly what a session file stores (:mod:`colorstudio.engin
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -37,6 +38,7 @@ from colorstudio.engine.jobs import (
     ReferenceSettings,
     SampleResult,
 )
+from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
 from colorstudio.engine.pipeline import PropagationColorizer
 from colorstudio.errors import ColorStudioError
 
@@ -62,7 +64,6 @@ KNOWN_MODELS: dict[str, str] = {
 # Families that give one deterministic prediction: seeds, N and temperature do not apply to them.
 SINGLE_SAMPLE_FAMILIES = frozenset({"histogram", "gan", "propagation"})
 PROPAGATION = PropagationColorizer.name
-MAX_SAMPLES = 16
 SWATCH_LIGHTNESS = (45.0, 80.0)  # L* range in which suggested colours are shown
 
 
@@ -236,13 +237,15 @@ class Session:
         self.events.model.emit()
 
     def set_temperature(self, temperature: float) -> None:
-        if temperature <= 0:
-            raise ColorStudioError(f"temperature must be positive, got {temperature}")
+        if not (math.isfinite(temperature) and temperature > 0):  # NaN fails every comparison
+            raise ColorStudioError(f"temperature must be a positive finite number, got {temperature}")
         self.temperature = float(temperature)
         self._invalidate_predictions()
         self.events.model.emit()
 
     def set_base_seed(self, seed: int) -> None:
+        if not 0 <= seed <= MAX_SEED:
+            raise ColorStudioError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed}")
         self.base_seed = int(seed)
         self.events.model.emit()
 
