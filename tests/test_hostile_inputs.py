@@ -1,0 +1,129 @@
+"""Hostile inputs (issue 16): nothing a user gives ColorStudio is ever overwritten or crashes it.
+
+Each case feeds the command line (in-process, and a few in a real process), the session loader or a
+models folder something wrong, and checks what the user sees: exit code 2 (or a ColorStudioError) with
+one line that names the file or flag, no traceback, and no file created or changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+from colorstudio.engine.session_file import read_session
+from colorstudio.errors import ColorStudioError
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
+    """Every file and folder under ``folder`` (hidden ones too): mtime and content hash."""
+    state = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_symlink() or path.is_dir():
+            state[str(path.relative_to(folder))] = (0, "link" if path.is_symlink() else "dir")
+        else:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            state[str(path.relative_to(folder))] = (path.stat().st_mtime_ns, digest)
+    return state
+
+
+# --- session files (item 2; values from item 4) --------------------------------------------------------------
+def _session_payload() -> dict:
+    return {
+        "format": "colorstudio-session", "version": 1, "app": "ColorStudio test",
+        "source": {"path": "/nowhere/p.png", "relative_path": "p.png", "sha256": "0" * 64},
+        "model": {"name": "pixcolor", "temperature": 0.9, "sample_count": 2, "base_seed": 0},
+        "seeds": [0, 1], "chosen": 0, "hints": [],
+        "hue_bias": {"angle_deg": 0.0, "strength": 0.0},
+        "reference": {"path": None, "sha256": None, "strength": 1.0, "method": "energy", "relative_path": None},
+        "export": {"fmt": "png", "bit_depth": 8, "all_samples": False, "uncertainty": False},
+    }
+
+
+def _with(path: tuple[str, ...], value: object) -> dict:
+    payload = _session_payload()
+    target = payload
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return payload
+
+
+NAN, INF = float("nan"), float("inf")
+SESSION_CASES = [
+    pytest.param(_with(("hue_bias",), [1, 2]), "hue_bias", id="hue_bias-list"),
+    pytest.param(_with(("hue_bias",), "north"), "hue_bias", id="hue_bias-string"),
+    pytest.param(_with(("reference",), ["r.png"]), "reference", id="reference-list"),
+    pytest.param(_with(("reference",), 3), "reference", id="reference-number"),
+    pytest.param(_with(("export",), "png"), "export", id="export-string"),
+    pytest.param(_with(("export",), [8]), "export", id="export-list"),
+    pytest.param(_with(("seeds",), [INF]), "seeds", id="seed-infinity"),
+    pytest.param(_with(("seeds",), [NAN]), "seeds", id="seed-nan"),
+    pytest.param(_with(("seeds",), [1.5]), "seeds", id="seed-fraction"),
+    pytest.param(_with(("seeds",), [-1]), "seeds", id="seed-negative"),
+    pytest.param(_with(("seeds",), [2**64]), "seeds", id="seed-over-64-bits"),
+    pytest.param(_with(("seeds",), [True]), "seeds", id="seed-bool"),
+    pytest.param(_with(("chosen",), True), "chosen", id="chosen-bool"),
+    pytest.param(_with(("chosen",), 7), "chosen", id="chosen-out-of-range"),
+    pytest.param(_with(("model", "temperature"), NAN), "model.temperature", id="temperature-nan"),
+    pytest.param(_with(("model", "temperature"), INF), "model.temperature", id="temperature-inf"),
+    pytest.param(_with(("model", "temperature"), 0), "model.temperature", id="temperature-zero"),
+    pytest.param(_with(("model", "temperature"), "hot"), "model.temperature", id="temperature-string"),
+    pytest.param(_with(("model", "sample_count"), 0), "model.sample_count", id="sample_count-zero"),
+    pytest.param(_with(("model", "sample_count"), 1e9), "model.sample_count", id="sample_count-1e9-float"),
+    pytest.param(_with(("model", "sample_count"), 10**9), "model.sample_count", id="sample_count-1e9"),
+    pytest.param(_with(("model", "base_seed"), 10**30), "model.base_seed", id="base_seed-huge"),
+    pytest.param(_with(("model", "name"), ["pixcolor"]), "model.name", id="model-name-list"),
+    pytest.param(_with(("hue_bias", "angle_deg"), NAN), "hue_bias.angle_deg", id="hue-angle-nan"),
+    pytest.param(_with(("hue_bias", "strength"), NAN), "strength", id="hue-strength-nan"),
+    pytest.param(_with(("hue_bias", "strength"), 11), "strength", id="hue-strength-11"),
+    pytest.param(_with(("reference", "strength"), NAN), "reference", id="reference-strength-nan"),
+    pytest.param(_with(("reference", "strength"), -1), "reference", id="reference-strength-negative"),
+    pytest.param(_with(("reference", "method"), "magic"), "magic", id="reference-method-unknown"),
+    pytest.param(_with(("reference", "path"), 5), "reference.path", id="reference-path-number"),
+    pytest.param(_with(("reference", "sha256"), [1]), "reference.sha256", id="reference-sha-list"),
+    pytest.param(_with(("export", "bit_depth"), 8.5), "export.bit_depth", id="bit-depth-fraction"),
+    pytest.param(_with(("export", "bit_depth"), 12), "bit depth", id="bit-depth-12"),
+    pytest.param(_with(("export", "fmt"), "jpg"), "jpg", id="export-format-jpg"),
+    pytest.param(_with(("export", "all_samples"), "yes"), "export.all_samples", id="all-samples-string"),
+    pytest.param(_with(("source",), None), "source", id="source-null"),
+    pytest.param(_with(("source", "path"), 5), "source.path", id="source-path-number"),
+    pytest.param(_with(("source", "relative_path"), {"a": 1}), "source.relative_path", id="relative-path-object"),
+    pytest.param(_with(("source", "relative_path"), "bad\x00name"), "invalid", id="relative-path-nul"),
+    pytest.param(_with(("hints",), [{"x": NAN, "y": 1, "radius": 2, "color": "#ffffff"}]), "hint 0", id="hint-nan"),
+    pytest.param(_with(("hints",), [{"x": [[[[1]]]], "y": 1, "radius": 2, "color": "#fff"}]), "hint 0", id="hint-list"),
+    pytest.param(_with(("version",), True), "version", id="version-bool"),
+    pytest.param("[" * 100_000, "nested", id="deep-array"),
+    pytest.param('{"a": ' * 100_000, "nested", id="deep-object"),
+    pytest.param('{"format": "colorstudio-session", "version": 1, "seeds": [' + "9" * 5000 + "]}", "invalid JSON",
+                 id="5000-digit-integer"),
+    pytest.param(b"\xff\xfe{}", "cannot read", id="not-utf8"),
+    pytest.param("", "invalid JSON", id="empty"),
+    pytest.param("null", "not a ColorStudio session", id="null"),
+]
+
+
+@pytest.mark.parametrize(("content", "reason"), SESSION_CASES)
+def test_malformed_session_file_is_a_clean_error(tmp_path, content, reason):
+    path = tmp_path / "bad.colorstudio.json"
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+    before = snapshot(tmp_path)
+    with pytest.raises(ColorStudioError) as err:
+        read_session(path)
+    message = str(err.value)
+    assert "bad.colorstudio.json" in message and reason in message, message
+    assert "\n" not in message
+    assert snapshot(tmp_path) == before
+
+
+def test_unmodified_session_payload_reads(tmp_path):
+    """The cases above fail because of their one change, not because the template is wrong."""
+    path = tmp_path / "good.colorstudio.json"
+    path.write_text(json.dumps(_session_payload()))
+    document = read_session(path)
+    assert document.seeds == (0, 1) and document.sample_count == 2 and document.temperature == 0.9
