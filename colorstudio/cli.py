@@ -171,23 +171,29 @@ def _run_colorize(args: argparse.Namespace) -> int:
 
 
 def _run_models() -> int:
-    from colorstudio.models.registry import default_models_dir, list_models
+    from colorstudio.models.registry import default_models_dir, scan_models
 
-    cards = list_models()
+    cards, broken = scan_models()
     print(f"models folder: {default_models_dir()}")
     for card in cards:
         evaluation = _card_summary(card.evaluation or {})
         print(f"  {card.name:<14} {card.family:<12} steps={card.steps:<7} {evaluation}")
+    for name, problem in broken.items():  # listed, not fatal: the other models still work
+        print(f"  {name:<14} {'BROKEN':<12} {problem.reason} ({problem.path})")
     print(f"  {'propagation':<14} {'baseline':<12} non-learned hint propagation (always available)")
     return 0
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _card_summary(evaluation: dict) -> str:
     """The headline number of a card's evaluation, for `colorstudio models`."""
     automatic, bpd = evaluation.get("automatic", {}), evaluation.get("bits_per_dim", {})
-    if isinstance(automatic, dict) and "psnr" in automatic:
+    if isinstance(automatic, dict) and _number(automatic.get("psnr")):
         return f"automatic PSNR {automatic['psnr']:.2f} dB"
-    if isinstance(bpd, dict) and "bpd" in bpd:
+    if isinstance(bpd, dict) and _number(bpd.get("bpd")):
         return f"{bpd['bpd']:.3f} bits/dim"
     return "see card.json"
 

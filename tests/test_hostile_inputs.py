@@ -11,10 +11,17 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
+import colorstudio
+from colorstudio.cli import main
 from colorstudio.engine.session_file import read_session
 from colorstudio.errors import ColorStudioError
+
+REPO_MODELS = Path(colorstudio.__file__).resolve().parents[1] / "models"
+CHEAP_MODEL = "pic-cifar"  # the smallest trained model (32 x 32 working size)
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
@@ -27,6 +34,15 @@ def snapshot(folder: Path) -> dict[str, tuple[int, str]]:
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
             state[str(path.relative_to(folder))] = (path.stat().st_mtime_ns, digest)
     return state
+
+
+def assert_one_line_error(err: str, *names: str) -> None:
+    assert "Traceback" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert "error" in lines[0], err
+    for name in names:
+        assert name in lines[0], err
 
 
 # --- session files (item 2; values from item 4) --------------------------------------------------------------
@@ -127,3 +143,80 @@ def test_unmodified_session_payload_reads(tmp_path):
     path.write_text(json.dumps(_session_payload()))
     document = read_session(path)
     assert document.seeds == (0, 1) and document.sample_count == 2 and document.temperature == 0.9
+
+
+# --- models folders (item 3) ------------------------------------------------------------------------
+BROKEN_CARDS = {
+    "deep": "[" * 100_000,
+    "deep-object": '{"name": ' * 100_000,
+    "not-utf8": b"\xff\xfe\x00garbage",
+    "family-list": json.dumps({"name": "x", "family": ["histogram"]}),
+    "steps-object": json.dumps({"name": "x", "family": "histogram", "steps": {"n": 1}}),
+    "resolution-text": json.dumps({"name": "x", "family": "histogram", "working_resolution": "big"}),
+    "resolution-huge": json.dumps({"name": "x", "family": "histogram", "working_resolution": 10**9}),
+    "not-an-object": "[1, 2, 3]",
+    "huge-int": '{"name": "x", "family": "gan", "steps": ' + "9" * 5000 + "}",
+}
+
+
+@pytest.fixture()
+def models_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A models folder: one intact model (a link to the shipped one) beside many broken folders."""
+    root = tmp_path / "models"
+    root.mkdir()
+    (root / CHEAP_MODEL).symlink_to(REPO_MODELS / CHEAP_MODEL, target_is_directory=True)
+    for name, text in BROKEN_CARDS.items():
+        (root / name).mkdir()
+        card = root / name / "card.json"
+        card.write_bytes(text) if isinstance(text, bytes) else card.write_text(text)
+    (root / "card-is-a-folder" / "card.json").mkdir(parents=True)
+    monkeypatch.setenv("COLORSTUDIO_MODELS", str(root))
+    return root
+
+
+def test_models_command_lists_broken_models_with_their_reason(models_dir, capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert CHEAP_MODEL in lines and "BROKEN" not in lines[CHEAP_MODEL]
+    for name in [*BROKEN_CARDS, "card-is-a-folder"]:
+        assert "BROKEN" in lines[name] and "card.json" in lines[name], out
+    assert "nested too deeply" in lines["deep"] and "UTF-8" in lines["not-utf8"]
+
+
+def test_intact_model_still_colorizes_beside_broken_ones(models_dir, tmp_path, capsys):
+    out = tmp_path / "o.png"
+    image = tmp_path / "p.png"
+    Image.fromarray(np.full((32, 32), 128, np.uint8)).save(image)
+    assert main(["colorize", str(image), "-o", str(out), "--model", CHEAP_MODEL]) == 0, capsys.readouterr().err
+    assert Image.open(out).size == (32, 32)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", [*BROKEN_CARDS, "card-is-a-folder"])
+def test_colorize_with_a_broken_model_names_its_card(models_dir, tmp_path, capsys, name):
+    image = tmp_path / "p.png"
+    Image.fromarray(np.full((32, 32), 128, np.uint8)).save(image)
+    before = snapshot(tmp_path)
+    assert main(["colorize", str(image), "-o", str(tmp_path / "o.png"), "--model", name]) == 2
+    assert_one_line_error(capsys.readouterr().err, name, "card.json")
+    assert snapshot(tmp_path) == before
+
+
+def test_default_model_and_gui_choices_survive_broken_models(models_dir):
+    from colorstudio.cli import _default_model
+    from colorstudio.engine.session import list_model_choices
+
+    assert _default_model(None) == CHEAP_MODEL  # no histogram here; the first intact model
+    choices = {choice.name: choice for choice in list_model_choices(models_dir)}
+    assert choices[CHEAP_MODEL].available
+    for name in BROKEN_CARDS:
+        assert not choices[name].available and "card.json" in choices[name].reason
+
+
+def test_card_with_a_non_finite_recommended_temperature_is_ignored():
+    from colorstudio.models.registry import ModelCard, default_temperature
+
+    for value in ("Infinity", "NaN", "-1", "true", '"hot"'):
+        card = ModelCard.from_json('{"name": "m", "family": "pixcolor", "sampling": {"temperature": %s}}' % value)
+        assert default_temperature(card) == 1.0

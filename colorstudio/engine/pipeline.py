@@ -199,9 +199,9 @@ def _import_families() -> None:
 
 def available_model_names(models_dir: Path | None = None) -> list[str]:
     """Installed trained models (from the registry) plus the always-available baseline."""
-    from colorstudio.models.registry import list_models
+    from colorstudio.models.registry import scan_models
 
-    names = [card.name for card in list_models(models_dir)]
+    names = [card.name for card in scan_models(models_dir)[0]]
     return names + [PropagationColorizer.name]
 
 
@@ -209,10 +209,13 @@ def load_colorizer(name: str, device: torch.device, models_dir: Path | None = No
     """Build the colorizer for a model name found in ``models/`` (or the baseline ``propagation``)."""
     if name == PropagationColorizer.name:
         return PropagationColorizer()
-    from colorstudio.models.registry import list_models
+    from colorstudio.models.registry import scan_models
 
     _import_families()
-    cards = {card.name: card for card in list_models(models_dir)}
+    installed, broken = scan_models(models_dir)  # other models' broken cards do not concern this one
+    cards = {card.name: card for card in installed}
+    if name in broken:
+        raise ColorStudioError(f"model {name!r} cannot be used: {broken[name]}")
     if name not in cards:
         known = ", ".join(sorted([*cards, PropagationColorizer.name]))
         raise ColorStudioError(f"unknown model {name!r}; installed models: {known}")

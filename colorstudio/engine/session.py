@@ -118,10 +118,11 @@ def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
     """Installed models from the registry, then the baseline, then known families that are missing."""
     choices: list[ModelChoice] = []
     installed: set[str] = set()
+    broken: dict[str, ColorStudioError] = {}
     try:
-        from colorstudio.models.registry import default_temperature, list_models
+        from colorstudio.models.registry import default_temperature, scan_models
 
-        cards = list_models(models_dir)
+        cards, broken = scan_models(models_dir)
     except (ImportError, ColorStudioError) as exc:
         cards = []
         registry_problem = str(exc)
@@ -133,6 +134,9 @@ def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
         choices.append(ModelChoice(card.name, description, True, samples=card.family not in SINGLE_SAMPLE_FAMILIES,
                                    temperature=default_temperature(card)))
     choices.append(ModelChoice(PROPAGATION, PropagationColorizer.card["description"], True, samples=False))
+    for name, problem in broken.items():  # shown disabled with the reason; the other models still work
+        installed.add(name)
+        choices.append(ModelChoice(name, "model folder with an unusable card", False, f"broken: {problem}"))
     for name, description in KNOWN_MODELS.items():
         if name not in installed:
             reason = registry_problem or f"not installed: no trained weights in models/{name}/ yet"
