@@ -146,25 +146,26 @@ def _temperature(requested: float | None, colorizer) -> float:
 
 
 def _run_colorize(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from colorstudio.devices import resolve_device
-    from colorstudio.engine.batch import colorize_files, expand_inputs
+    from colorstudio.engine.batch import colorize_files, plan_batch
     from colorstudio.engine.pipeline import ColorizeRequest, load_colorizer
 
     model = _default_model(args.model)
     method = args.reference_method or ("energy" if model != "propagation" else "quantile")
-    colorizer = load_colorizer(model, resolve_device(args.device))
     request = ColorizeRequest(
-        model=model, samples=args.samples, seed=args.seed, temperature=_temperature(args.temperature, colorizer),
+        model=model, samples=args.samples, seed=args.seed,
+        temperature=1.0 if args.temperature is None else args.temperature,  # the card's default comes later
         reference_path=args.reference, reference_strength=args.reference_strength, reference_method=method,
         hue_shift_deg=args.hue_shift, hue_strength=args.hue_strength, device=args.device, sampler=args.sampler,
     )
-    request.validate()
-    inputs = expand_inputs(args.inputs)
-    written = colorize_files(
-        inputs, args.output, request, colorizer,
-        hints=args.hints, fmt=args.format, bit_depth=args.bit_depth, uncertainty=args.uncertainty,
-        several=len(inputs) > 1 or any(p.is_dir() for p in args.inputs), log=lambda m: print(m, file=sys.stderr),
-    )
+    request.validate()  # options and files are checked before a model is loaded
+    plan = plan_batch(args.inputs, args.output, samples=args.samples, fmt=args.format, hints=args.hints,
+                      reference=args.reference, uncertainty=args.uncertainty)
+    colorizer = load_colorizer(model, resolve_device(args.device))
+    request = replace(request, temperature=_temperature(args.temperature, colorizer))
+    written = colorize_files(plan, request, colorizer, bit_depth=args.bit_depth, log=lambda m: print(m, file=sys.stderr))
     for path in written:
         print(path)
     return 0

@@ -206,3 +206,10 @@ def test_train_refuses_validation_data(tmp_path, capsys):
     val.mkdir()
     assert main(["train", "histogram", "--data", str(val), "--steps", "1", "--run-dir", str(tmp_path / "r")]) == 2
     assert "validation" in capsys.readouterr().err
+
+
+def test_without_format_the_extension_decides_and_a_bare_name_gets_one(gray_png, tmp_path):
+    assert main(["colorize", str(gray_png), "-o", str(tmp_path / "a.TIF"), "--model", "propagation"]) == 0
+    assert tifffile.imread(tmp_path / "a.TIF").shape == (80, 96, 3)
+    assert main(["colorize", str(gray_png), "-o", str(tmp_path / "b"), "--format", "tiff", "--model", "propagation"]) == 0
+    assert tifffile.imread(tmp_path / "b.tiff").shape == (80, 96, 3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -220,3 +221,102 @@ def test_card_with_a_non_finite_recommended_temperature_is_ignored():
     for value in ("Infinity", "NaN", "-1", "true", '"hot"'):
         card = ModelCard.from_json('{"name": "m", "family": "pixcolor", "sampling": {"temperature": %s}}' % value)
         assert default_temperature(card) == 1.0
+
+
+# --- the command line ------------------------------------------------------------------------------
+@pytest.fixture()
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with tiny images and a hints file, as the current folder (arguments stay short)."""
+    rng = np.random.default_rng(0)
+    gray = Image.fromarray((rng.random((32, 32)) * 255).astype(np.uint8))
+    gray.save(tmp_path / "p.png")
+    Image.fromarray((rng.random((32, 32, 3)) * 255).astype(np.uint8)).save(tmp_path / "r.png")
+    (tmp_path / "d").mkdir()
+    gray.save(tmp_path / "d" / "a.png")
+    gray.save(tmp_path / "d" / "a_s0.png")
+    (tmp_path / "h.hints.json").write_text(json.dumps({"version": 1, "hints": [
+        {"x": 10, "y": 10, "radius": 2, "color": "#2040a0"}]}))
+    (tmp_path / "hints.png").write_text((tmp_path / "h.hints.json").read_text())  # a hints file named like an image
+    (tmp_path / "deep.hints.json").write_text("[" * 100_000)
+    os.link(tmp_path / "p.png", tmp_path / "hard.png")
+    os.symlink("p.png", tmp_path / "link.png")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("COLORSTUDIO_MODELS", str(REPO_MODELS))
+    return tmp_path
+
+
+def _case(command: str, *names: str, id: str):
+    return pytest.param(command.split(), names, id=id)
+
+
+CLI_CASES = [
+    # issue 16 item 1: a write onto anything read, or one file written twice
+    _case("colorize p.png -o o.png --uncertainty p.png", "p.png", "input image", id="uncertainty-over-source"),
+    _case("colorize p.png --reference r.png -o r.png", "r.png", "reference", id="result-over-reference"),
+    _case("colorize p.png -o x.png --uncertainty x.png", "x.png", id="uncertainty-over-result"),
+    _case("colorize d/a.png d/a_s0.png -o d --model pixcolor --samples 2", "a_s0.png", id="sample-over-other-input"),
+    _case("colorize p.png -o p.png", "p.png", id="result-over-source"),
+    _case("colorize d -o d", "a", "input image", id="folder-onto-itself"),
+    _case("colorize p.png -o hard.png", "hard.png", id="result-over-hard-link-of-source"),
+    _case("colorize p.png -o link.png", "link.png", id="result-over-symlink-to-source"),
+    _case("colorize p.png -o hints.png --hints hints.png", "hints.png", "hints file", id="result-over-hints"),
+    _case("colorize p.png d/a.png -o d --uncertainty d", "a", id="batch-result-over-input"),
+    # item 4: numbers that are no numbers, out-of-range counts and seeds
+    _case("colorize p.png -o o.png --model pixcolor --temperature nan", "--temperature", id="temperature-nan"),
+    _case("colorize p.png -o o.png --model pixcolor --temperature inf", "--temperature", id="temperature-inf"),
+    _case("colorize p.png -o o.png --model pixcolor --temperature -1", "--temperature", id="temperature-negative"),
+    _case("colorize p.png -o o.png --reference r.png --reference-strength nan", "--reference-strength",
+          id="refstrength-nan"),
+    _case("colorize p.png -o o.png --hue-shift nan", "--hue-shift", id="hue-angle-nan"),
+    _case("colorize p.png -o o.png --hue-shift 30 --hue-strength nan", "--hue-strength", id="hue-strength-nan"),
+    _case(f"colorize p.png -o o.png --model pixcolor --seed {10**30}", "--seed", id="seed-10e30"),
+    _case("colorize p.png -o o.png --model pixcolor --seed -1", "--seed", id="seed-negative"),
+    _case("colorize p.png -o o.png --model pixcolor --samples 17", "--samples", id="samples-over-cap"),
+    _case("colorize p.png -o o.png --model pixcolor --samples 0", "--samples", id="samples-zero"),
+    _case("colorize p.png -o o.png --model gan --samples 3", "--samples", "gan", id="samples-on-single-sample-model"),
+    # item 4: options that silently did something else
+    _case("colorize p.png -o o.png --model pixcolor --uncertainty u.png", "u.png", "uncertainty",
+          id="uncertainty-unavailable"),
+    _case("colorize p.png -o o.png --model pixcolor --hue-shift 30", "--hue-shift", id="hue-shift-unavailable"),
+    _case("colorize p.png -o out.jpg --format png", "out.jpg", id="png-bytes-into-jpg"),
+    _case("colorize p.png -o out.tiff --format png", "out.tiff", "--format", id="format-contradicts-extension"),
+    _case("colorize p.png -o o.png --uncertainty u.jpg", "u.jpg", id="uncertainty-not-png"),
+    # files that are not there or not what they claim
+    _case("colorize missing.png -o o.png", "missing.png", id="input-missing"),
+    _case("colorize p.png -o o.png --reference nope.png", "nope.png", id="reference-missing"),
+    _case("colorize p.png -o o.png --hints deep.hints.json", "deep.hints.json", "nested", id="hints-deeply-nested"),
+    _case("colorize p.png -o p.png/o.png", "p.png", id="output-folder-is-a-file"),
+]
+
+
+@pytest.mark.parametrize(("argv", "names"), CLI_CASES)
+def test_cli_refuses_with_one_line_and_touches_nothing(workdir, capsys, monkeypatch, argv, names):
+    import colorstudio.gui.app
+
+    monkeypatch.setattr(colorstudio.gui.app, "run", lambda *_: pytest.fail("a typo must not open the GUI"))
+    before = snapshot(workdir)
+    try:
+        code = main(argv)
+    except SystemExit as exc:  # argparse's own usage errors
+        code = exc.code
+    captured = capsys.readouterr()
+    assert code == 2, captured.err
+    assert_one_line_error(captured.err, *names)
+    assert snapshot(workdir) == before
+
+
+def test_writing_beside_the_inputs_is_still_allowed(workdir, capsys):
+    """The control for the cases above: only the files the command writes change."""
+    before = snapshot(workdir)
+    assert main(["colorize", "p.png", "-o", "d", "--model", "propagation"]) == 0, capsys.readouterr().err
+    assert main(["colorize", "d/a.png", "-o", "d/a_color.png", "--model", "propagation", "--hints", "hints.png"]) == 0
+    after = snapshot(workdir)
+    assert set(after) - set(before) == {"d/p.png", "d/a_color.png"}
+    assert {k: v for k, v in after.items() if k in before} == before
+
+
+def test_uncertainty_check_comes_before_any_result_is_written(workdir, capsys):
+    # Before the fix the result was written first, then the missing map was an error.
+    assert main(["colorize", "p.png", "-o", "o.png", "--model", "gan", "--uncertainty", "u.png"]) == 2
+    assert_one_line_error(capsys.readouterr().err, "u.png", "gan")
+    assert not Path("o.png").exists() and not Path("u.png").exists()

@@ -89,6 +89,7 @@ class Colorizer(Protocol):
     name: str
     card: dict
     supports_samples: bool
+    predicts_histograms: bool  # hue/chroma histograms: uncertainty map, hue bias, energy transfer
 
     def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]: ...
 
@@ -129,6 +130,7 @@ class NetworkColorizer:
     ``working_multiple`` (a chroma grid's stride)."""
 
     supports_samples = False
+    predicts_histograms = False
     default_long_side = 256
     working_multiple = 1
 
@@ -154,6 +156,7 @@ class PropagationColorizer:
         "(Levin, Lischinski, Weiss 2004). Without hints the result is gray.",
     }
     supports_samples = False
+    predicts_histograms = False
 
     def __init__(self, long_side: int = 256) -> None:
         self.long_side = long_side
