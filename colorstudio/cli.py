@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from colorstudio import __version__
 from colorstudio.errors import CancelledError, ColorStudioError
@@ -15,10 +17,26 @@ from colorstudio.errors import CancelledError, ColorStudioError
 __all__ = ["main", "build_parser"]
 
 COMMANDS = ("gui", "colorize", "evaluate", "train", "models", "bench")
+_DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+DEVICE_HELP = "auto (CUDA, then MPS, then CPU; the default), cpu, cuda, cuda:N or mps"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error that says where to look, instead of the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _device(text: str) -> str:
+    name = text.strip().lower()
+    if _DEVICE_NAME.fullmatch(name) is None:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use {DEVICE_HELP}")
+    return name
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="colorstudio", description="Colorize grayscale photographs with local models.")
+    parser = _Parser(prog="colorstudio", description="Colorize grayscale photographs with local models.")
     parser.add_argument("--version", action="version", version=f"colorstudio {__version__}")
     sub = parser.add_subparsers(dest="command")
 
@@ -44,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--uncertainty", type=Path, help="write the uncertainty map (PNG; a folder for several inputs)")
     col.add_argument("--format", choices=("png", "tiff"), default=None)
     col.add_argument("--bit-depth", type=int, choices=(8, 16), default=8)
-    col.add_argument("--device", default="auto")
+    col.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
 
     ev = sub.add_parser("evaluate", help="evaluate a model with the project's protocol")
     ev.add_argument("data", type=Path, help="folder or tar of ground-truth colour images")
@@ -61,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also score reference transfer with each ground-truth image as its own reference")
     ev.add_argument("--reference-strength", type=float, default=1.0)
     ev.add_argument("--reference-method", choices=("energy", "quantile"), default=None)
-    ev.add_argument("--device", default="auto")
+    ev.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
     ev.add_argument("--jobs", type=int, default=1, help="evaluate in this many processes (one CPU thread each)")
 
     tr = sub.add_parser("train", help="train a model family on folders or tar files of photos")
@@ -82,19 +100,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _normalize_argv(argv: list[str]) -> list[str]:
-    # `colorstudio FILE` and a bare `colorstudio` open the GUI.
+    """`colorstudio FILE` and a bare `colorstudio` open the GUI; `colorstudio help [COMMAND]` is --help.
+    A first word that is neither a command nor an existing file is a typo, not a file for the GUI."""
     if not argv:
         return ["gui"]
-    if argv[0] not in COMMANDS and not argv[0].startswith("-"):
+    first = argv[0]
+    if first in COMMANDS or first.startswith("-"):
+        return argv
+    if first == "help":
+        return [argv[1], "--help"] if len(argv) > 1 and argv[1] in COMMANDS else ["--help"]
+    if os.path.lexists(first):
         return ["gui", *argv]
-    return argv
+    close = difflib.get_close_matches(first, [*COMMANDS, "help"], n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(COMMANDS)}"
+    raise ColorStudioError(f"{first!r} is neither a command nor an existing file; {hint}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Spinning OpenMP threads made 2-thread torch steps 5-20x slower whenever anything else wanted a core
     # (the GUI thread, a second job); must be set before torch is first imported.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    argv = _normalize_argv(list(sys.argv[1:] if argv is None else argv))
+    try:
+        argv = _normalize_argv(list(sys.argv[1:] if argv is None else argv))
+    except ColorStudioError as exc:
+        print(f"colorstudio: error: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
@@ -125,12 +155,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from colorstudio.bench import run_bench
 
+        if args.repeats < 1:
+            raise ColorStudioError(f"--repeats must be at least 1, got {args.repeats}")
         return run_bench(args.what, repeats=args.repeats, list_only=args.list)
     raise AssertionError(args.command)
 
 
 def _default_model(requested: str | None) -> str:
-    if requested:
+    if requested is not None:
+        if not requested.strip():
+            raise ColorStudioError("--model needs a model name (see `colorstudio models`)")
         return requested
     from colorstudio.engine.pipeline import available_model_names
 
@@ -264,11 +298,20 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from colorstudio.devices import resolve_device
-    from colorstudio.engine.pipeline import load_colorizer
+    from colorstudio.engine.batch import check_no_overwrites
+    from colorstudio.engine.pipeline import ColorizeRequest, load_colorizer
     from colorstudio.evaluation.protocol import format_table, merge_reports, write_json
 
     if args.jobs < 1:
         raise ColorStudioError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.limit is not None and args.limit < 1:
+        raise ColorStudioError(f"--limit must be at least 1, got {args.limit}")
+    if args.size < 8:
+        raise ColorStudioError(f"--size must be at least 8 pixels, got {args.size}")
+    ColorizeRequest(samples=args.samples, seed=args.seed, reference_strength=args.reference_strength,
+                    temperature=1.0 if args.temperature is None else args.temperature).validate()
+    if args.json is not None:
+        check_no_overwrites([(args.data, "evaluation data")], [(args.json, "report")])
     model = _default_model(args.model)
     colorizer = load_colorizer(model, resolve_device(args.device))
     job = _EvalJob(model=model, data=args.data, limit=args.limit, size=args.size, counts=tuple(_parse_counts(args.hints_sweep)),

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -267,6 +269,8 @@ CLI_CASES = [
     _case("colorize p.png -o o.png --model pixcolor --temperature -1", "--temperature", id="temperature-negative"),
     _case("colorize p.png -o o.png --reference r.png --reference-strength nan", "--reference-strength",
           id="refstrength-nan"),
+    _case("colorize p.png -o o.png --reference r.png --reference-strength -inf", "--reference-strength",
+          id="refstrength-neg-inf"),
     _case("colorize p.png -o o.png --hue-shift nan", "--hue-shift", id="hue-angle-nan"),
     _case("colorize p.png -o o.png --hue-shift 30 --hue-strength nan", "--hue-strength", id="hue-strength-nan"),
     _case(f"colorize p.png -o o.png --model pixcolor --seed {10**30}", "--seed", id="seed-10e30"),
@@ -274,6 +278,8 @@ CLI_CASES = [
     _case("colorize p.png -o o.png --model pixcolor --samples 17", "--samples", id="samples-over-cap"),
     _case("colorize p.png -o o.png --model pixcolor --samples 0", "--samples", id="samples-zero"),
     _case("colorize p.png -o o.png --model gan --samples 3", "--samples", "gan", id="samples-on-single-sample-model"),
+    _case("colorize p.png -o o.png --samples abc", "--samples", id="samples-not-a-number"),
+    pytest.param(["colorize", "p.png", "-o", "o.png", "--model", ""], ("--model",), id="model-empty"),
     # item 4: options that silently did something else
     _case("colorize p.png -o o.png --model pixcolor --uncertainty u.png", "u.png", "uncertainty",
           id="uncertainty-unavailable"),
@@ -281,11 +287,20 @@ CLI_CASES = [
     _case("colorize p.png -o out.jpg --format png", "out.jpg", id="png-bytes-into-jpg"),
     _case("colorize p.png -o out.tiff --format png", "out.tiff", "--format", id="format-contradicts-extension"),
     _case("colorize p.png -o o.png --uncertainty u.jpg", "u.jpg", id="uncertainty-not-png"),
+    _case("colorize p.png -o o.png --device meta", "--device", id="device-unknown"),
+    _case("colorize p.png -o o.png --device cuda:99", "cuda:99", id="device-missing"),
     # files that are not there or not what they claim
     _case("colorize missing.png -o o.png", "missing.png", id="input-missing"),
     _case("colorize p.png -o o.png --reference nope.png", "nope.png", id="reference-missing"),
     _case("colorize p.png -o o.png --hints deep.hints.json", "deep.hints.json", "nested", id="hints-deeply-nested"),
     _case("colorize p.png -o p.png/o.png", "p.png", id="output-folder-is-a-file"),
+    # other commands and words
+    _case("hlep", "hlep", "'help'", id="unknown-word"),
+    _case("photo-that-is-not-here.png", "photo-that-is-not-here.png", "neither", id="missing-file-for-gui"),
+    _case("evaluate . --limit 0", "--limit", id="evaluate-limit-zero"),
+    _case("evaluate . --temperature nan", "--temperature", id="evaluate-temperature-nan"),
+    _case("evaluate r.png --json r.png", "r.png", "evaluation data", id="evaluate-report-over-data"),
+    _case("bench --repeats 0", "--repeats", id="bench-repeats-zero"),
 ]
 
 
@@ -320,3 +335,18 @@ def test_uncertainty_check_comes_before_any_result_is_written(workdir, capsys):
     assert main(["colorize", "p.png", "-o", "o.png", "--model", "gan", "--uncertainty", "u.png"]) == 2
     assert_one_line_error(capsys.readouterr().err, "u.png", "gan")
     assert not Path("o.png").exists() and not Path("u.png").exists()
+
+
+def test_cli_errors_in_a_real_process(workdir):
+    """The exit code and stderr a shell sees (a couple of cases; the rest run in-process above)."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(colorstudio.__file__).parents[1]),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    before = snapshot(workdir)
+    for argv, names in ((["colorize", "p.png", "-o", "o.png", "--uncertainty", "p.png"], ("p.png",)),
+                        (["hlep"], ("hlep",))):
+        proc = subprocess.run([sys.executable, "-m", "colorstudio", *argv], capture_output=True, text=True,
+                              env=env, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert_one_line_error(proc.stderr, *names)
+        assert proc.stdout == ""
+    assert snapshot(workdir) == before
