@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import os
 import re
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn, Sequence
@@ -33,6 +37,29 @@ def _device(text: str) -> str:
     if _DEVICE_NAME.fullmatch(name) is None:
         raise argparse.ArgumentTypeError(f"unknown device {text!r}: use {DEVICE_HELP}")
     return name
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM as an exception: the work unwinds as on Ctrl+C, and temporary files are removed."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Turn the first SIGTERM into :class:`_Terminated` (a second one ends the process as usual)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -126,11 +153,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"colorstudio: error: {exc}", file=sys.stderr)
         return 2
     args = build_parser().parse_args(argv)
+    # Only colorize writes user-visible files; the GUI and training handle SIGTERM themselves, and
+    # evaluate --jobs would wait for its worker processes instead of ending.
+    unwind = _sigterm_unwinds() if args.command == "colorize" else contextlib.nullcontext()
     try:
-        return _dispatch(args)
+        with unwind:
+            return _dispatch(args)
     except CancelledError:
         print("colorstudio: cancelled", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("colorstudio: terminated; no partial output was left", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("colorstudio: interrupted", file=sys.stderr)
         return 130

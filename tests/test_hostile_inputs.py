@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -349,4 +351,39 @@ def test_cli_errors_in_a_real_process(workdir):
         assert proc.returncode == 2, proc.stderr
         assert_one_line_error(proc.stderr, *names)
         assert proc.stdout == ""
+    assert snapshot(workdir) == before
+
+
+# --- SIGTERM during an export (item 5) --------------------------------------------------------------
+_SLOW_EXPORT = textwrap.dedent("""
+    import sys, time
+    import colorstudio.io.write as write
+
+    def slow_png(fh, samples, icc):
+        fh.write(b"half a PNG")
+        fh.flush()
+        print("writing", flush=True)
+        time.sleep(120)
+
+    write._write_png = slow_png
+    from colorstudio.cli import main
+    sys.exit(main(sys.argv[1:]))
+""")
+
+
+def test_sigterm_during_export_exits_cleanly_and_leaves_no_temporary(workdir):
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(colorstudio.__file__).parents[1]),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    before = snapshot(workdir)
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_EXPORT, "colorize", "p.png", "-o", "o.png", "--model",
+                             "propagation"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        assert any(name.startswith(".o.png.") for name in os.listdir(workdir))  # the temporary exists now
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 143, err
+    assert err.strip().splitlines() == ["colorstudio: terminated; no partial output was left"]
     assert snapshot(workdir) == before
