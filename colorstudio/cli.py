@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NoReturn, Sequence
 
 from colorstudio import __version__
+from colorstudio.engine.limits import MAX_SAMPLES
 from colorstudio.errors import CancelledError, ColorStudioError
 
 __all__ = ["main", "build_parser"]
@@ -70,26 +71,43 @@ def build_parser() -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the desktop application")
     gui.add_argument("file", nargs="?", help="image or *.colorstudio.json session to open")
 
-    col = sub.add_parser("colorize", help="colorize images and write PNG/TIFF")
+    col = sub.add_parser(
+        "colorize", help="colorize images and write PNG/TIFF",
+        description="Colorize images. Nothing the command reads (inputs, hints, reference) is ever written "
+                    "over: such a run is refused before any model time is spent.")
     col.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    col.add_argument("-o", "--output", type=Path, required=True, help="output file (one input) or folder")
+    col.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="output file (one input) or folder")
     col.add_argument("--model", default=None, help="model name from `colorstudio models` (default: histogram if installed)")
-    col.add_argument("--samples", type=int, default=1)
-    col.add_argument("--seed", type=int, default=0)
-    col.add_argument("--temperature", type=float, default=None,
-                     help="sampling temperature (default: the one the model's card recommends, else 1)")
-    col.add_argument("--sampler", choices=("fast", "naive"), default="fast")
-    col.add_argument("--hints", type=Path, help="hints file, or a folder of <stem>.hints.json")
-    col.add_argument("--reference", type=Path, help="reference image whose colours to transfer")
-    col.add_argument("--reference-strength", type=float, default=1.0)
+    col.add_argument("--samples", type=int, default=1, metavar="N",
+                     help=f"samples per input, 1 to {MAX_SAMPLES} (sampling models: pixcolor, pic); "
+                          "several are written as NAME_s0 ... NAME_s{N-1} (default 1)")
+    col.add_argument("--seed", type=int, default=0, metavar="S",
+                     help="first seed, 0 or more; sample k uses seed + k, and the same seed and options give "
+                          "the same bytes (default 0)")
+    col.add_argument("--temperature", type=float, default=None, metavar="T",
+                     help="sampling temperature, a positive number (default: the one the model's card recommends, else 1)")
+    col.add_argument("--sampler", choices=("fast", "naive"), default="fast",
+                     help="PixelCNN sampler: fast (cached; the default) or naive (a full pass per pixel, slow); "
+                          "both give the same samples")
+    col.add_argument("--hints", type=Path, metavar="HINTS", help="hints file, or a folder of <stem>.hints.json")
+    col.add_argument("--reference", type=Path, metavar="REF_IMAGE", help="reference image whose colours to transfer")
+    col.add_argument("--reference-strength", type=float, default=1.0, metavar="X",
+                     help="0 or more (default 1; 0 = off): energy method: lambda of Larsson et al. eq. 6, "
+                          "useful from 0.1 to 10; quantile method: blend from 0 to 1 (more acts as 1)")
     col.add_argument("--reference-method", choices=("energy", "quantile"), default=None,
                      help="energy minimization (histogram models, default there) or quantile matching")
-    col.add_argument("--hue-shift", type=float, default=None, metavar="DEGREES")
-    col.add_argument("--hue-strength", type=float, default=1.0)
-    col.add_argument("--uncertainty", type=Path, help="write the uncertainty map (PNG; a folder for several inputs)")
-    col.add_argument("--format", choices=("png", "tiff"), default=None)
-    col.add_argument("--bit-depth", type=int, choices=(8, 16), default=8)
-    col.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
+    col.add_argument("--hue-shift", type=float, default=None, metavar="DEGREES",
+                     help="bias hues toward this Lab hue angle (histogram models)")
+    col.add_argument("--hue-strength", type=float, default=1.0, metavar="X",
+                     help="hue-bias strength from 0 to 10 (default 1; 0 = off); used with --hue-shift")
+    col.add_argument("--uncertainty", type=Path, metavar="MAP",
+                     help="write the uncertainty map (a .png file; a folder for several inputs); histogram models")
+    col.add_argument("--format", choices=("png", "tiff"), default=None,
+                     help="png or tiff; default: from the output file's extension (.png, .tif, .tiff), png for a "
+                          "folder. An extension that names another format (e.g. -o out.jpg) is refused, so a "
+                          "file's bytes always match its name")
+    col.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel (default 8)")
+    col.add_argument("--device", type=_device, default="auto", metavar="DEVICE", help=DEVICE_HELP)
 
     ev = sub.add_parser("evaluate", help="evaluate a model with the project's protocol")
     ev.add_argument("data", type=Path, help="folder or tar of ground-truth colour images")
