@@ -3,48 +3,111 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import difflib
 import os
+import re
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence
 
 from colorstudio import __version__
+from colorstudio.engine.limits import MAX_SAMPLES
 from colorstudio.errors import CancelledError, ColorStudioError
 
 __all__ = ["main", "build_parser"]
 
 COMMANDS = ("gui", "colorize", "evaluate", "train", "models", "bench")
+_DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
+DEVICE_HELP = "auto (CUDA, then MPS, then CPU; the default), cpu, cuda, cuda:N or mps"
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line usage error that says where to look, instead of the whole usage text."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _device(text: str) -> str:
+    name = text.strip().lower()
+    if _DEVICE_NAME.fullmatch(name) is None:
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use {DEVICE_HELP}")
+    return name
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM as an exception: the work unwinds as on Ctrl+C, and temporary files are removed."""
+
+
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    """Turn the first SIGTERM into :class:`_Terminated` (a second one ends the process as usual)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set in the main thread
+        return
+    previous = signal.getsignal(signal.SIGTERM)
+
+    def handler(signum: int, frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise _Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="colorstudio", description="Colorize grayscale photographs with local models.")
+    parser = _Parser(prog="colorstudio", description="Colorize grayscale photographs with local models.")
     parser.add_argument("--version", action="version", version=f"colorstudio {__version__}")
     sub = parser.add_subparsers(dest="command")
 
     gui = sub.add_parser("gui", help="open the desktop application")
     gui.add_argument("file", nargs="?", help="image or *.colorstudio.json session to open")
 
-    col = sub.add_parser("colorize", help="colorize images and write PNG/TIFF")
+    col = sub.add_parser(
+        "colorize", help="colorize images and write PNG/TIFF",
+        description="Colorize images. Nothing the command reads (inputs, hints, reference) is ever written "
+                    "over: such a run is refused before any model time is spent.")
     col.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
-    col.add_argument("-o", "--output", type=Path, required=True, help="output file (one input) or folder")
+    col.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="output file (one input) or folder")
     col.add_argument("--model", default=None, help="model name from `colorstudio models` (default: histogram if installed)")
-    col.add_argument("--samples", type=int, default=1)
-    col.add_argument("--seed", type=int, default=0)
-    col.add_argument("--temperature", type=float, default=None,
-                     help="sampling temperature (default: the one the model's card recommends, else 1)")
-    col.add_argument("--sampler", choices=("fast", "naive"), default="fast")
-    col.add_argument("--hints", type=Path, help="hints file, or a folder of <stem>.hints.json")
-    col.add_argument("--reference", type=Path, help="reference image whose colours to transfer")
-    col.add_argument("--reference-strength", type=float, default=1.0)
+    col.add_argument("--samples", type=int, default=1, metavar="N",
+                     help=f"samples per input, 1 to {MAX_SAMPLES} (sampling models: pixcolor, pic); "
+                          "several are written as NAME_s0 ... NAME_s{N-1} (default 1)")
+    col.add_argument("--seed", type=int, default=0, metavar="S",
+                     help="first seed, 0 or more; sample k uses seed + k, and the same seed and options give "
+                          "the same bytes (default 0)")
+    col.add_argument("--temperature", type=float, default=None, metavar="T",
+                     help="sampling temperature, a positive number (default: the one the model's card recommends, else 1)")
+    col.add_argument("--sampler", choices=("fast", "naive"), default="fast",
+                     help="PixelCNN sampler: fast (cached; the default) or naive (a full pass per pixel, slow); "
+                          "both give the same samples")
+    col.add_argument("--hints", type=Path, metavar="HINTS", help="hints file, or a folder of <stem>.hints.json")
+    col.add_argument("--reference", type=Path, metavar="REF_IMAGE", help="reference image whose colours to transfer")
+    col.add_argument("--reference-strength", type=float, default=1.0, metavar="X",
+                     help="0 or more (default 1; 0 = off): energy method: lambda of Larsson et al. eq. 6, "
+                          "useful from 0.1 to 10; quantile method: blend from 0 to 1 (more acts as 1)")
     col.add_argument("--reference-method", choices=("energy", "quantile"), default=None,
                      help="energy minimization (histogram models, default there) or quantile matching")
-    col.add_argument("--hue-shift", type=float, default=None, metavar="DEGREES")
-    col.add_argument("--hue-strength", type=float, default=1.0)
-    col.add_argument("--uncertainty", type=Path, help="write the uncertainty map (PNG; a folder for several inputs)")
-    col.add_argument("--format", choices=("png", "tiff"), default=None)
-    col.add_argument("--bit-depth", type=int, choices=(8, 16), default=8)
-    col.add_argument("--device", default="auto")
+    col.add_argument("--hue-shift", type=float, default=None, metavar="DEGREES",
+                     help="bias hues toward this Lab hue angle (histogram models)")
+    col.add_argument("--hue-strength", type=float, default=1.0, metavar="X",
+                     help="hue-bias strength from 0 to 10 (default 1; 0 = off); used with --hue-shift")
+    col.add_argument("--uncertainty", type=Path, metavar="MAP",
+                     help="write the uncertainty map (a .png file; a folder for several inputs); histogram models")
+    col.add_argument("--format", choices=("png", "tiff"), default=None,
+                     help="png or tiff; default: from the output file's extension (.png, .tif, .tiff), png for a "
+                          "folder. An extension that names another format (e.g. -o out.jpg) is refused, so a "
+                          "file's bytes always match its name")
+    col.add_argument("--bit-depth", type=int, choices=(8, 16), default=8, help="bits per channel (default 8)")
+    col.add_argument("--device", type=_device, default="auto", metavar="DEVICE", help=DEVICE_HELP)
 
     ev = sub.add_parser("evaluate", help="evaluate a model with the project's protocol")
     ev.add_argument("data", type=Path, help="folder or tar of ground-truth colour images")
@@ -61,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also score reference transfer with each ground-truth image as its own reference")
     ev.add_argument("--reference-strength", type=float, default=1.0)
     ev.add_argument("--reference-method", choices=("energy", "quantile"), default=None)
-    ev.add_argument("--device", default="auto")
+    ev.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
     ev.add_argument("--jobs", type=int, default=1, help="evaluate in this many processes (one CPU thread each)")
 
     tr = sub.add_parser("train", help="train a model family on folders or tar files of photos")
@@ -82,25 +145,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _normalize_argv(argv: list[str]) -> list[str]:
-    # `colorstudio FILE` and a bare `colorstudio` open the GUI.
+    """`colorstudio FILE` and a bare `colorstudio` open the GUI; `colorstudio help [COMMAND]` is --help.
+    A first word that is neither a command nor an existing file is a typo, not a file for the GUI."""
     if not argv:
         return ["gui"]
-    if argv[0] not in COMMANDS and not argv[0].startswith("-"):
+    first = argv[0]
+    if first in COMMANDS or first.startswith("-"):
+        return argv
+    if first == "help":
+        return [argv[1], "--help"] if len(argv) > 1 and argv[1] in COMMANDS else ["--help"]
+    if os.path.lexists(first):
         return ["gui", *argv]
-    return argv
+    close = difflib.get_close_matches(first, [*COMMANDS, "help"], n=1, cutoff=0.5)
+    hint = f"did you mean {close[0]!r}?" if close else f"commands: {', '.join(COMMANDS)}"
+    raise ColorStudioError(f"{first!r} is neither a command nor an existing file; {hint}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     # Spinning OpenMP threads made 2-thread torch steps 5-20x slower whenever anything else wanted a core
     # (the GUI thread, a second job); must be set before torch is first imported.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    argv = _normalize_argv(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
     try:
-        return _dispatch(args)
+        argv = _normalize_argv(list(sys.argv[1:] if argv is None else argv))
+    except ColorStudioError as exc:
+        print(f"colorstudio: error: {exc}", file=sys.stderr)
+        return 2
+    args = build_parser().parse_args(argv)
+    # Only colorize writes user-visible files; the GUI and training handle SIGTERM themselves, and
+    # evaluate --jobs would wait for its worker processes instead of ending.
+    unwind = _sigterm_unwinds() if args.command == "colorize" else contextlib.nullcontext()
+    try:
+        with unwind:
+            return _dispatch(args)
     except CancelledError:
         print("colorstudio: cancelled", file=sys.stderr)
         return 130
+    except _Terminated:
+        print("colorstudio: terminated; no partial output was left", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("colorstudio: interrupted", file=sys.stderr)
         return 130
@@ -125,12 +207,16 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "bench":
         from colorstudio.bench import run_bench
 
+        if args.repeats < 1:
+            raise ColorStudioError(f"--repeats must be at least 1, got {args.repeats}")
         return run_bench(args.what, repeats=args.repeats, list_only=args.list)
     raise AssertionError(args.command)
 
 
 def _default_model(requested: str | None) -> str:
-    if requested:
+    if requested is not None:
+        if not requested.strip():
+            raise ColorStudioError("--model needs a model name (see `colorstudio models`)")
         return requested
     from colorstudio.engine.pipeline import available_model_names
 
@@ -146,48 +232,55 @@ def _temperature(requested: float | None, colorizer) -> float:
 
 
 def _run_colorize(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from colorstudio.devices import resolve_device
-    from colorstudio.engine.batch import colorize_files, expand_inputs
+    from colorstudio.engine.batch import colorize_files, plan_batch
     from colorstudio.engine.pipeline import ColorizeRequest, load_colorizer
 
     model = _default_model(args.model)
     method = args.reference_method or ("energy" if model != "propagation" else "quantile")
-    colorizer = load_colorizer(model, resolve_device(args.device))
     request = ColorizeRequest(
-        model=model, samples=args.samples, seed=args.seed, temperature=_temperature(args.temperature, colorizer),
+        model=model, samples=args.samples, seed=args.seed,
+        temperature=1.0 if args.temperature is None else args.temperature,  # the card's default comes later
         reference_path=args.reference, reference_strength=args.reference_strength, reference_method=method,
         hue_shift_deg=args.hue_shift, hue_strength=args.hue_strength, device=args.device, sampler=args.sampler,
     )
-    request.validate()
-    inputs = expand_inputs(args.inputs)
-    written = colorize_files(
-        inputs, args.output, request, colorizer,
-        hints=args.hints, fmt=args.format, bit_depth=args.bit_depth, uncertainty=args.uncertainty,
-        several=len(inputs) > 1 or any(p.is_dir() for p in args.inputs), log=lambda m: print(m, file=sys.stderr),
-    )
+    request.validate()  # options and files are checked before a model is loaded
+    plan = plan_batch(args.inputs, args.output, samples=args.samples, fmt=args.format, hints=args.hints,
+                      reference=args.reference, uncertainty=args.uncertainty)
+    colorizer = load_colorizer(model, resolve_device(args.device))
+    request = replace(request, temperature=_temperature(args.temperature, colorizer))
+    written = colorize_files(plan, request, colorizer, bit_depth=args.bit_depth, log=lambda m: print(m, file=sys.stderr))
     for path in written:
         print(path)
     return 0
 
 
 def _run_models() -> int:
-    from colorstudio.models.registry import default_models_dir, list_models
+    from colorstudio.models.registry import default_models_dir, scan_models
 
-    cards = list_models()
+    cards, broken = scan_models()
     print(f"models folder: {default_models_dir()}")
     for card in cards:
         evaluation = _card_summary(card.evaluation or {})
         print(f"  {card.name:<14} {card.family:<12} steps={card.steps:<7} {evaluation}")
+    for name, problem in broken.items():  # listed, not fatal: the other models still work
+        print(f"  {name:<14} {'BROKEN':<12} {problem.reason} ({problem.path})")
     print(f"  {'propagation':<14} {'baseline':<12} non-learned hint propagation (always available)")
     return 0
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _card_summary(evaluation: dict) -> str:
     """The headline number of a card's evaluation, for `colorstudio models`."""
     automatic, bpd = evaluation.get("automatic", {}), evaluation.get("bits_per_dim", {})
-    if isinstance(automatic, dict) and "psnr" in automatic:
+    if isinstance(automatic, dict) and _number(automatic.get("psnr")):
         return f"automatic PSNR {automatic['psnr']:.2f} dB"
-    if isinstance(bpd, dict) and "bpd" in bpd:
+    if isinstance(bpd, dict) and _number(bpd.get("bpd")):
         return f"{bpd['bpd']:.3f} bits/dim"
     return "see card.json"
 
@@ -257,11 +350,20 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
     from colorstudio.devices import resolve_device
-    from colorstudio.engine.pipeline import load_colorizer
+    from colorstudio.engine.batch import check_no_overwrites
+    from colorstudio.engine.pipeline import ColorizeRequest, load_colorizer
     from colorstudio.evaluation.protocol import format_table, merge_reports, write_json
 
     if args.jobs < 1:
         raise ColorStudioError(f"--jobs must be >= 1, got {args.jobs}")
+    if args.limit is not None and args.limit < 1:
+        raise ColorStudioError(f"--limit must be at least 1, got {args.limit}")
+    if args.size < 8:
+        raise ColorStudioError(f"--size must be at least 8 pixels, got {args.size}")
+    ColorizeRequest(samples=args.samples, seed=args.seed, reference_strength=args.reference_strength,
+                    temperature=1.0 if args.temperature is None else args.temperature).validate()
+    if args.json is not None:
+        check_no_overwrites([(args.data, "evaluation data")], [(args.json, "report")])
     model = _default_model(args.model)
     colorizer = load_colorizer(model, resolve_device(args.device))
     job = _EvalJob(model=model, data=args.data, limit=args.limit, size=args.size, counts=tuple(_parse_counts(args.hints_sweep)),

@@ -26,6 +26,8 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
         raise ColorStudioError(f"unknown device {name!r} (use auto, cpu, cuda or mps)") from exc
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ColorStudioError(f"device {name!r} requested but CUDA is not available on this machine")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ColorStudioError(f"device {name!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s)")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ColorStudioError(f"device {name!r} requested but MPS is not available on this machine")
     return device

@@ -1,5 +1,6 @@
 """The command line drives the same engine calls as the GUI; these run it in-process."""
 
+import argparse
 import json
 from pathlib import Path
 
@@ -206,3 +207,25 @@ def test_train_refuses_validation_data(tmp_path, capsys):
     val.mkdir()
     assert main(["train", "histogram", "--data", str(val), "--steps", "1", "--run-dir", str(tmp_path / "r")]) == 2
     assert "validation" in capsys.readouterr().err
+
+
+def test_colorize_help_explains_every_option(capsys):
+    from colorstudio.cli import build_parser
+
+    parser = build_parser()
+    colorize = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices["colorize"]
+    undocumented = [a.option_strings or a.dest for a in colorize._actions if not a.help]
+    assert undocumented == []
+    with pytest.raises(SystemExit) as done:
+        main(["help", "colorize"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for words in ("1 to 16", "0 or more", "from 0 to 10", "fast", "naive", "png or tiff", "refused", "cuda:N", "mps"):
+        assert words in text, words
+
+
+def test_without_format_the_extension_decides_and_a_bare_name_gets_one(gray_png, tmp_path):
+    assert main(["colorize", str(gray_png), "-o", str(tmp_path / "a.TIF"), "--model", "propagation"]) == 0
+    assert tifffile.imread(tmp_path / "a.TIF").shape == (80, 96, 3)
+    assert main(["colorize", str(gray_png), "-o", str(tmp_path / "b"), "--format", "tiff", "--model", "propagation"]) == 0
+    assert tifffile.imread(tmp_path / "b.tiff").shape == (80, 96, 3)

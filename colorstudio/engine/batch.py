@@ -1,7 +1,14 @@
-"""Colorize many files with one loaded model: input expansion, output naming, per-input hints."""
+"""Colorize many files with one loaded model: input expansion, output naming, per-input hints.
+
+:func:`plan_batch` works out every file the run reads and writes and refuses, before any model time, a
+run that would write over a file it reads (an input, a hints file, the reference) or write one file twice;
+:func:`colorize_files` then carries the plan out.
+"""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -15,10 +22,21 @@ from colorstudio.engine.pipeline import (
 )
 from colorstudio.errors import ColorStudioError
 
-__all__ = ["IMAGE_SUFFIXES", "expand_inputs", "output_paths", "hints_path_for", "colorize_files"]
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "BatchPlan",
+    "PlannedFile",
+    "check_no_overwrites",
+    "colorize_files",
+    "expand_inputs",
+    "hints_path_for",
+    "output_paths",
+    "plan_batch",
+]
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
 FORMAT_SUFFIX = {"png": ".png", "tiff": ".tiff"}
+_SUFFIX_FORMAT = {".png": "png", ".tif": "tiff", ".tiff": "tiff"}
 
 
 def expand_inputs(paths: Sequence[Path]) -> list[Path]:
@@ -41,15 +59,17 @@ def expand_inputs(paths: Sequence[Path]) -> list[Path]:
     return files
 
 
-def _resolve_format(output: Path, fmt: str | None, several: bool) -> str:
-    if fmt is not None:
-        return fmt
-    suffix = "" if several else output.suffix.lower()
-    if suffix in (".tif", ".tiff"):
-        return "tiff"
-    if suffix in ("", ".png"):
-        return "png"
-    raise ColorStudioError(f"cannot tell the output format from {output.suffix!r}; use --format png|tiff", output)
+def _resolve_format(output: Path, fmt: str | None, into_folder: bool) -> str:
+    """The output format: ``--format``, else the file name's extension; a file name whose extension
+    names another format (or none that ColorStudio writes) is refused, so a file's bytes match its name."""
+    suffix = "" if into_folder else output.suffix.lower()
+    if suffix and suffix not in _SUFFIX_FORMAT:
+        raise ColorStudioError(
+            f"cannot write {output.suffix!r} files; name the output .png, .tif or .tiff", output)
+    named = _SUFFIX_FORMAT.get(suffix)
+    if fmt is not None and named is not None and named != fmt:
+        raise ColorStudioError(f"--format {fmt} contradicts the file name's extension {output.suffix!r}", output)
+    return fmt or named or "png"
 
 
 def output_paths(source: Path, output: Path, fmt: str, samples: int, several: bool) -> list[Path]:
@@ -75,8 +95,18 @@ def hints_path_for(source: Path, hints: Path | None, several: bool) -> Path | No
     return hints
 
 
+def _check_folder_creatable(folder: Path) -> None:
+    """Fail now, not after the model ran, when ``folder`` cannot exist; creates nothing."""
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise ColorStudioError(f"cannot create the output folder ({existing} is a file)", folder)
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ColorStudioError(f"cannot create or write the output folder ({existing} is not writable)", folder)
+
+
 def _ensure_folder(folder: Path) -> None:
-    """Create an output folder up front, so a bad path fails before any model time is spent."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -88,56 +118,170 @@ def _uncertainty_path(source: Path, uncertainty: Path | None, several: bool) -> 
         return None
     if several:
         return uncertainty / f"{source.stem}.uncertainty.png"
+    if not uncertainty.suffix:
+        return uncertainty.with_suffix(".png")
+    if uncertainty.suffix.lower() != ".png":
+        raise ColorStudioError(f"the uncertainty map is a PNG; name it .png, not {uncertainty.suffix!r}", uncertainty)
     return uncertainty
 
 
-def colorize_files(
-    inputs: Sequence[Path],
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compare the spelled-out path
+        return path.absolute()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if _resolved(a) == _resolved(b):
+        return True
+    try:  # also hard links, and one file under two spellings on case-insensitive file systems
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_no_overwrites(reads: Sequence[tuple[Path, str]], writes: Sequence[tuple[Path, str]]) -> None:
+    """Refuse a write onto any file read (``(path, role)`` pairs, e.g. ``(p, "input image")``), and two
+    writes to one file; the error names the path and both roles."""
+    for index, (target, role) in enumerate(writes):
+        for source, source_role in reads:
+            if _same_file(target, source):
+                raise ColorStudioError(f"the {role} would overwrite the {source_role}; choose another name", target)
+        for other, other_role in writes[:index]:
+            if _same_file(target, other):
+                what = f"two {role}s" if role == other_role else f"the {other_role} and the {role}"
+                raise ColorStudioError(f"{what} would be written to this one file; choose other names", target)
+
+
+@dataclass(frozen=True)
+class PlannedFile:
+    """One input and everything the run writes for it."""
+
+    source: Path
+    hints: Path | None
+    targets: tuple[Path, ...]  # one per sample
+    uncertainty: Path | None
+
+
+@dataclass(frozen=True)
+class BatchPlan:
+    """What a :func:`colorize_files` run reads and writes, checked by :func:`plan_batch`."""
+
+    files: tuple[PlannedFile, ...]
+    fmt: str
+    samples: int
+    reference: Path | None
+    folders: tuple[Path, ...]  # created when the run starts
+
+    @property
+    def wants_uncertainty(self) -> bool:
+        return any(f.uncertainty is not None for f in self.files)
+
+
+def plan_batch(
+    paths: Sequence[Path],
     output: Path,
+    *,
+    samples: int = 1,
+    fmt: str | None = None,
+    hints: Path | None = None,
+    reference: Path | None = None,
+    uncertainty: Path | None = None,
+) -> BatchPlan:
+    """Check the files of a run before any model time is spent; creates nothing.
+
+    ``paths`` are files or folders (several inputs, or any folder: ``output`` and ``uncertainty`` are
+    folders). Raises ColorStudioError for a missing input, hints file or reference, an output format
+    its file name contradicts, a folder that cannot be created, and a write onto anything read.
+    """
+    from colorstudio.engine.hints import load_hints
+
+    inputs = expand_inputs(paths)
+    several = len(inputs) > 1 or any(p.is_dir() for p in paths)
+    into_folder = several or output.is_dir()
+    fmt = _resolve_format(output, fmt, into_folder)
+    if reference is not None and not reference.is_file():
+        raise ColorStudioError("reference image not found", reference)
+    files = []
+    for source in inputs:
+        hints_file = hints_path_for(source, hints, several)
+        targets = tuple(output_paths(source, output, fmt, samples, several))
+        files.append(PlannedFile(source, hints_file, targets, _uncertainty_path(source, uncertainty, several)))
+    reads = [(f.source, "input image") for f in files]
+    reads += [(f.hints, "hints file") for f in files if f.hints is not None]
+    reads += [(reference, "reference image")] if reference is not None else []
+    writes = [(t, "result") for f in files for t in f.targets]
+    writes += [(f.uncertainty, "uncertainty map") for f in files if f.uncertainty is not None]
+    check_no_overwrites(reads, writes)
+    for target, role in writes:
+        if target.is_dir():
+            raise ColorStudioError(f"the {role} would be written here, but this is a folder", target)
+    for hints_file in dict.fromkeys(f.hints for f in files if f.hints is not None):
+        load_hints(hints_file)  # a broken file fails now; positions are checked against each image later
+    folders = tuple(dict.fromkeys(path.parent for path, _ in writes))
+    for folder in folders:
+        _check_folder_creatable(folder)
+    return BatchPlan(tuple(files), fmt, samples, reference, folders)
+
+
+def colorize_files(
+    plan: BatchPlan,
     request: ColorizeRequest,
     colorizer: Colorizer,
     *,
-    hints: Path | None = None,
-    fmt: str | None = None,
     bit_depth: int = 8,
-    uncertainty: Path | None = None,
-    several: bool = False,
     log: Callable[[str], None] | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> list[Path]:
-    """Colorize each input with the one colorizer; returns the files written."""
+    """Colorize each input of ``plan`` with the one colorizer; returns the files written."""
     from dataclasses import replace
 
     from colorstudio.engine.hints import load_hints
     from colorstudio.io import load_image, luminance, save_gray_map, save_image
 
-    fmt = _resolve_format(output, fmt, several)
-    _ensure_folder(output if several else output.parent)
-    if uncertainty is not None:
-        _ensure_folder(uncertainty if several else uncertainty.parent)
-    reference_rgb = load_image(request.reference_path).rgb if request.reference_path is not None else None
+    request.validate()
+    if request.samples != plan.samples or request.reference_path != plan.reference:
+        raise ValueError("colorize_files: the request does not match the plan it was made for")
+    if request.samples > 1 and not colorizer.supports_samples:
+        raise ColorStudioError(f"--samples {request.samples}: model {colorizer.name!r} gives one colorization per "
+                               "image; use a sampling model (pixcolor, pic) for several samples")
+    if getattr(colorizer, "predicts_histograms", None) is False:  # None: not declared, checked per result below
+        if plan.wants_uncertainty:
+            first = next(f.uncertainty for f in plan.files if f.uncertainty is not None)
+            raise ColorStudioError(f"model {colorizer.name!r} gives no uncertainty map; use the histogram model", first)
+        if request.hue_shift_deg is not None or (plan.reference is not None and request.reference_method == "energy"):
+            hue = request.hue_shift_deg is not None
+            what, instead = ("--hue-shift", "") if hue else ("--reference-method energy", " (use quantile instead)")
+            raise ColorStudioError(f"{what} needs a model that predicts colour histograms (e.g. 'histogram'); "
+                                   f"model {colorizer.name!r} does not{instead}")
+    for folder in plan.folders:
+        _ensure_folder(folder)
+    reference_rgb = load_image(plan.reference).rgb if plan.reference is not None else None
     written: list[Path] = []
-    for index, source_path in enumerate(inputs):
-        source = load_image(source_path)
-        hints_file = hints_path_for(source_path, hints, several)
-        file_request = replace(request, hints=tuple(load_hints(hints_file, image_size=source.size)) if hints_file else ())
+    for index, item in enumerate(plan.files):
+        source = load_image(item.source)
+        file_request = replace(request, hints=tuple(load_hints(item.hints, image_size=source.size)) if item.hints else ())
 
-        def file_progress(fraction: float, message: str, _i: int = index) -> None:
+        def file_progress(fraction: float, message: str, _i: int = index, _name: str = item.source.name) -> None:
             if progress is not None:
-                progress((_i + fraction) / len(inputs), f"{source_path.name}: {message}")
+                progress((_i + fraction) / len(plan.files), f"{_name}: {message}")
 
         result = colorize_source(luminance(source), colorizer, file_request, reference_rgb=reference_rgb,
                                  progress=file_progress, cancel=cancel)
-        targets = output_paths(source_path, output, fmt, len(result.rgb_samples), several)
-        for rgb, target in zip(result.rgb_samples, targets):
-            written.append(save_image(target, rgb, bit_depth=bit_depth, fmt=fmt, icc_profile=source.icc_profile,
-                                      source_path=source_path, cancel=cancel))
-        map_path = _uncertainty_path(source_path, uncertainty, several)
-        if map_path is not None:
-            if result.uncertainty is None:
-                raise ColorStudioError(f"model {colorizer.name!r} gives no uncertainty map; use the histogram model", map_path)
-            written.append(save_gray_map(map_path, result.uncertainty, colormap="inferno"))
+        # Both checked before this input's first write (a colorizer may not declare what it predicts).
+        if item.uncertainty is not None and result.uncertainty is None:
+            raise ColorStudioError(f"model {colorizer.name!r} gives no uncertainty map; use the histogram model",
+                                   item.uncertainty)
+        if len(result.rgb_samples) != len(item.targets):
+            raise ColorStudioError(f"model {colorizer.name!r} gave {len(result.rgb_samples)} results where "
+                                   f"{len(item.targets)} were planned; nothing more was written", item.source)
+        for rgb, target in zip(result.rgb_samples, item.targets, strict=True):
+            written.append(save_image(target, rgb, bit_depth=bit_depth, fmt=plan.fmt, icc_profile=source.icc_profile,
+                                      source_path=item.source, cancel=cancel))
+        if item.uncertainty is not None:
+            written.append(save_gray_map(item.uncertainty, result.uncertainty, colormap="inferno"))
         if log is not None:
-            log(f"{source_path.name}: {len(targets)} result(s), seeds {result.seeds}")
+            log(f"{item.source.name}: {len(item.targets)} result(s), seeds {result.seeds}")
     return written

@@ -91,6 +91,15 @@ class Hint:
         return {"x": self.x, "y": self.y, "radius": self.radius, "color": self.color}
 
 
+def _shown(value: object, limit: int = 60) -> str:
+    """A value for an error message: JSON, shortened; never fails on a deeply nested one."""
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError):
+        return f"a deeply nested {type(value).__name__}"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _hint_error(source: str | Path, index: int, problem: str) -> ColorStudioError:
     return ColorStudioError(f"hint {index}: {problem}", source)
 
@@ -98,7 +107,7 @@ def _hint_error(source: str | Path, index: int, problem: str) -> ColorStudioErro
 def _number(entry: dict, key: str, source: str | Path, index: int) -> float:
     value = entry[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _hint_error(source, index, f"'{key}' must be a number, got {json.dumps(value)}")
+        raise _hint_error(source, index, f"'{key}' must be a number, got {_shown(value)}")
     if not math.isfinite(value):
         raise _hint_error(source, index, f"'{key}' must be finite, got {value}")
     return float(value)
@@ -106,7 +115,7 @@ def _number(entry: dict, key: str, source: str | Path, index: int) -> float:
 
 def _parse_entry(entry: object, source: str | Path, index: int, image_size: tuple[int, int] | None) -> Hint:
     if not isinstance(entry, dict):
-        raise _hint_error(source, index, f"must be an object with {', '.join(_FIELDS)}, got {json.dumps(entry)}")
+        raise _hint_error(source, index, f"must be an object with {', '.join(_FIELDS)}, got {_shown(entry)}")
     missing = [key for key in _FIELDS if key not in entry]
     if missing:
         raise _hint_error(source, index, f"missing field{'s' if len(missing) > 1 else ''} {', '.join(repr(k) for k in missing)}")
@@ -120,7 +129,7 @@ def _parse_entry(entry: object, source: str | Path, index: int, image_size: tupl
     try:
         color = parse_color(entry["color"])
     except ValueError:
-        raise _hint_error(source, index, f"'color' must be '#rrggbb' or '#rgb', got {json.dumps(entry['color'])}") from None
+        raise _hint_error(source, index, f"'color' must be '#rrggbb' or '#rgb', got {_shown(entry['color'])}") from None
     return Hint(x, y, radius, color)
 
 
@@ -141,7 +150,7 @@ def parse_hints(obj: object, source: str | Path = "<hints>", image_size: tuple[i
         raise ColorStudioError(f"missing 'version' (expected {HINTS_VERSION})", source)
     version = obj["version"]
     if isinstance(version, bool) or version != HINTS_VERSION:
-        raise ColorStudioError(f"unsupported hints version {json.dumps(version)} (expected {HINTS_VERSION})", source)
+        raise ColorStudioError(f"unsupported hints version {_shown(version)} (expected {HINTS_VERSION})", source)
     if "hints" not in obj:
         raise ColorStudioError("missing 'hints' (a list of hint objects)", source)
     entries = obj["hints"]
@@ -165,6 +174,10 @@ def load_hints(path: str | Path, image_size: tuple[int, int] | None = None) -> l
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ColorStudioError(f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}", path) from None
+    except RecursionError:
+        raise ColorStudioError("not valid JSON: nested too deeply", path) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ColorStudioError(f"not valid JSON: {exc}", path) from None
     return parse_hints(obj, source=path, image_size=image_size)
 
 

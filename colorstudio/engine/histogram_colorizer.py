@@ -34,6 +34,7 @@ class HistogramModelColorizer(NetworkColorizer):
     """Wraps a trained ``HistogramColorizer`` network; one result per image (no sampling)."""
 
     default_long_side = DEFAULT_LONG_SIDE
+    predicts_histograms = True
 
     @property
     def fading_threshold(self) -> float:

@@ -11,6 +11,7 @@ resolution; ``rgb`` (H, W, 3) float32 sRGB in [0, 1].
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
+from colorstudio.engine.limits import MAX_SEED
 from colorstudio.engine.pipeline import (
     Cancel,
     Colorizer,
@@ -95,6 +97,8 @@ class HueBias:
     def validate(self) -> None:
         if not 0.0 <= self.strength <= 10.0:
             raise ColorStudioError(f"hue-bias strength must be in [0, 10], got {self.strength}")
+        if not math.isfinite(self.angle_deg):
+            raise ColorStudioError(f"hue-bias angle must be a finite number of degrees, got {self.angle_deg}")
 
 
 @dataclass(frozen=True)
@@ -113,8 +117,8 @@ class ReferenceSettings:
     def validate(self) -> None:
         if self.method not in REFERENCE_METHODS:
             raise ColorStudioError(f"unknown reference method {self.method!r} (energy or quantile)")
-        if self.strength < 0:
-            raise ColorStudioError(f"reference strength must be >= 0, got {self.strength}")
+        if not (math.isfinite(self.strength) and self.strength >= 0):  # NaN fails every comparison
+            raise ColorStudioError(f"reference strength must be a finite number >= 0, got {self.strength}")
 
 
 @dataclass(frozen=True)
@@ -354,8 +358,10 @@ class PredictJob:
             raise ColorStudioError("open an image before colorizing")
         if not request.seeds:
             raise ColorStudioError("nothing to colorize: the number of samples must be at least 1")
-        if request.temperature <= 0:
-            raise ColorStudioError(f"temperature must be positive, got {request.temperature}")
+        if not (math.isfinite(request.temperature) and request.temperature > 0):
+            raise ColorStudioError(f"temperature must be a positive finite number, got {request.temperature}")
+        if not all(0 <= seed <= MAX_SEED for seed in request.seeds):
+            raise ColorStudioError(f"seeds must be integers from 0 to {MAX_SEED}")
 
     def run(
         self,

@@ -7,6 +7,7 @@ reference) -> chroma composited with the ORIGINAL full-resolution L* -> export.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Protocol, Sequence
@@ -16,9 +17,12 @@ import numpy as np
 import torch
 
 from colorstudio.engine.histogram_edit import FADING_THRESHOLD
+from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
 from colorstudio.errors import CancelledError, ColorStudioError
 
 __all__ = [
+    "MAX_SAMPLES",
+    "MAX_SEED",
     "Progress",
     "Cancel",
     "HistogramPrediction",
@@ -85,6 +89,7 @@ class Colorizer(Protocol):
     name: str
     card: dict
     supports_samples: bool
+    predicts_histograms: bool  # hue/chroma histograms: uncertainty map, hue bias, energy transfer
 
     def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]: ...
 
@@ -125,6 +130,7 @@ class NetworkColorizer:
     ``working_multiple`` (a chroma grid's stride)."""
 
     supports_samples = False
+    predicts_histograms = False
     default_long_side = 256
     working_multiple = 1
 
@@ -150,6 +156,7 @@ class PropagationColorizer:
         "(Levin, Lischinski, Weiss 2004). Without hints the result is gray.",
     }
     supports_samples = False
+    predicts_histograms = False
 
     def __init__(self, long_side: int = 256) -> None:
         self.long_side = long_side
@@ -195,9 +202,9 @@ def _import_families() -> None:
 
 def available_model_names(models_dir: Path | None = None) -> list[str]:
     """Installed trained models (from the registry) plus the always-available baseline."""
-    from colorstudio.models.registry import list_models
+    from colorstudio.models.registry import scan_models
 
-    names = [card.name for card in list_models(models_dir)]
+    names = [card.name for card in scan_models(models_dir)[0]]
     return names + [PropagationColorizer.name]
 
 
@@ -205,10 +212,13 @@ def load_colorizer(name: str, device: torch.device, models_dir: Path | None = No
     """Build the colorizer for a model name found in ``models/`` (or the baseline ``propagation``)."""
     if name == PropagationColorizer.name:
         return PropagationColorizer()
-    from colorstudio.models.registry import list_models
+    from colorstudio.models.registry import scan_models
 
     _import_families()
-    cards = {card.name: card for card in list_models(models_dir)}
+    installed, broken = scan_models(models_dir)  # other models' broken cards do not concern this one
+    cards = {card.name: card for card in installed}
+    if name in broken:
+        raise ColorStudioError(f"model {name!r} cannot be used: {broken[name]}")
     if name not in cards:
         known = ", ".join(sorted([*cards, PropagationColorizer.name]))
         raise ColorStudioError(f"unknown model {name!r}; installed models: {known}")
@@ -248,16 +258,22 @@ class ColorizeRequest:
     sampler: str = "fast"
 
     def validate(self) -> None:
-        if self.samples < 1:
-            raise ColorStudioError(f"--samples must be at least 1, got {self.samples}")
-        if self.temperature <= 0:
-            raise ColorStudioError(f"--temperature must be positive, got {self.temperature}")
+        # Written as "not (good)" so that NaN, which fails every comparison, is refused too.
+        if isinstance(self.samples, bool) or not isinstance(self.samples, int) or not 1 <= self.samples <= MAX_SAMPLES:
+            raise ColorStudioError(f"--samples must be an integer from 1 to {MAX_SAMPLES}, got {self.samples}")
+        last_seed = MAX_SEED - self.samples + 1
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= last_seed:
+            raise ColorStudioError(f"--seed must be an integer from 0 to {last_seed}, got {self.seed}")
+        if not (math.isfinite(self.temperature) and self.temperature > 0):
+            raise ColorStudioError(f"--temperature must be a positive finite number, got {self.temperature}")
         if self.reference_method not in ("energy", "quantile"):
             raise ColorStudioError(f"unknown reference method {self.reference_method!r} (energy or quantile)")
         if not 0.0 <= self.hue_strength <= 10.0:
             raise ColorStudioError(f"--hue-strength must be in [0, 10], got {self.hue_strength}")
-        if self.reference_strength < 0:
-            raise ColorStudioError(f"--reference-strength must be >= 0, got {self.reference_strength}")
+        if self.hue_shift_deg is not None and not math.isfinite(self.hue_shift_deg):
+            raise ColorStudioError(f"--hue-shift must be a finite angle in degrees, got {self.hue_shift_deg}")
+        if not (math.isfinite(self.reference_strength) and self.reference_strength >= 0):
+            raise ColorStudioError(f"--reference-strength must be a finite number >= 0, got {self.reference_strength}")
         if self.sampler not in ("fast", "naive"):
             raise ColorStudioError(f"unknown sampler {self.sampler!r} (fast or naive)")
 

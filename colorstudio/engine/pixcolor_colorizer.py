@@ -36,6 +36,7 @@ class PixColorColorizer:
     """
 
     supports_samples = True
+    predicts_histograms = False
 
     def __init__(self, name: str, network: PixColor, card: dict[str, Any], device: torch.device) -> None:
         self.name = name

@@ -12,6 +12,7 @@ reference), which is exactly what a session file stores (:mod:`colorstudio.engin
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -37,6 +38,7 @@ from colorstudio.engine.jobs import (
     ReferenceSettings,
     SampleResult,
 )
+from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
 from colorstudio.engine.pipeline import PropagationColorizer
 from colorstudio.errors import ColorStudioError
 
@@ -62,7 +64,6 @@ KNOWN_MODELS: dict[str, str] = {
 # Families that give one deterministic prediction: seeds, N and temperature do not apply to them.
 SINGLE_SAMPLE_FAMILIES = frozenset({"histogram", "gan", "propagation"})
 PROPAGATION = PropagationColorizer.name
-MAX_SAMPLES = 16
 SWATCH_LIGHTNESS = (45.0, 80.0)  # L* range in which suggested colours are shown
 
 
@@ -117,10 +118,11 @@ def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
     """Installed models from the registry, then the baseline, then known families that are missing."""
     choices: list[ModelChoice] = []
     installed: set[str] = set()
+    broken: dict[str, ColorStudioError] = {}
     try:
-        from colorstudio.models.registry import default_temperature, list_models
+        from colorstudio.models.registry import default_temperature, scan_models
 
-        cards = list_models(models_dir)
+        cards, broken = scan_models(models_dir)
     except (ImportError, ColorStudioError) as exc:
         cards = []
         registry_problem = str(exc)
@@ -132,6 +134,9 @@ def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
         choices.append(ModelChoice(card.name, description, True, samples=card.family not in SINGLE_SAMPLE_FAMILIES,
                                    temperature=default_temperature(card)))
     choices.append(ModelChoice(PROPAGATION, PropagationColorizer.card["description"], True, samples=False))
+    for name, problem in broken.items():  # shown disabled with the reason; the other models still work
+        installed.add(name)
+        choices.append(ModelChoice(name, "model folder with an unusable card", False, f"broken: {problem}"))
     for name, description in KNOWN_MODELS.items():
         if name not in installed:
             reason = registry_problem or f"not installed: no trained weights in models/{name}/ yet"
@@ -236,13 +241,15 @@ class Session:
         self.events.model.emit()
 
     def set_temperature(self, temperature: float) -> None:
-        if temperature <= 0:
-            raise ColorStudioError(f"temperature must be positive, got {temperature}")
+        if not (math.isfinite(temperature) and temperature > 0):  # NaN fails every comparison
+            raise ColorStudioError(f"temperature must be a positive finite number, got {temperature}")
         self.temperature = float(temperature)
         self._invalidate_predictions()
         self.events.model.emit()
 
     def set_base_seed(self, seed: int) -> None:
+        if not 0 <= seed <= MAX_SEED:
+            raise ColorStudioError(f"seed must be an integer from 0 to {MAX_SEED}, got {seed}")
         self.base_seed = int(seed)
         self.events.model.emit()
 

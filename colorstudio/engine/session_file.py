@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 
 from colorstudio import __version__
 from colorstudio.engine.jobs import ExportSettings, HueBias, LoadedImage, LoadedReference, ReferenceSettings
+from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
 from colorstudio.errors import ColorStudioError
 
 __all__ = [
@@ -140,19 +142,33 @@ def _pick_path(absolute: str | None, relative: str | None, folder: Path) -> Path
     return None if absolute is None else Path(absolute)
 
 
-def _require(obj: dict, key: str, kind: type | tuple, path: Path) -> Any:
-    if key not in obj:
-        raise ColorStudioError(f"session file lacks the field {key!r}", path)
+_MISSING = object()
+
+
+def _field(obj: dict, key: str, kind: type | tuple, path: Path, where: str, default: Any = _MISSING) -> Any:
+    """``obj[key]`` if it has type ``kind`` (bools are no numbers), else ``default``; an error names the field."""
+    name = f"{where}.{key}" if where else key
+    if key not in obj or (obj[key] is None and default is not _MISSING):
+        if default is _MISSING:
+            raise ColorStudioError(f"session file lacks the field {name!r}", path)
+        return default
     value = obj[key]
-    if not isinstance(value, kind):
-        raise ColorStudioError(f"session field {key!r} has the wrong type ({type(value).__name__})", path)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if (isinstance(value, bool) and bool not in kinds) or not isinstance(value, kinds):
+        raise ColorStudioError(f"session field {name!r} has the wrong type ({type(value).__name__})", path)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ColorStudioError(f"session field {name!r} must be a finite number, got {value}", path)
+    return value
+
+
+def _int_in(value: int, low: int, high: int, name: str, path: Path) -> int:
+    if not low <= value <= high:
+        raise ColorStudioError(f"session field {name!r} must be from {low} to {high}, got {value}", path)
     return value
 
 
 def read_session(path: str | Path) -> SessionDocument:
     """Parse and validate a session file; a clear ColorStudioError for anything wrong in it."""
-    from colorstudio.engine.hints import parse_hints
-
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
@@ -164,48 +180,76 @@ def read_session(path: str | Path) -> SessionDocument:
         obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ColorStudioError(f"not a session file: invalid JSON at line {exc.lineno} ({exc.msg})", path) from None
+    except RecursionError:
+        raise ColorStudioError("not a session file: invalid JSON (nested too deeply)", path) from None
+    except ValueError as exc:  # e.g. an integer of more digits than Python converts
+        raise ColorStudioError(f"not a session file: invalid JSON ({exc})", path) from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT_NAME:
         raise ColorStudioError("not a ColorStudio session file", path)
-    if obj.get("version") != FORMAT_VERSION:
-        raise ColorStudioError(f"session file version {obj.get('version')!r} is not supported (expected 1)", path)
-    folder = path.resolve().parent
+    version = obj.get("version")
+    if isinstance(version, bool) or version != FORMAT_VERSION:
+        shown = version if isinstance(version, (int, float, str)) else type(version).__name__
+        raise ColorStudioError(f"session file version {shown!r} is not supported (expected 1)", path)
     try:
-        source = _require(obj, "source", dict, path)
-        model = _require(obj, "model", dict, path)
-        seeds = tuple(int(s) for s in _require(obj, "seeds", list, path))
-        chosen = obj.get("chosen")
-        if chosen is not None and not (isinstance(chosen, int) and 0 <= chosen < max(len(seeds), 1)):
-            raise ColorStudioError(f"chosen sample {chosen!r} does not exist among {len(seeds)} seeds", path)
-        hints = tuple(parse_hints({"version": 1, "hints": _require(obj, "hints", list, path)}, source=path))
-        hue = obj.get("hue_bias") or {}
-        ref = obj.get("reference") or {}
-        export = obj.get("export") or {}
-        document = SessionDocument(
-            source_path=_pick_path(_require(source, "path", str, path), source.get("relative_path"), folder),
-            source_sha256=str(_require(source, "sha256", str, path)),
-            model=str(_require(model, "name", str, path)),
-            temperature=float(model.get("temperature", 1.0)),
-            sample_count=int(model.get("sample_count", max(len(seeds), 1))),
-            base_seed=int(model.get("base_seed", 0)),
-            seeds=seeds,
-            chosen=chosen,
-            hints=hints,
-            hue_bias=HueBias(float(hue.get("angle_deg", 0.0)), float(hue.get("strength", 0.0))),
-            reference=ReferenceSettings(
-                path=None if ref.get("path") is None else str(_pick_path(ref.get("path"), ref.get("relative_path"), folder)),
-                sha256=ref.get("sha256"), strength=float(ref.get("strength", 1.0)), method=str(ref.get("method", "energy")),
-            ),
-            export=ExportSettings(
-                fmt=str(export.get("fmt", "png")), bit_depth=int(export.get("bit_depth", 8)),
-                all_samples=bool(export.get("all_samples", False)), uncertainty=bool(export.get("uncertainty", False)),
-            ),
-        )
-    except (TypeError, ValueError) as exc:
-        raise ColorStudioError(f"session file has an invalid value ({exc})", path) from None
-    document.hue_bias.validate()
-    document.reference.validate()
-    document.export.validate()
+        document = _parse_document(obj, path)
+    except (TypeError, ValueError, OverflowError, RecursionError) as exc:  # a last guard: always a clean error
+        raise ColorStudioError(f"session file has an invalid value ({type(exc).__name__}: {exc})", path) from None
+    try:
+        document.hue_bias.validate()
+        document.reference.validate()
+        document.export.validate()
+    except ColorStudioError as exc:
+        raise ColorStudioError(f"invalid setting: {exc}", path) from None
     return document
+
+
+def _parse_document(obj: dict, path: Path) -> SessionDocument:
+    from colorstudio.engine.hints import parse_hints
+
+    folder = path.resolve().parent
+    source = _field(obj, "source", dict, path, "")
+    model = _field(obj, "model", dict, path, "")
+    seed_list = _field(obj, "seeds", list, path, "")
+    seeds = tuple(_int_in(_field({"seeds": s}, "seeds", int, path, ""), 0, MAX_SEED, "seeds", path) for s in seed_list)
+    chosen = _field(obj, "chosen", int, path, "", None)
+    if chosen is not None and not 0 <= chosen < max(len(seeds), 1):
+        raise ColorStudioError(f"chosen sample {chosen} does not exist among {len(seeds)} seeds", path)
+    hints = tuple(parse_hints({"version": 1, "hints": _field(obj, "hints", list, path, "")}, source=path))
+    hue = _field(obj, "hue_bias", dict, path, "", {})
+    ref = _field(obj, "reference", dict, path, "", {})
+    export = _field(obj, "export", dict, path, "", {})
+    temperature = float(_field(model, "temperature", (int, float), path, "model", 1.0))
+    if temperature <= 0:
+        raise ColorStudioError(f"session field 'model.temperature' must be positive, got {temperature}", path)
+    ref_path = _field(ref, "path", str, path, "reference", None)
+    return SessionDocument(
+        source_path=_pick_path(_field(source, "path", str, path, "source"),
+                               _field(source, "relative_path", str, path, "source", None), folder),
+        source_sha256=_field(source, "sha256", str, path, "source"),
+        model=_field(model, "name", str, path, "model"),
+        temperature=temperature,
+        sample_count=_int_in(_field(model, "sample_count", int, path, "model", max(len(seeds), 1)),
+                             1, MAX_SAMPLES, "model.sample_count", path),
+        base_seed=_int_in(_field(model, "base_seed", int, path, "model", 0), 0, MAX_SEED, "model.base_seed", path),
+        seeds=seeds,
+        chosen=chosen,
+        hints=hints,
+        hue_bias=HueBias(float(_field(hue, "angle_deg", (int, float), path, "hue_bias", 0.0)),
+                         float(_field(hue, "strength", (int, float), path, "hue_bias", 0.0))),
+        reference=ReferenceSettings(
+            path=None if ref_path is None
+            else str(_pick_path(ref_path, _field(ref, "relative_path", str, path, "reference", None), folder)),
+            sha256=_field(ref, "sha256", str, path, "reference", None),
+            strength=float(_field(ref, "strength", (int, float), path, "reference", 1.0)),
+            method=_field(ref, "method", str, path, "reference", "energy"),
+        ),
+        export=ExportSettings(
+            fmt=_field(export, "fmt", str, path, "export", "png"),
+            bit_depth=_field(export, "bit_depth", int, path, "export", 8),
+            all_samples=_field(export, "all_samples", bool, path, "export", False),
+            uncertainty=_field(export, "uncertainty", bool, path, "export", False),
+        ),
+    )
 
 
 def check_source(document: SessionDocument, image: LoadedImage, session_path: Path | None = None) -> None:

@@ -2,15 +2,18 @@
 
 Every file is written to a hidden temporary file in the destination folder, flushed to disk and then
 renamed over the destination (``os.replace``), so a crash, an error or a cancel leaves either the old
-file or the complete new one, never a partial file.
+file or the complete new one, never a partial file. The temporary file is ``.NAME.PID-XXXXXXXX.tmp``; one
+that a killed run left behind (its process is gone) is removed when NAME is written next.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import struct
 import tempfile
+import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -207,11 +210,47 @@ def _current_umask() -> int:
 _FILE_MODE = 0o666 & ~_current_umask()  # what a plain open() would have created
 
 
+_UNKNOWN_OWNER_STALE_S = 3600.0  # a temporary whose writer cannot be asked (Windows, older versions)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # someone else's, or unknowable: keep its file
+    return True
+
+
+def _remove_stale_temporaries(dest: Path) -> None:
+    """Remove ``.NAME.PID-XXXXXXXX.tmp`` files of :func:`_atomic_output` whose writer was killed.
+
+    Without a PID (an earlier version's ``.NAME.XXXXXXXX.tmp``), or where a PID cannot be asked about
+    (Windows: ``os.kill`` would terminate it), only a file older than an hour counts as abandoned.
+    """
+    pattern = re.compile(rf"\.{re.escape(dest.name)}\.(?:(\d+)-)?[a-z0-9_]{{8}}\.tmp")
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(dest.parent):
+            match = pattern.fullmatch(entry.name)
+            if match is None or not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(OSError):
+                pid = match.group(1)
+                if pid is not None and os.name == "posix":
+                    stale = int(pid) != os.getpid() and not _process_alive(int(pid))
+                else:
+                    stale = time.time() - entry.stat(follow_symlinks=False).st_mtime > _UNKNOWN_OWNER_STALE_S
+                if stale:
+                    os.unlink(entry.path)
+
+
 @contextlib.contextmanager
 def _atomic_output(dest: Path) -> Iterator[BinaryIO]:
     """Yield a temporary file beside ``dest``; on success it replaces ``dest``, on any error it is removed."""
+    _remove_stale_temporaries(dest)
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+        fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.{os.getpid()}-", suffix=".tmp")
     except OSError as exc:
         raise ColorStudioError(f"cannot write to this folder ({exc.strerror or exc})", dest) from exc
     os.close(fd)  # reopened by name: tifffile wants a file object whose .name is a path

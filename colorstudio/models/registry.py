@@ -23,6 +23,7 @@ import dataclasses
 import hashlib
 import importlib
 import json
+import math
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -47,6 +48,7 @@ __all__ = [
     "registered_families",
     "default_models_dir",
     "list_models",
+    "scan_models",
     "find_model_dir",
     "load_model",
     "save_model",
@@ -57,6 +59,12 @@ __all__ = [
 CARD_NAME = "card.json"
 WEIGHTS_NAME = "weights.safetensors"
 _PICKLE_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt", ".pkl", ".pickle")
+# Card fields other code formats or computes with; a wrong type must fail here, naming the card.
+_CARD_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "family": (str,), "steps": (int,), "wall_time_s": (int, float), "hardware": (str,),
+    "eval_command": (str,), "weights_sha256": (str,), "license_note": (str,),
+}
+_MAX_WORKING_RESOLUTION = 16384
 
 Builder = Callable[[dict[str, Any]], nn.Module]
 _FAMILIES: dict[str, Builder] = {}
@@ -109,6 +117,16 @@ class ModelCard:
         for key, kind in (("config", dict), ("training_data", dict), ("evaluation", dict)):
             if key in kwargs and not isinstance(kwargs[key], dict):
                 raise ColorStudioError(f"model card field {key!r} must be an object", source)
+        for key, kinds in _CARD_FIELD_TYPES.items():
+            value = kwargs.get(key)
+            if key in kwargs and (isinstance(value, bool) or not isinstance(value, kinds)
+                                  or (isinstance(value, float) and not math.isfinite(value))):
+                raise ColorStudioError(f"model card field {key!r} has the wrong type ({type(value).__name__})", source)
+        resolution = kwargs.get("working_resolution")
+        if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)
+                                       or not 1 <= resolution <= _MAX_WORKING_RESOLUTION):
+            raise ColorStudioError(
+                f"model card field 'working_resolution' must be an integer from 1 to {_MAX_WORKING_RESOLUTION}", source)
         try:
             return cls(**kwargs, extra=extra)
         except TypeError as exc:
@@ -121,8 +139,10 @@ class ModelCard:
             return cls.from_dict(text, source=source)
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise ColorStudioError("model card is not valid JSON (nested too deeply)", source) from None
         except ValueError as exc:
-            raise ColorStudioError(f"model card is not valid JSON ({exc})", source) from exc
+            raise ColorStudioError(f"model card is not valid JSON ({exc})", source) from None
         return cls.from_dict(data, source=source)
 
     @classmethod
@@ -132,6 +152,8 @@ class ModelCard:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ColorStudioError(f"cannot read model card ({exc.strerror or exc})", path) from exc
+        except UnicodeDecodeError:
+            raise ColorStudioError("model card is not UTF-8 text", path) from None
         return cls.from_json(text, source=path)
 
     def updated(self, **changes: Any) -> ModelCard:
@@ -164,7 +186,7 @@ def registered_families() -> list[str]:
 
 
 def _builder_for(family: str, source: Path) -> Builder:
-    if family not in _FAMILIES:
+    if family not in _FAMILIES and family.isidentifier():
         try:  # a family module registers itself on import
             importlib.import_module(f"colorstudio.models.{family}")
         except ModuleNotFoundError as exc:
@@ -198,23 +220,33 @@ def default_temperature(card: ModelCard | Mapping[str, Any] | None) -> float:
     data = card.to_dict() if isinstance(card, ModelCard) else dict(card or {})
     sampling = data.get("sampling")
     value = sampling.get("temperature") if isinstance(sampling, Mapping) else None
-    return float(value) if isinstance(value, (int, float)) and value > 0 else 1.0
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    return float(value) if ok else 1.0
+
+
+def scan_models(models_dir: str | Path | None = None) -> tuple[list[ModelCard], dict[str, ColorStudioError]]:
+    """The readable cards in ``models_dir`` (sorted by name; a card's ``name`` is its folder name) and,
+    by folder name, why each other model folder's card cannot be used. One bad folder spoils no other."""
+    root = Path(models_dir) if models_dir is not None else default_models_dir()
+    if not root.is_dir():
+        return [], {}
+    cards, broken = [], {}
+    for card_path in sorted(root.glob(f"*/{CARD_NAME}")):
+        try:
+            card = ModelCard.load(card_path)
+        except ColorStudioError as exc:
+            broken[card_path.parent.name] = exc
+            continue
+        cards.append(card if card.name == card_path.parent.name else card.updated(name=card_path.parent.name))
+    return cards, broken
 
 
 def list_models(models_dir: str | Path | None = None) -> list[ModelCard]:
     """Cards of the models installed in ``models_dir`` (sorted by name); unreadable cards are skipped
     with a warning. A card's ``name`` is its folder name."""
-    root = Path(models_dir) if models_dir is not None else default_models_dir()
-    if not root.is_dir():
-        return []
-    cards = []
-    for card_path in sorted(root.glob(f"*/{CARD_NAME}")):
-        try:
-            card = ModelCard.load(card_path)
-        except ColorStudioError as exc:
-            warnings.warn(f"skipping model: {exc}", ColorStudioWarning, stacklevel=2)
-            continue
-        cards.append(card if card.name == card_path.parent.name else card.updated(name=card_path.parent.name))
+    cards, broken = scan_models(models_dir)
+    for exc in broken.values():
+        warnings.warn(f"skipping model: {exc}", ColorStudioWarning, stacklevel=2)
     return cards
 
 
@@ -276,7 +308,7 @@ def load_model(
     builder = _builder_for(card.family, card_path)
     try:
         module = builder(dict(card.config))
-    except (TypeError, ValueError, KeyError) as exc:
+    except (TypeError, ValueError, KeyError, RuntimeError, OverflowError) as exc:
         raise ColorStudioError(f"cannot build a {card.family!r} network from the card's config ({exc})", card_path) from exc
     try:
         state = load_file(str(weights))

@@ -74,6 +74,10 @@ def _doc(**hint) -> str:
         (_doc(color=123), "'color'"),
         (_doc(x=100.5), "position (100.5, 20) is outside the 100x50 image"),
         (_doc(y=-1), "outside the 100x50 image"),
+        ("[" * 100_000, "not valid JSON: nested too deeply"),
+        ('{"version": 1, "hints": [' * 50_000, "not valid JSON: nested too deeply"),
+        ('{"version": 1, "hints": [{"x": ' + "9" * 5000 + "}]}", "not valid JSON: Exceeds the limit"),
+        (_doc(color="#" + "a" * 10_000), '\'color\' must be \'#rrggbb\' or \'#rgb\', got "#aaaa'),
     ],
 )
 def test_bad_files_name_the_file_and_the_problem(tmp_path, text, problem):
@@ -84,6 +88,7 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path, text, problem):
     assert str(path) in str(info.value)
     assert problem in str(info.value)
     assert info.value.path == path
+    assert len(str(info.value)) < 300 and "\n" not in str(info.value)  # one readable line, whatever the value
 
 
 def test_second_hint_is_named(tmp_path):

@@ -333,3 +333,26 @@ def test_single_sample_models_are_known_before_loading():
     assert by_name["propagation"].samples is False
     assert by_name["pixcolor"].samples is True and by_name["pic"].samples is True
     assert ModelChoice("x", "", True).samples is True
+
+
+@pytest.mark.parametrize("change", [
+    {"temperature": float("nan")}, {"temperature": float("inf")}, {"reference_strength": float("nan")},
+    {"reference_strength": float("-inf")}, {"hue_shift_deg": float("nan")}, {"hue_strength": float("nan")},
+    {"seed": 10**30}, {"seed": -1}, {"samples": 17}, {"samples": 0},
+], ids=lambda change: "-".join(f"{k}={v}" for k, v in change.items()))
+def test_requests_refuse_non_finite_and_out_of_range_values(change):
+    from colorstudio.engine.pipeline import ColorizeRequest
+
+    with pytest.raises(ColorStudioError, match="--" + next(iter(change)).replace("_deg", "").replace("_", "-")):
+        ColorizeRequest(**change).validate()
+
+
+def test_session_settings_refuse_non_finite_values(session):
+    nan = float("nan")
+    for set_value in (lambda: session.set_temperature(nan), lambda: session.set_temperature(float("inf")),
+                      lambda: session.set_base_seed(-1), lambda: session.set_base_seed(2**64),
+                      lambda: HueBias(angle_deg=nan, strength=0.5).validate(),
+                      lambda: ReferenceSettings(strength=nan).validate()):
+        with pytest.raises(ColorStudioError):
+            set_value()
+    assert session.temperature > 0 and session.base_seed == 0

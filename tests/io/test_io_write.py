@@ -293,6 +293,31 @@ def test_failed_rename_leaves_nothing(tmp_path, rgb, monkeypatch):
     assert _folder_listing(tmp_path) == []
 
 
+def _dead_pid() -> int:
+    import subprocess
+    import sys
+
+    child = subprocess.Popen([sys.executable, "-c", ""])
+    child.wait()
+    return child.pid
+
+
+@pytest.mark.skipif(os.name != "posix", reason="PIDs of writers are asked about on POSIX only")
+def test_temporaries_of_killed_runs_are_removed_when_their_output_is_written(tmp_path, rgb):
+    old = 7200.0  # seconds: beyond the age at which a temporary without a PID counts as abandoned
+    dead = tmp_path / f".out.png.{_dead_pid()}-abcd_123.tmp"  # what a killed run of this version leaves
+    legacy_old = tmp_path / ".out.png.k2x9_q0a.tmp"  # an earlier version's name, from long ago
+    legacy_new = tmp_path / ".out.png.zz11yy22.tmp"  # ... and a recent one: its writer may still run
+    alive = tmp_path / f".out.png.{os.getpid()}-live0000.tmp"  # a writer that is still running
+    unrelated = [tmp_path / ".other.png.abcdefgh.tmp", tmp_path / ".out.png.notes.txt", tmp_path / "out.png.1-abcdefgh.tmp"]
+    for path in (dead, legacy_old, legacy_new, alive, *unrelated):
+        path.write_bytes(b"partial")
+    os.utime(legacy_old, (os.path.getmtime(legacy_old) - old,) * 2)
+    os.utime(unrelated[0], (os.path.getmtime(unrelated[0]) - old,) * 2)
+    save_image(tmp_path / "out.png", rgb)
+    assert _folder_listing(tmp_path) == sorted(p.name for p in (tmp_path / "out.png", legacy_new, alive, *unrelated))
+
+
 # --- gray maps -------------------------------------------------------------------------------------
 
 

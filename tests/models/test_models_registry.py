@@ -112,6 +112,34 @@ def test_bad_card_json_unknown_family_and_wrong_architecture(tmp_path):
         load_model("tiny", "cpu", models_dir=tmp_path)
 
 
+@pytest.mark.parametrize(("content", "reason"), [
+    ("[" * 100_000, "nested too deeply"),
+    (b"\xff\xfe not text", "not UTF-8"),
+    ('{"name": "tiny", "family": "tiny-test", "steps": "many"}', "'steps' has the wrong type"),
+    ('{"name": "tiny", "family": "tiny-test", "working_resolution": -3}', "working_resolution"),
+    (lambda good: good.replace('"tiny-test"', '"a.b"'), None),  # readable; refused when loaded
+], ids=["deep", "not-utf8", "steps-text", "resolution-negative", "family-not-a-module"])
+def test_one_broken_card_spoils_no_other_model(tmp_path, content, reason):
+    _saved(tmp_path, "good")
+    _saved(tmp_path, "bad")
+    card_path = tmp_path / "bad" / "card.json"
+    if callable(content):
+        content = content(card_path.read_text())
+    card_path.write_bytes(content) if isinstance(content, bytes) else card_path.write_text(content)
+    cards, broken = registry.scan_models(tmp_path)
+    if reason is None:
+        assert sorted(c.name for c in cards) == ["bad", "good"] and broken == {}
+    else:
+        assert [c.name for c in cards] == ["good"]
+        assert reason in broken["bad"].reason and broken["bad"].path == card_path
+    with pytest.raises(ColorStudioError) as err:
+        load_model("bad", "cpu", models_dir=tmp_path)
+    assert "\n" not in str(err.value) and "card.json" in str(err.value)
+    assert reason is not None or "unknown model family 'a.b'" in str(err.value)
+    module, card = load_model("good", "cpu", models_dir=tmp_path)
+    assert card.name == "good" and isinstance(module, _TinyNet)
+
+
 def test_register_family_plain_call_and_default_dir(monkeypatch, tmp_path):
     builder = register_family("tiny-test-2", _build_tiny)
     assert builder is _build_tiny and "tiny-test-2" in registry.registered_families()
