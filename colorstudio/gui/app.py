@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from colorstudio.resources import sample_path
+
 __all__ = ["run", "create_application"]
 
 APP_NAME = "ColorStudio"
 ORGANIZATION = "ColorStudio"
 DESKTOP_FILE = "io.github.colorstudio.ColorStudio"
-FIRST_START_SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "astronaut-gray.jpg"
+FIRST_START_SAMPLE = sample_path()
 
 
 def create_application(argv: list[str] | None = None):
