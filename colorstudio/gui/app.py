@@ -31,9 +31,14 @@ def create_application(argv: list[str] | None = None):
 
 
 def run(path: str | None = None) -> int:
-    """Open the main window (optionally with an image or ``*.colorstudio.json``); returns the exit code."""
+    """Open the main window (optionally with an image or ``*.colorstudio.json``); returns the exit code
+    (1, with one line on stderr, when the system lacks libraries the window needs)."""
     from colorstudio import __version__
+    from colorstudio.gui.prerequisites import missing_xcb_libraries, xcb_prerequisites_message
 
+    if missing := missing_xcb_libraries():
+        print(xcb_prerequisites_message(missing), file=sys.stderr)
+        return 1
     app = create_application()
     app.setApplicationVersion(__version__)
     from colorstudio.gui.main_window import MainWindow
