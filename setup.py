@@ -4,6 +4,7 @@ and ``models/`` (trained weights + cards) into the package as ``colorstudio/_bun
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 from setuptools import setup
@@ -23,6 +24,8 @@ class BuildPyWithBundledData(build_py):
         if self.editable_mode:  # an editable install reads the checkout's folders in place
             return
         target = Path(self.build_lib) / "colorstudio" / "_bundled"
+        # pip builds in the source tree: a model deleted since the last build must not stay in build/lib
+        shutil.rmtree(target, ignore_errors=True)
         for folder, patterns in BUNDLED.items():
             for pattern in patterns:
                 files = sorted((ROOT / folder).glob(pattern))
