@@ -132,7 +132,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--data", type=Path, nargs="+", required=True)
     tr.add_argument("--steps", type=int, default=None)
     tr.add_argument("--resume", action="store_true")
-    tr.add_argument("--out", type=Path, default=None, help="model folder to write (models/NAME)")
+    tr.add_argument("--out", type=Path, default=None,
+                    help="model folder to write: a bare NAME goes to the user's models folder (see `colorstudio models`)")
     tr.add_argument("--run-dir", type=Path, default=None, help="checkpoint folder (default runs/NAME)")
 
     sub.add_parser("models", help="list installed models and their cards")
@@ -258,15 +259,20 @@ def _run_colorize(args: argparse.Namespace) -> int:
 
 
 def _run_models() -> int:
-    from colorstudio.models.registry import default_models_dir, scan_models
+    from colorstudio.models.registry import models_dirs, scan_models
 
-    cards, broken = scan_models()
-    print(f"models folder: {default_models_dir()}")
-    for card in cards:
-        evaluation = _card_summary(card.evaluation or {})
-        print(f"  {card.name:<14} {card.family:<12} steps={card.steps:<7} {evaluation}")
-    for name, problem in broken.items():  # listed, not fatal: the other models still work
-        print(f"  {name:<14} {'BROKEN':<12} {problem.reason} ({problem.path})")
+    listed: set[str] = set()
+    for folder in models_dirs():  # the first folder holding a name wins, as when loading
+        print(f"models folder: {folder}{'' if folder.is_dir() else ' (none yet)'}")
+        cards, broken = scan_models(folder)
+        for card in cards:
+            hidden = " (hidden by the one above)" if card.name in listed else ""
+            print(f"  {card.name:<14} {card.family:<12} steps={card.steps:<7} {_card_summary(card.evaluation or {})}{hidden}")
+        for name, problem in broken.items():  # listed, not fatal: the other models still work
+            hidden = " (hidden by the one above)" if name in listed else ""
+            print(f"  {name:<14} {'BROKEN':<12} {problem.reason} ({problem.path}){hidden}")
+        listed.update(card.name for card in cards)
+        listed.update(broken)
     print(f"  {'propagation':<14} {'baseline':<12} non-learned hint propagation (always available)")
     return 0
 
@@ -431,6 +437,9 @@ def _run_train(args: argparse.Namespace) -> int:
         return 1 if result.interrupted else 0  # under torchrun only rank 0 reports and exports
     print(f"trained to step {result.step} in {result.wall_time_s / 60:.1f} min; checkpoints in {run_dir}")
     if args.out is not None:
-        card = export_fn(run_dir, args.out)
-        print(f"exported {card.name} to {args.out}")
+        from colorstudio.models.registry import default_models_dir
+
+        out = default_models_dir() / args.out if len(args.out.parts) == 1 else args.out
+        card = export_fn(run_dir, out)
+        print(f"exported {card.name} to {out}")
     return 1 if result.interrupted else 0

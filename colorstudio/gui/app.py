@@ -5,12 +5,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from colorstudio.resources import sample_path
+
 __all__ = ["run", "create_application"]
 
 APP_NAME = "ColorStudio"
 ORGANIZATION = "ColorStudio"
 DESKTOP_FILE = "io.github.colorstudio.ColorStudio"
-FIRST_START_SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "astronaut-gray.jpg"
+FIRST_START_SAMPLE = sample_path()
 
 
 def create_application(argv: list[str] | None = None):
@@ -29,9 +31,14 @@ def create_application(argv: list[str] | None = None):
 
 
 def run(path: str | None = None) -> int:
-    """Open the main window (optionally with an image or ``*.colorstudio.json``); returns the exit code."""
+    """Open the main window (optionally with an image or ``*.colorstudio.json``); returns the exit code
+    (1, with one line on stderr, when the system lacks libraries the window needs)."""
     from colorstudio import __version__
+    from colorstudio.gui.prerequisites import missing_xcb_libraries, xcb_prerequisites_message
 
+    if missing := missing_xcb_libraries():
+        print(xcb_prerequisites_message(missing), file=sys.stderr)
+        return 1
     app = create_application()
     app.setApplicationVersion(__version__)
     from colorstudio.gui.main_window import MainWindow

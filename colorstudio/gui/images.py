@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import cv2
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+
+from colorstudio.resources import app_icon_path
 
 __all__ = [
     "COLORMAPS", "FIXED_DISPLAY_RANGE", "rgb_to_qimage", "lightness_to_qimage", "display_range", "stretch_for_display",
@@ -124,8 +124,7 @@ def swatch_icon(color: str, size: int = 20) -> QIcon:
     return QIcon(pixmap)
 
 
-
-APP_ICON_PATH = Path(__file__).resolve().parents[2] / "resources" / "icons" / "colorstudio.svg"
+APP_ICON_PATH = app_icon_path()
 
 
 def app_icon() -> QIcon:

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from colorstudio import __version__
 from colorstudio.engine.jobs import (
     OpenImageJob,
     OpenReferenceJob,
@@ -41,6 +40,7 @@ from colorstudio.engine.jobs import (
 from colorstudio.engine.session import Session, default_hint_radius
 from colorstudio.engine.session_file import SESSION_SUFFIX, read_session, restore_session, save_session
 from colorstudio.errors import ColorStudioError
+from colorstudio.gui.about import show_about
 from colorstudio.gui.autosave import AUTOSAVE_INTERVAL_MS, Autosaver, default_state_dir, describe_autosave
 from colorstudio.gui.images import app_icon
 from colorstudio.gui.canvas import ImageCanvas
@@ -860,8 +860,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================== window events
     def about(self) -> None:
-        QMessageBox.about(self, "About ColorStudio", f"<b>ColorStudio {__version__}</b><p>Colorize grayscale photographs "
-                          "with local neural models and steer the result with hints, hue bias and references.</p>")
+        show_about(self, self.session.model_choices, self._device_text())
 
     def offer_recovery(self, *, use_this_window: bool = True) -> int:
         """Offer each autosave orphaned by a run that did not exit cleanly; returns how many were recovered.

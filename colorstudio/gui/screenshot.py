@@ -15,11 +15,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from colorstudio.resources import from_checkout, resource_path, sample_path
+
 __all__ = ["main", "take_screenshot"]
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_IMAGE = REPO / "resources" / "samples" / "astronaut-gray.jpg"
-DEFAULT_OUTPUT = REPO / "resources" / "screenshots" / "main-window.png"
+DEFAULT_IMAGE = sample_path()
+# Installed, the package's folders are no place to write to.
+DEFAULT_OUTPUT = resource_path("screenshots", "main-window.png") if from_checkout() else Path("main-window.png")
 PREFERENCE = ("pixcolor", "pic", "histogram", "gan", "propagation")
 
 # (x, y, colour) in pixels of the 512x512 astronaut portrait: skin, hair, orange suit, flag, backdrop.

@@ -6,6 +6,7 @@ from colorstudio.models.registry import (
     export_checkpoint_to_model,
     list_models,
     load_model,
+    models_dirs,
     register_family,
     save_model,
 )
@@ -16,6 +17,7 @@ __all__ = [
     "export_checkpoint_to_model",
     "list_models",
     "load_model",
+    "models_dirs",
     "register_family",
     "save_model",
 ]

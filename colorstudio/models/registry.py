@@ -37,6 +37,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from colorstudio.errors import ColorStudioError, ColorStudioWarning
+from colorstudio.resources import bundled_models_dir, user_models_dir
 
 __all__ = [
     "CARD_NAME",
@@ -46,6 +47,7 @@ __all__ = [
     "Builder",
     "register_family",
     "registered_families",
+    "models_dirs",
     "default_models_dir",
     "list_models",
     "scan_models",
@@ -199,19 +201,20 @@ def _builder_for(family: str, source: Path) -> Builder:
 
 
 # -- folders ----------------------------------------------------------------------------------------------
-def default_models_dir() -> Path:
-    """``$COLORSTUDIO_MODELS`` if set; else the checkout's ``models/`` folder when running from a
-    checkout; else the per-user data folder (platformdirs) + ``/models``."""
+def models_dirs() -> list[Path]:
+    """The folders searched for models, in order (the first holding a name wins): the folders in
+    ``$COLORSTUDIO_MODELS`` (``os.pathsep``-separated) if set; else the per-user data folder, where
+    user-trained models go, then the models shipped with the app (the checkout's ``models/`` when running
+    from a checkout)."""
     if env := os.environ.get("COLORSTUDIO_MODELS"):
-        return Path(env)
-    import colorstudio
+        return [Path(part) for part in env.split(os.pathsep) if part]
+    return [user_models_dir(), bundled_models_dir()]
 
-    checkout = Path(colorstudio.__file__).resolve().parents[1] / "models"
-    if checkout.is_dir():
-        return checkout
-    from platformdirs import user_data_dir
 
-    return Path(user_data_dir("colorstudio")) / "models"
+def default_models_dir() -> Path:
+    """Where new models go: the first of :func:`models_dirs` (the per-user data folder unless
+    ``$COLORSTUDIO_MODELS`` says otherwise)."""
+    return models_dirs()[0]
 
 
 def default_temperature(card: ModelCard | Mapping[str, Any] | None) -> float:
@@ -224,26 +227,36 @@ def default_temperature(card: ModelCard | Mapping[str, Any] | None) -> float:
     return float(value) if ok else 1.0
 
 
+def _roots(models_dir: str | Path | None) -> list[Path]:
+    return [Path(models_dir)] if models_dir is not None else models_dirs()
+
+
 def scan_models(models_dir: str | Path | None = None) -> tuple[list[ModelCard], dict[str, ColorStudioError]]:
-    """The readable cards in ``models_dir`` (sorted by name; a card's ``name`` is its folder name) and,
-    by folder name, why each other model folder's card cannot be used. One bad folder spoils no other."""
-    root = Path(models_dir) if models_dir is not None else default_models_dir()
-    if not root.is_dir():
-        return [], {}
-    cards, broken = [], {}
-    for card_path in sorted(root.glob(f"*/{CARD_NAME}")):
-        try:
-            card = ModelCard.load(card_path)
-        except ColorStudioError as exc:
-            broken[card_path.parent.name] = exc
+    """The readable cards in ``models_dir`` (default: every folder of :func:`models_dirs`, a name found in
+    an earlier folder hiding the same name in later ones; sorted by name; a card's ``name`` is its folder
+    name) and, by folder name, why each other model folder's card cannot be used. One bad folder spoils
+    no other."""
+    cards: dict[str, ModelCard] = {}
+    broken: dict[str, ColorStudioError] = {}
+    for root in _roots(models_dir):
+        if not root.is_dir():
             continue
-        cards.append(card if card.name == card_path.parent.name else card.updated(name=card_path.parent.name))
-    return cards, broken
+        for card_path in sorted(root.glob(f"*/{CARD_NAME}")):
+            name = card_path.parent.name
+            if name in cards or name in broken:
+                continue
+            try:
+                card = ModelCard.load(card_path)
+            except ColorStudioError as exc:
+                broken[name] = exc
+                continue
+            cards[name] = card if card.name == name else card.updated(name=name)
+    return [cards[name] for name in sorted(cards)], broken
 
 
 def list_models(models_dir: str | Path | None = None) -> list[ModelCard]:
-    """Cards of the models installed in ``models_dir`` (sorted by name); unreadable cards are skipped
-    with a warning. A card's ``name`` is its folder name."""
+    """Cards of the models installed in ``models_dir`` (default: every folder of :func:`models_dirs`),
+    sorted by name; unreadable cards are skipped with a warning. A card's ``name`` is its folder name."""
     cards, broken = scan_models(models_dir)
     for exc in broken.values():
         warnings.warn(f"skipping model: {exc}", ColorStudioWarning, stacklevel=2)
@@ -251,16 +264,19 @@ def list_models(models_dir: str | Path | None = None) -> list[ModelCard]:
 
 
 def find_model_dir(name: str | Path, models_dir: str | Path | None = None) -> Path:
-    """The folder of model ``name`` in ``models_dir``, or ``name`` itself when it is a model folder."""
-    root = Path(models_dir) if models_dir is not None else default_models_dir()
-    candidate = root / str(name)
-    if (candidate / CARD_NAME).is_file():
-        return candidate
+    """The folder of model ``name`` in ``models_dir`` (default: the first of :func:`models_dirs` that
+    holds it), or ``name`` itself when it is a model folder."""
+    roots = _roots(models_dir)
+    for root in roots:
+        candidate = root / str(name)
+        if (candidate / CARD_NAME).is_file():
+            return candidate
     direct = Path(name)
     if (direct / CARD_NAME).is_file():
         return direct
-    known = ", ".join(c.name for c in list_models(root)) or "none"
-    raise ColorStudioError(f"model {str(name)!r} not found in {root} (installed: {known})")
+    known = ", ".join(c.name for c in list_models(models_dir)) or "none"
+    where = " or ".join(str(root) for root in roots)
+    raise ColorStudioError(f"model {str(name)!r} not found in {where} (installed: {known})")
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:

@@ -504,3 +504,19 @@ def test_autosaves_are_per_instance_and_each_orphan_is_offered(qtbot, make_windo
         assert window.session.path is None and window.session.dirty  # Save asks where; never the state folder
     assert not any(p.exists() for p in orphans)  # recovered or declined: all removed
     assert first.autosaver.path.exists() and second.autosaver.path.exists()  # live instances untouched
+
+
+def test_about_shows_version_models_and_device(qtbot, make_window, monkeypatch):
+    from colorstudio import __version__
+    from colorstudio.models.registry import models_dirs
+
+    shown: list[str] = []
+    monkeypatch.setattr(QMessageBox, "about", staticmethod(lambda parent, title, text: shown.append(text)))
+    window = make_window()
+    window.act_about.trigger()
+    assert len(shown) == 1
+    text = shown[0]
+    assert f"ColorStudio {__version__}" in text and window._device_text() in text
+    available = [c.name for c in window.session.model_choices if c.available]
+    assert available and all(f"<b>{name}</b>" in text for name in available)
+    assert all(str(folder) in text for folder in models_dirs())

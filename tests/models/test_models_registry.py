@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -146,7 +147,30 @@ def test_register_family_plain_call_and_default_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("COLORSTUDIO_MODELS", str(tmp_path))
     assert default_models_dir() == tmp_path
     monkeypatch.delenv("COLORSTUDIO_MODELS")
-    assert default_models_dir().name == "models"
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert default_models_dir() == tmp_path / "data" / "colorstudio" / "models"
+
+
+def test_user_models_are_listed_beside_the_bundled_ones_and_win_a_name(monkeypatch, tmp_path):
+    user, bundled = tmp_path / "user", tmp_path / "bundled"
+    save_model(_TinyNet(4), _card("mine"), user / "mine")
+    save_model(_TinyNet(4), _card("shared"), user / "shared")
+    save_model(_TinyNet(4), _card("shipped"), bundled / "shipped")
+    save_model(_TinyNet(5), _card("shared").updated(config={"width": 5}), bundled / "shared")
+    monkeypatch.setattr(registry, "user_models_dir", lambda: user)
+    monkeypatch.setattr(registry, "bundled_models_dir", lambda: bundled)
+    monkeypatch.delenv("COLORSTUDIO_MODELS", raising=False)
+    assert registry.models_dirs() == [user, bundled]
+    assert [c.name for c in list_models()] == ["mine", "shared", "shipped"]
+    assert next(c for c in list_models() if c.name == "shared").config == {"width": 4}
+    assert registry.find_model_dir("shipped") == bundled / "shipped"
+    assert registry.find_model_dir("shared") == user / "shared"
+    # the variable still replaces both, and may name several folders
+    monkeypatch.setenv("COLORSTUDIO_MODELS", os.pathsep.join([str(bundled), str(user)]))
+    assert registry.find_model_dir("shared") == bundled / "shared"
+    assert [c.name for c in list_models()] == ["mine", "shared", "shipped"]
+    with pytest.raises(ColorStudioError, match="not found in .*bundled or .*user"):
+        registry.find_model_dir("nothing-here")
 
 
 def test_export_checkpoint_uses_ema_weights(tmp_path):
