@@ -259,12 +259,14 @@ class Session:
         self.set_image(OpenImageJob().run(Path(path)))
 
     def set_image(self, image: LoadedImage) -> None:
-        """Start editing a new image: samples, hints and edits are reset."""
+        """Start editing a new image: samples, hints and edits (hue bias, reference) are reset."""
         self.image = image
         self.slots = []
         self.chosen = None
         self.hints = ()
         self.hue_bias = HueBias()
+        self.reference = ReferenceSettings()
+        self.reference_image = None
         self.result = None
         self._warm = None
         self.path = None
@@ -275,6 +277,7 @@ class Session:
         self.events.samples.emit()
         self.events.hints.emit()
         self.events.hue_bias.emit(self.hue_bias)
+        self.events.reference.emit(self.reference)
         self.events.result.emit()
         self.events.path.emit(None)
         self.events.dirty.emit(False)
@@ -372,6 +375,22 @@ class Session:
                 self._invalidate_preview()
             return True
         return False
+
+    def discard_unfinished(self) -> None:
+        """Drop the slots whose sample never arrived (a cancelled or failed prediction); the others stay."""
+        kept = [slot for slot in self.slots if slot.sample is not None]
+        if len(kept) == len(self.slots):
+            return
+        shown = self.slots[self.chosen] if self.chosen is not None and self.chosen < len(self.slots) else None
+        self.slots = kept
+        index = next((i for i, slot in enumerate(kept) if slot is shown), None)
+        self.events.samples.emit()
+        if index is None and kept:
+            self.chosen = None
+            self.choose_sample(0)  # what was shown never arrived: show the first sample that did
+        else:
+            self.chosen = index
+            self.events.chosen.emit(index)
 
     def _invalidate_predictions(self) -> None:
         self.predict_revision += 1
@@ -565,7 +584,16 @@ class Session:
 
     @property
     def edits(self) -> Edits:
-        return Edits(hue_bias=self.hue_bias, reference=self.reference, reference_image=self.reference_image)
+        """The edits the current sample can take. A sample without histograms gets no hue bias and quantile
+        matching for an energy reference, so settings kept from a histogram model never block its preview
+        or export; the settings themselves stay as they are for when such a model is chosen again."""
+        hue_bias, reference = self.hue_bias, self.reference
+        sample = self.current_sample
+        if sample is not None and sample.histograms is None:
+            hue_bias = dataclasses.replace(hue_bias, strength=0.0)
+            if reference.method == "energy":
+                reference = dataclasses.replace(reference, method="quantile", strength=min(reference.strength, 1.0))
+        return Edits(hue_bias=hue_bias, reference=reference, reference_image=self.reference_image)
 
     # ------------------------------------------------------------------ preview
     def _invalidate_preview(self) -> None:

@@ -132,11 +132,16 @@ class ChooseSampleCommand(QUndoCommand):
         super().__init__(f"Choose sample {index + 1}")
         self.session, self.old, self.new = session, session.chosen, index
 
+    def _choose(self, index: int | None) -> None:
+        # A cancelled prediction drops slots that never arrived; an index that went with them is skipped.
+        if index is None or index < len(self.session.slots):
+            self.session.choose_sample(index)
+
     def redo(self) -> None:
-        self.session.choose_sample(self.new)
+        self._choose(self.new)
 
     def undo(self) -> None:
-        self.session.choose_sample(self.old)
+        self._choose(self.old)
 
 
 class HueBiasCommand(QUndoCommand):

@@ -13,15 +13,14 @@ from pathlib import Path
 from typing import Callable
 
 import qtawesome as qta
-from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, QTimer
+from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
-    QProgressBar,
     QScrollArea,
     QSlider,
     QToolButton,
@@ -57,7 +56,7 @@ from colorstudio.gui.commands import (
 )
 from colorstudio.gui.export_dialog import ExportDialog
 from colorstudio.gui.images import display_range, lightness_to_qimage, overlay_qimage, rgb_to_qimage
-from colorstudio.gui.panels import AdjustPanel, HintsPanel, SamplesPanel, UncertaintyPanel, gesture_ids
+from colorstudio.gui.panels import AdjustPanel, ElidedProgressBar, HintsPanel, SamplesPanel, UncertaintyPanel, gesture_ids
 from colorstudio.gui.workers import WorkLane
 
 __all__ = ["MainWindow", "IMAGE_FILTER"]
@@ -67,6 +66,8 @@ SESSION_FILTER = f"ColorStudio sessions (*{SESSION_SUFFIX})"
 MAX_RECENT = 10
 MAX_RECENT_COLORS = 8
 WHEEL_GESTURE_S = 0.8  # wheel steps closer than this on one hint are one undo step
+PREFERRED_SIZE = QSize(1400, 900)
+SCREEN_FILL = 0.9  # a first start takes at most this share of the available screen
 
 
 def _duration(seconds: float) -> str:
@@ -106,6 +107,10 @@ class MainWindow(QMainWindow):
         self.reference_lane = WorkLane("reference", parent=self)
         self.export_lane = WorkLane("export", parent=self)
         self.last_error: str | None = None
+        self.error_notices: list[str] = []  # every notice shown, "title: text" (for the log and tests)
+        self._errors_shown: set[tuple[str, str]] = set()  # shown since the user's last action
+        self.error_box = QMessageBox(QMessageBox.Icon.Critical, "ColorStudio", "", QMessageBox.StandardButton.Ok, self)
+        self.error_box.setModal(False)  # a repeated failure must never block the next click
         self.last_export: list[Path] = []
         self._predict_paused = False  # after Cancel or an error: no automatic re-prediction
         self._predict_started = 0.0
@@ -134,7 +139,7 @@ class MainWindow(QMainWindow):
         self.act_cancel.setEnabled(False)  # nothing runs yet
         self._update_actions()
         self._update_title()
-        self.resize(1400, 900)
+        self._restore_geometry()
 
     # ================================================================== construction
     def _dock(self, title: str, widget: QWidget, name: str, scroll: bool = False) -> QDockWidget:
@@ -275,9 +280,8 @@ class MainWindow(QMainWindow):
         self.work_label.setToolTip("Working resolution of the model (preview long side 512 px; export at full size)")
         self.time_label = QLabel("")
         self.zoom_label = QLabel("")
-        self.status_progress = QProgressBar()
-        self.status_progress.setRange(0, 1000)
-        self.status_progress.setFixedWidth(180)
+        self.status_progress = ElidedProgressBar()
+        self.status_progress.setFixedWidth(220)
         self.status_progress.setVisible(False)
         self.status_cancel = QToolButton()
         self.status_cancel.setDefaultAction(self.act_cancel)
@@ -346,10 +350,29 @@ class MainWindow(QMainWindow):
 
     # ================================================================== messages and state display
     def show_error(self, title: str, message: str) -> None:
-        """Every user-facing failure ends here: a clear message box, never a traceback."""
+        """Every user-facing failure ends here: a clear, non-modal notice, never a traceback.
+
+        The same failure repeated before the user's next action (each sample click re-running a failing
+        preview) is shown once; the status bar still tells each time.
+        """
         self.last_error = message
         self._set_status(f"{title}: {message}")
-        QMessageBox.critical(self, title, message)
+        if (title, message) in self._errors_shown:
+            return
+        self._errors_shown.add((title, message))
+        self.error_notices.append(f"{title}: {message}")
+        self._present_error(title, message)
+
+    def _present_error(self, title: str, message: str) -> None:
+        box = self.error_box
+        box.setWindowTitle(title)
+        box.setText(message)
+        box.show()
+        box.raise_()
+
+    def _new_action(self) -> None:
+        """A new user action: failures it meets are news again."""
+        self._errors_shown.clear()
 
     def _set_status(self, text: str, timeout_ms: int = 8000) -> None:
         self.statusBar().showMessage(text, timeout_ms)
@@ -377,10 +400,8 @@ class MainWindow(QMainWindow):
         self.samples_panel.colorize_button.setEnabled(has_image)
 
     def _progress(self, fraction: float, message: str) -> None:
-        self.status_progress.setValue(int(fraction * 1000))
-        self.status_progress.setFormat(message)
+        self.status_progress.show_progress(fraction, message)
         self.samples_panel.set_progress(fraction, message)
-        self.statusBar().showMessage(message)
 
     def _busy_any(self, busy: bool) -> None:
         busy = busy or self.predict_lane.busy or self.open_lane.busy or self.export_lane.busy
@@ -409,6 +430,7 @@ class MainWindow(QMainWindow):
 
     def open_path(self, path: str | Path) -> None:
         """Open an image or a ``*.colorstudio.json`` session (in the background)."""
+        self._new_action()
         path = Path(path)
         if path.name.endswith(SESSION_SUFFIX):
             self.open_session(path)
@@ -530,6 +552,7 @@ class MainWindow(QMainWindow):
 
     def export_to(self, target: Path, settings) -> None:
         """Export in the background at full resolution (used by the dialog and by tests)."""
+        self._new_action()
         try:
             self.session.set_export_settings(settings)
             request = self.session.export_request(target, settings)
@@ -597,6 +620,7 @@ class MainWindow(QMainWindow):
 
     # ================================================================== colorization
     def set_model(self, name: str) -> None:
+        self._new_action()
         try:
             self.session.set_model(name)
         except ColorStudioError as exc:
@@ -608,6 +632,7 @@ class MainWindow(QMainWindow):
     def colorize(self) -> None:
         if not self.session.has_image:
             return
+        self._new_action()
         try:
             request = self.session.begin_colorize()
         except ColorStudioError as exc:
@@ -619,6 +644,7 @@ class MainWindow(QMainWindow):
     def more_samples(self) -> None:
         if not self.session.has_image:
             return
+        self._new_action()
         request = self.session.begin_more_samples()
         self._predict_paused = False
         self._submit_predict(request, supersede=False)
@@ -661,7 +687,11 @@ class MainWindow(QMainWindow):
 
     def _predict_busy(self, busy: bool) -> None:
         self._busy_any(busy)
-        if not busy and not self._predict_paused and self.session.samples_pending:
+        if busy:
+            return
+        if self._predict_paused:
+            self.session.discard_unfinished()  # cancelled or failed: those seeds will not arrive
+        elif self.session.samples_pending:
             self._schedule("predict")
 
     def _samples_changed(self) -> None:
@@ -709,6 +739,10 @@ class MainWindow(QMainWindow):
         w, h = image.size
         self.canvas.set_source(w, h, lightness_to_qimage(image.preview_lightness))
         self.work_label.setText("work: –")
+        # Nothing of the previous photo stays on screen: its suggestions and timings meant that photo.
+        self.hints_panel.set_suggestions([], "Click the photo to see suggestions")
+        self._timings.clear()
+        self.time_label.setText("")
         self.act_uncertainty.setChecked(False)
         self.uncertainty_panel.show_box.setChecked(False)
         self._update_actions()
@@ -747,13 +781,14 @@ class MainWindow(QMainWindow):
         self.canvas.set_view_mode(mode, split)
 
     # ================================================================== hints
-    def add_hint(self, x: float, y: float) -> None:
+    def add_hint(self, x: float, y: float, color: str | None = None) -> None:
+        """Add a hint at source pixel (x, y) in ``color`` (default: the picker's current colour)."""
         from colorstudio.engine.hints import Hint
 
         if not self.session.has_image:
             return
         hint = Hint(x=float(x), y=float(y), radius=default_hint_radius(self.session.source_size),
-                    color=self.hints_panel.current_color)
+                    color=color or self.hints_panel.current_color)
         try:
             self.undo_stack.push(AddHintCommand(self.session, hint))
         except ColorStudioError as exc:
@@ -834,6 +869,7 @@ class MainWindow(QMainWindow):
             self.load_reference(Path(name))
 
     def load_reference(self, path: Path) -> None:
+        self._new_action()
         job = OpenReferenceJob()
 
         def loaded(_g, image, seconds):
@@ -857,6 +893,47 @@ class MainWindow(QMainWindow):
         settings = dataclasses.replace(self.session.reference, strength=strength, method=method)
         if settings != self.session.reference and self.session.reference.path is not None:
             self.undo_stack.push(ReferenceCommand(self.session, settings, None, "Reference settings", gesture))
+
+    # ================================================================== window geometry
+    def _restore_geometry(self) -> None:
+        """The last session's geometry and dock layout, else a size that suits the screen; either way
+        fitted into the screen's available area (a smaller screen, other scaling, a monitor gone)."""
+        geometry = self.settings.value("window/geometry")
+        if not (isinstance(geometry, QByteArray) and self.restoreGeometry(geometry)):
+            available = self._available_area()
+            self.resize(min(PREFERRED_SIZE.width(), int(available.width() * SCREEN_FILL)),
+                        min(PREFERRED_SIZE.height(), int(available.height() * SCREEN_FILL)))
+            self.move(available.center() - self.rect().center())
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray):
+            self.restoreState(state)
+        self._fit_to_screen()
+
+    def _available_area(self) -> QRect:
+        screen = QGuiApplication.screenAt(self.geometry().center()) or self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry()
+
+    def _fit_to_screen(self) -> None:
+        available = self._available_area()
+        frame = self.frameGeometry()
+        extra_w, extra_h = frame.width() - self.width(), frame.height() - self.height()  # title bar, borders
+        width = min(self.width(), available.width() - extra_w)
+        height = min(self.height(), available.height() - extra_h)
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
+        frame = self.frameGeometry()
+        x = min(max(frame.x(), available.left()), available.right() + 1 - frame.width())
+        y = min(max(frame.y(), available.top()), available.bottom() + 1 - frame.height())
+        if (x, y) != (frame.x(), frame.y()):
+            self.move(x, y)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().showEvent(event)
+        self._fit_to_screen()  # the frame's size is known once the window is shown
+
+    def _save_geometry(self) -> None:
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState())
 
     # ================================================================== window events
     def about(self) -> None:
@@ -920,4 +997,5 @@ class MainWindow(QMainWindow):
         for lane in (self.predict_lane, self.preview_lane, self.open_lane, self.reference_lane, self.export_lane):
             lane.wait_idle(10.0)
         self.autosaver.discard()  # a clean exit: nothing to recover next time
+        self._save_geometry()
         event.accept()

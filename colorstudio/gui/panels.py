@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 from colorstudio.engine.session import MAX_SAMPLES, Session
 from colorstudio.gui.images import COLORMAPS, colormap_bar, rgb_to_qimage, swatch_icon, thumbnail_icon
 
-__all__ = ["SamplesPanel", "HintsPanel", "AdjustPanel", "UncertaintyPanel", "gesture_ids"]
+__all__ = ["SamplesPanel", "HintsPanel", "AdjustPanel", "UncertaintyPanel", "ElidedProgressBar", "gesture_ids"]
 
 THUMB = 112
 DEFAULT_HUE_STRENGTH = 0.5  # strength given when the dial is turned while the strength is zero
@@ -67,6 +67,42 @@ def _icon_button(icon: str, text: str, tooltip: str) -> QPushButton:
     button = QPushButton(qta.icon(icon), text)
     button.setToolTip(tooltip)
     return button
+
+
+class ElidedProgressBar(QProgressBar):
+    """A progress bar whose text is one line that fits: the message elided, then the percentage; the full
+    message is the tooltip (file names in messages are long, and the bar is narrow)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRange(0, 1000)
+        self.setTextVisible(True)
+        self._message = ""
+        self.reset_idle()
+
+    def reset_idle(self) -> None:
+        self._message = ""
+        self.setValue(0)
+        self.setFormat("idle")
+        self.setToolTip("")
+
+    def show_progress(self, fraction: float, message: str) -> None:
+        self._message = message.replace("%", "\uff05")  # a '%' would start a format code (%p, %v, %m)
+        self.setValue(int(min(max(fraction, 0.0), 1.0) * 1000))
+        self.setToolTip(message)
+        self._refit()
+
+    def _refit(self) -> None:
+        if not self._message:
+            return
+        metrics = self.fontMetrics()
+        room = self.contentsRect().width() - 8 - metrics.horizontalAdvance(" – 100%")
+        text = metrics.elidedText(self._message, Qt.TextElideMode.ElideRight, max(room, 0))
+        self.setFormat(f"{text} – %p%" if text else "%p%")
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        super().resizeEvent(event)
+        self._refit()
 
 
 class SamplesPanel(QWidget):
@@ -101,11 +137,8 @@ class SamplesPanel(QWidget):
         self.more_button = _icon_button("mdi6.plus-box-multiple", "More samples", "Add samples with new seeds")
         self.cancel_button = _icon_button("mdi6.close-circle-outline", "Cancel", "Stop the running prediction")
         self.cancel_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1000)
-        self.progress.setTextVisible(True)
-        self.progress.setFormat("idle")
-        self.progress.setValue(0)
+        self.progress = ElidedProgressBar()
+        self._busy = False
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
         self.gallery.setIconSize(QSize(THUMB, THUMB))
@@ -216,7 +249,7 @@ class SamplesPanel(QWidget):
             self.gallery.addItem(QListWidgetItem())
         for row, slot in enumerate(slots):
             item = self.gallery.item(row)
-            key = (slot.seed, id(slot.sample), slot.stale, sampling)
+            key = (slot.seed, id(slot.sample), slot.stale, sampling, self._busy)
             if item.data(Qt.ItemDataRole.UserRole) == key:
                 continue
             item.setData(Qt.ItemDataRole.UserRole, key)
@@ -226,7 +259,8 @@ class SamplesPanel(QWidget):
                 item.setText(f"{name}\ncomputing…")
             else:
                 item.setIcon(self._thumbnail(slot.sample))
-                item.setText(name + ("\nupdating…" if slot.stale else ""))
+                # A stale sample is being replaced while work runs; after a cancel it stays outdated.
+                item.setText(name + (("\nupdating…" if self._busy else "\noutdated") if slot.stale else ""))
             item.setToolTip(f"Sample {row + 1}, seed {slot.seed} (model {self.session.model}); "
                             "the thumbnail shows the prediction before hue bias and reference")
         self.show_chosen(self.session.chosen)
@@ -258,12 +292,13 @@ class SamplesPanel(QWidget):
     def set_busy(self, busy: bool) -> None:
         self.cancel_button.setEnabled(busy)
         if not busy:
-            self.progress.setValue(0)
-            self.progress.setFormat("idle")
+            self.progress.reset_idle()
+        if busy != self._busy:
+            self._busy = busy
+            self.show_samples()
 
     def set_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.progress.setFormat(f"{message} – %p%")
+        self.progress.show_progress(fraction, message)
 
 
 class SwatchRow(QWidget):
@@ -606,7 +641,8 @@ class AdjustPanel(QWidget):
             self.ref_thumb.setPixmap(QPixmap())
             self.ref_thumb.setText("No reference")
         if has_ref and ref.method == "energy" and ready and not histograms:
-            self.ref_note.setText("Energy minimization needs the histogram model; choose quantile matching.")
+            self.ref_note.setText("Energy minimization needs the histogram model; this model's result uses "
+                                  "quantile matching instead.")
         else:
             self.ref_note.setText("")
 

@@ -273,16 +273,25 @@ def test_a_model_starts_at_its_cards_temperature(tmp_path):
     assert s.temperature == 1.0
 
 
-def test_hue_bias_needs_histograms_with_propagation(gray_path):
+def test_edits_a_model_cannot_take_are_kept_but_not_applied(gray_path, tmp_path):
+    """Hue bias and energy transfer need histograms; carried to a model without them they must not block
+    its preview: hue bias is left out, an energy reference becomes quantile matching (issue 16, item 8)."""
     s = fake_session()
     s.open_image(gray_path)
     s.set_model("propagation")
     s.add_hint(Hint(x=10.0, y=10.0, radius=3.0, color="#ff0000"))
     s.run_pending()
     assert s.current_sample is not None and not s.histograms_available
+    plain = s.result.rgb.copy()
     s.set_hue_bias(HueBias(angle_deg=30.0, strength=1.0))
-    with pytest.raises(ColorStudioError, match="histograms"):
-        s.run_pending()
+    s.run_pending()
+    np.testing.assert_array_equal(s.result.rgb, plain)
+    assert s.hue_bias.strength == 1.0  # kept for a histogram model
+    s.load_reference(write_color_image(tmp_path / "reference.png"))
+    assert s.reference.method == "energy"
+    assert s.edits.reference.method == "quantile"
+    s.run_pending()
+    assert not np.array_equal(s.result.rgb, plain)
 
 
 def test_engine_modules_import_no_qt():
