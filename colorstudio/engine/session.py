@@ -223,6 +223,10 @@ class Session:
             return
         self.model = name
         self.temperature = choice.temperature  # each model starts at the temperature its card recommends
+        if self.slots:
+            # The gallery follows the model: N samples for a sampler, one result for a single-sample model
+            # (its seeds would give N identical copies).
+            self._new_gallery()
         self._invalidate_predictions()
         self.events.model.emit()
 
@@ -313,6 +317,11 @@ class Session:
     def begin_colorize(self) -> PredictRequest:
         """New gallery of ``sample_count`` seeds starting at ``base_seed``; returns the work to run."""
         self._require_image()
+        self._new_gallery()
+        return self._predict_request([slot.seed for slot in self.slots])
+
+    def _new_gallery(self) -> None:
+        """Empty slots for ``sample_count`` seeds from ``base_seed`` (one for a single-sample model)."""
         count = self.sample_count if self.supports_samples() else 1
         self.predict_revision += 1
         self.slots = [SampleSlot(self.base_seed + k, revision=self.predict_revision) for k in range(count)]
@@ -320,7 +329,6 @@ class Session:
         self._mark_changed()
         self.events.samples.emit()
         self.events.chosen.emit(self.chosen)
-        return self._predict_request([slot.seed for slot in self.slots])
 
     def begin_more_samples(self, count: int | None = None) -> PredictRequest:
         """Append ``count`` new seeds (after the largest one so far); returns the work for them only."""

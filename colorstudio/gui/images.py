@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
 from colorstudio.resources import app_icon_path
@@ -12,6 +12,7 @@ from colorstudio.resources import app_icon_path
 __all__ = [
     "COLORMAPS", "FIXED_DISPLAY_RANGE", "rgb_to_qimage", "lightness_to_qimage", "display_range", "stretch_for_display",
     "overlay_qimage", "colormap_bar", "thumbnail_pixmap", "thumbnail_icon", "swatch_icon", "app_icon", "APP_ICON_PATH",
+    "sample_qimage",
 ]
 
 COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA,
@@ -40,6 +41,19 @@ def lightness_to_qimage(lightness: np.ndarray) -> QImage:
     lab = np.zeros((*lightness.shape, 3), np.float32)
     lab[..., 0] = lightness
     return rgb_to_qimage(lab_to_rgb(lab))
+
+
+def sample_qimage(lightness: np.ndarray, ab: np.ndarray, long_side: int) -> QImage:
+    """A sample's chroma (h, w, 2) over L* (H, W), ``long_side`` px at most: cheap (no edits, no full-size
+    composite), for thumbnails and the side-by-side comparison."""
+    from colorstudio.color import lab_to_rgb
+
+    h, w = lightness.shape
+    scale = min(1.0, long_side / max(h, w))
+    size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    small_l = cv2.resize(lightness, size, interpolation=cv2.INTER_AREA)
+    small_ab = cv2.resize(ab, size, interpolation=cv2.INTER_LINEAR)
+    return rgb_to_qimage(lab_to_rgb(np.dstack([small_l, small_ab]).astype(np.float32)))
 
 
 def display_range(values: np.ndarray, mode: str = "auto") -> tuple[float, float]:
@@ -93,18 +107,19 @@ def colormap_bar(colormap: str, width: int, height: int) -> QPixmap:
     return QPixmap.fromImage(image)
 
 
-def thumbnail_pixmap(image: QImage, size: int) -> QPixmap:
-    """Fit ``image`` into a size x size square (smooth), centred on a transparent background."""
-    scaled = image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
-    canvas = QPixmap(size, size)
+def thumbnail_pixmap(image: QImage, size: int | QSize) -> QPixmap:
+    """Fit ``image`` into a box of ``size`` (a square for an int; smooth), centred on a transparent background."""
+    box = size if isinstance(size, QSize) else QSize(size, size)
+    scaled = image.scaled(box, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    canvas = QPixmap(box)
     canvas.fill(QColor(0, 0, 0, 0))
     painter = QPainter(canvas)
-    painter.drawImage((size - scaled.width()) // 2, (size - scaled.height()) // 2, scaled)
+    painter.drawImage((box.width() - scaled.width()) // 2, (box.height() - scaled.height()) // 2, scaled)
     painter.end()
     return canvas
 
 
-def thumbnail_icon(image: QImage, size: int) -> QIcon:
+def thumbnail_icon(image: QImage, size: int | QSize) -> QIcon:
     """A gallery icon that looks the same when selected (Qt tints Selected-mode icons with the highlight
     colour by default, which turned warm thumbnails blue)."""
     pixmap = thumbnail_pixmap(image, size)

@@ -54,6 +54,7 @@ from colorstudio.gui.commands import (
     RemoveHintCommand,
     SetHintsCommand,
 )
+from colorstudio.gui.compare import CompareDialog
 from colorstudio.gui.export_dialog import ExportDialog
 from colorstudio.gui.images import display_range, lightness_to_qimage, overlay_qimage, rgb_to_qimage
 from colorstudio.gui.panels import AdjustPanel, ElidedProgressBar, HintsPanel, SamplesPanel, UncertaintyPanel, gesture_ids
@@ -118,6 +119,7 @@ class MainWindow(QMainWindow):
         self._scheduled: set[str] = set()
         self._timings: dict[str, str] = {}
         self.extra_windows: list[MainWindow] = []  # windows opened for further recovered autosaves
+        self.compare_dialog: CompareDialog | None = None
 
         self.setWindowTitle("ColorStudio")
         self.setWindowIcon(app_icon())
@@ -167,9 +169,8 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.adjust_dock, self.uncertainty_dock)
         self.hints_dock.raise_()
         self.resizeDocks([self.samples_dock], [420], Qt.Orientation.Horizontal)
-        # The gallery needs one or two rows of thumbnails; the tabbed panels need room for the hue dial
-        # and the reference box without a scroll bar.
-        self.resizeDocks([self.samples_dock, self.hints_dock], [380, 470], Qt.Orientation.Vertical)
+        # The gallery gets most of the height (two rows of four samples); the tabbed panels below scroll.
+        self.resizeDocks([self.samples_dock, self.hints_dock], [640, 260], Qt.Orientation.Vertical)
 
     def _action(self, text: str, icon: str | None, slot, shortcut=None, tip: str = "", checkable: bool = False) -> QAction:
         action = QAction(qta.icon(icon) if icon else qta.icon("mdi6.blank"), text, self)
@@ -320,6 +321,7 @@ class MainWindow(QMainWindow):
         self.samples_panel.cancel_requested.connect(self.cancel)
         self.samples_panel.sample_clicked.connect(self.choose_sample)
         self.samples_panel.model_requested.connect(self.set_model)
+        self.samples_panel.compare_requested.connect(self.compare_samples)
         self.hints_panel.color_chosen.connect(self._color_chosen)
         self.hints_panel.radius_changed.connect(self._radius_spin)
         self.adjust_panel.hue_changed.connect(self._hue_changed)
@@ -546,9 +548,13 @@ class MainWindow(QMainWindow):
         if s.current_sample is None:
             self.show_error("Nothing to export", "Colorize the image first.")
             return
-        dialog = ExportDialog(s.source_path, s.export_settings, s.histograms_available, len(s.slots), s.source_size, self)
+        dialog = self.make_export_dialog()
         if dialog.exec():
             self.export_to(dialog.target(), dialog.settings())
+
+    def make_export_dialog(self) -> ExportDialog:
+        s = self.session
+        return ExportDialog(s.source_path, s.export_settings, s.histograms_available, len(s.slots), s.source_size, self)
 
     def export_to(self, target: Path, settings) -> None:
         """Export in the background at full resolution (used by the dialog and by tests)."""
@@ -700,6 +706,20 @@ class MainWindow(QMainWindow):
     def choose_sample(self, index: int) -> None:
         if index != self.session.chosen and 0 <= index < len(self.session.slots):
             self.undo_stack.push(ChooseSampleCommand(self.session, index))
+
+    def compare_samples(self) -> None:
+        """Open the side-by-side view on the current sample and the next one that has arrived."""
+        arrived = [i for i, slot in enumerate(self.session.slots) if slot.sample is not None]
+        if len(arrived) < 2:
+            return
+        if self.compare_dialog is None:
+            self.compare_dialog = CompareDialog(self.session, self)
+            self.compare_dialog.choose_requested.connect(self.choose_sample)
+        left = self.session.chosen if self.session.chosen in arrived else arrived[0]
+        right = next((i for i in arrived if i > left), arrived[0] if arrived[0] != left else arrived[1])
+        self.compare_dialog.show()
+        self.compare_dialog.raise_()
+        self.compare_dialog.show_pair(left, right)
 
     # ================================================================== background scheduling
     def _stale(self, what: str) -> None:

@@ -34,11 +34,12 @@ from PySide6.QtWidgets import (
 )
 
 from colorstudio.engine.session import MAX_SAMPLES, Session
-from colorstudio.gui.images import COLORMAPS, colormap_bar, rgb_to_qimage, swatch_icon, thumbnail_icon
+from colorstudio.gui.images import COLORMAPS, colormap_bar, rgb_to_qimage, sample_qimage, swatch_icon, thumbnail_icon
 
 __all__ = ["SamplesPanel", "HintsPanel", "AdjustPanel", "UncertaintyPanel", "ElidedProgressBar", "gesture_ids"]
 
-THUMB = 112
+THUMB = 160  # default thumbnail size; the panel's slider sets it from THUMB_RANGE
+THUMB_RANGE = (64, 384)
 DEFAULT_HUE_STRENGTH = 0.5  # strength given when the dial is turned while the strength is zero
 gesture_ids = itertools.count(1)  # shared counter: each slider/dial drag gets its own merge id
 
@@ -113,6 +114,7 @@ class SamplesPanel(QWidget):
     cancel_requested = Signal()
     sample_clicked = Signal(int)
     model_requested = Signal(str)
+    compare_requested = Signal()
 
     SEED_TIP = "First seed; sample k uses seed + k, so any sample can be reproduced"
     TEMPERATURE_TIP = "Sampling temperature: lower is safer, higher is more varied"
@@ -141,17 +143,26 @@ class SamplesPanel(QWidget):
         self._busy = False
         self.gallery = QListWidget()
         self.gallery.setViewMode(QListWidget.ViewMode.IconMode)
-        self.gallery.setIconSize(QSize(THUMB, THUMB))
-        self.gallery.setGridSize(QSize(THUMB + 24, THUMB + 44))  # room for two lines of text
-        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)
+        self.gallery.setResizeMode(QListWidget.ResizeMode.Adjust)  # the grid reflows as the dock is resized
         self.gallery.setMovement(QListWidget.Movement.Static)
         self.gallery.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.gallery.setWordWrap(True)
-        self.gallery.setMinimumHeight(THUMB + 56)
         self.gallery.setToolTip("Click a sample to make it the current result")
-        self.model_note = QLabel()
-        self.model_note.setWordWrap(True)
-        make_secondary(self.model_note)
+        self.thumb_slider = QSlider(Qt.Orientation.Horizontal)
+        self.thumb_slider.setRange(*THUMB_RANGE)
+        self.thumb_slider.setSingleStep(16)
+        self.thumb_slider.setPageStep(64)
+        self.thumb_slider.setValue(THUMB)
+        self.thumb_slider.setToolTip("Thumbnail size; Fit sizes them so that every sample shows (drag the dock's "
+                                     "edge or float it for a larger grid)")
+        self.fit_button = QToolButton()
+        self.fit_button.setText("Fit")
+        self.fit_button.setCheckable(True)
+        self.fit_button.setChecked(True)
+        self.fit_button.setToolTip("Size the thumbnails so that all samples fit the gallery without scrolling")
+        self.compare_button = _icon_button("mdi6.compare", "Compare…", "Show two samples side by side, large")
+        self._set_thumb_size(THUMB)
+        self.gallery.installEventFilter(self)  # a resized gallery re-fits its thumbnails
         self.single_note = QLabel("Single-sample model: one result per image (N, seed and T do not apply).")
         self.single_note.setWordWrap(True)
         make_secondary(self.single_note)
@@ -171,15 +182,24 @@ class SamplesPanel(QWidget):
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addWidget(self.model_note)
         layout.addWidget(self.single_note)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
+        view_row = QHBoxLayout()
+        view_row.addWidget(self.compare_button)
+        view_row.addSpacing(8)
+        view_row.addWidget(QLabel("Size"))
+        view_row.addWidget(self.thumb_slider, 1)
+        view_row.addWidget(self.fit_button)
+        layout.addLayout(view_row)
         layout.addWidget(self.gallery, 1)
 
         self.colorize_button.clicked.connect(self.colorize_requested)
         self.more_button.clicked.connect(self.more_requested)
         self.cancel_button.clicked.connect(self.cancel_requested)
+        self.compare_button.clicked.connect(self.compare_requested)
+        self.thumb_slider.valueChanged.connect(self._thumb_slider_moved)
+        self.fit_button.toggled.connect(lambda on: self.fit_thumbnails() if on else None)
         self.gallery.itemClicked.connect(lambda item: self.sample_clicked.emit(self.gallery.row(item)))
         self.model_combo.activated.connect(self._model_activated)
         self.count_spin.valueChanged.connect(lambda v: session.set_sample_count(v))
@@ -189,6 +209,7 @@ class SamplesPanel(QWidget):
         session.events.samples.connect(self.show_samples)
         session.events.chosen.connect(self.show_chosen)
         session.events.image.connect(self.show_model)
+        session.events.image.connect(lambda: self._set_thumb_size(self.thumb_size, force=True))
         self.show_model()
         self.show_samples()
 
@@ -225,7 +246,8 @@ class SamplesPanel(QWidget):
         self.more_button.setEnabled(sampling and s.has_image)
         self.colorize_button.setEnabled(s.has_image)
         choice = s.choice(s.model)
-        self.model_note.setText("" if choice is None else choice.description)
+        self.model_combo.setToolTip("Colorization model; models without trained weights are shown disabled"
+                                    + ("" if choice is None else f"\n{s.model}: {choice.description}"))
         if sampling:
             self.count_spin.setToolTip("Number of samples to draw, shown side by side")
             self.seed_spin.setToolTip(self.SEED_TIP)
@@ -240,8 +262,65 @@ class SamplesPanel(QWidget):
             self.more_button.setToolTip(f"Model '{s.model}' gives a single result; choose a sampling model (PixColor, PIC) for more")
         self.single_note.setVisible(not sampling)
 
+    @property
+    def thumb_size(self) -> int:
+        """The thumbnails' long side in px."""
+        return self._thumb_size
+
+    def _box(self, size: int) -> QSize:
+        """The icon box for long side ``size``: the photo's shape, so no row height is spent on padding."""
+        if self.session.image is None:
+            return QSize(size, size)
+        w, h = self.session.source_size
+        return QSize(size, max(1, round(size * h / w))) if w >= h else QSize(max(1, round(size * w / h)), size)
+
+    def _thumb_slider_moved(self, size: int) -> None:
+        self.fit_button.setChecked(False)  # the user chose a size: keep it
+        self._set_thumb_size(size)
+
+    def _set_thumb_size(self, size: int, force: bool = False) -> None:
+        if size == getattr(self, "_thumb_size", None) and not force:
+            return
+        self._thumb_size = size
+        box = self._box(size)
+        self.gallery.setIconSize(box)
+        self.gallery.setGridSize(QSize(box.width() + 16, box.height() + 40))  # room for two lines of text
+        self.gallery.setMinimumHeight(THUMB_RANGE[0] + 48)  # one row at least
+        if self.thumb_slider.value() != size:
+            self.thumb_slider.blockSignals(True)
+            self.thumb_slider.setValue(size)
+            self.thumb_slider.blockSignals(False)
+        if self.gallery.count():
+            self.show_samples()
+
+    def fit_thumbnails(self) -> None:
+        """The largest thumbnails (within THUMB_RANGE) with which every sample shows without scrolling."""
+        if not self.fit_button.isChecked():
+            return
+        area = self.gallery.contentsRect()  # not the viewport: a scroll bar coming or going must not re-fit
+        count = max(1, len(self.session.slots))
+        low, high = THUMB_RANGE
+        best = low
+        for size in range(high, low - 1, -8):
+            box = self._box(size)
+            columns = max(1, (area.width() - 4) // (box.width() + 16))
+            rows = -(-count // columns)
+            if rows * (box.height() + 40) <= area.height() - 4:
+                best = size
+                break
+        self._set_thumb_size(best)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
+        from PySide6.QtCore import QEvent
+
+        if watched is self.gallery and event.type() == QEvent.Type.Resize:
+            self.fit_thumbnails()
+        return super().eventFilter(watched, event)
+
     def show_samples(self) -> None:
         slots = self.session.slots
+        if len(slots) != self.gallery.count():
+            self.fit_thumbnails()  # may call back here with the new size; the keys make that cheap
         sampling = self.session.supports_samples()
         while self.gallery.count() > len(slots):
             self.gallery.takeItem(self.gallery.count() - 1)
@@ -249,7 +328,7 @@ class SamplesPanel(QWidget):
             self.gallery.addItem(QListWidgetItem())
         for row, slot in enumerate(slots):
             item = self.gallery.item(row)
-            key = (slot.seed, id(slot.sample), slot.stale, sampling, self._busy)
+            key = (slot.seed, id(slot.sample), slot.stale, sampling, self._busy, self.thumb_size)
             if item.data(Qt.ItemDataRole.UserRole) == key:
                 continue
             item.setData(Qt.ItemDataRole.UserRole, key)
@@ -263,23 +342,12 @@ class SamplesPanel(QWidget):
                 item.setText(name + (("\nupdating…" if self._busy else "\noutdated") if slot.stale else ""))
             item.setToolTip(f"Sample {row + 1}, seed {slot.seed} (model {self.session.model}); "
                             "the thumbnail shows the prediction before hue bias and reference")
+        self.compare_button.setEnabled(sum(slot.sample is not None for slot in slots) >= 2)
         self.show_chosen(self.session.chosen)
 
     def _thumbnail(self, sample) -> QIcon:
-        """Chroma of the sample over the preview L*: cheap (no compositing), good enough at 112 px."""
-        import cv2
-        import numpy as np
-
-        from colorstudio.color import lab_to_rgb
-
-        lightness = self.session.image.preview_lightness
-        h, w = lightness.shape
-        scale = THUMB / max(h, w)
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
-        small_l = cv2.resize(lightness, size, interpolation=cv2.INTER_AREA)
-        ab = cv2.resize(sample.ab, size, interpolation=cv2.INTER_LINEAR)
-        rgb = lab_to_rgb(np.dstack([small_l, ab]).astype(np.float32))
-        return thumbnail_icon(rgb_to_qimage(rgb), THUMB)
+        size = self.thumb_size
+        return thumbnail_icon(sample_qimage(self.session.image.preview_lightness, sample.ab, size), self._box(size))
 
     def show_chosen(self, index: int | None) -> None:
         self.gallery.blockSignals(True)
