@@ -55,7 +55,7 @@ from colorstudio.gui.commands import (
     SetHintsCommand,
 )
 from colorstudio.gui.compare import CompareDialog
-from colorstudio.gui.export_dialog import ExportDialog
+from colorstudio.gui.export_dialog import ExportDialog, default_export_folder
 from colorstudio.gui.images import display_range, lightness_to_qimage, overlay_qimage, rgb_to_qimage
 from colorstudio.gui.panels import AdjustPanel, ElidedProgressBar, HintsPanel, SamplesPanel, UncertaintyPanel, gesture_ids
 from colorstudio.gui.workers import WorkLane
@@ -549,12 +549,29 @@ class MainWindow(QMainWindow):
             self.show_error("Nothing to export", "Colorize the image first.")
             return
         dialog = self.make_export_dialog()
-        if dialog.exec():
-            self.export_to(dialog.target(), dialog.settings())
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self._export_accepted(dialog))
+        dialog.open()  # window-modal, without a nested event loop
 
     def make_export_dialog(self) -> ExportDialog:
         s = self.session
-        return ExportDialog(s.source_path, s.export_settings, s.histograms_available, len(s.slots), s.source_size, self)
+        return ExportDialog(s.source_path, s.export_settings, s.histograms_available, len(s.slots), s.source_size, self,
+                            folder=self.export_folder())
+
+    def export_folder(self) -> Path:
+        """Where the export dialog proposes to write: the folder of the last export, else the photo's own
+        folder (unless it is the app's bundled samples or read-only: then Pictures)."""
+        from colorstudio.gui.app import FIRST_START_SAMPLE
+
+        remembered = self.settings.value("export/lastFolder")
+        if remembered and Path(str(remembered)).is_dir():
+            return Path(str(remembered))
+        return default_export_folder(self.session.source_path, bundled=FIRST_START_SAMPLE.parent)
+
+    def _export_accepted(self, dialog: ExportDialog) -> None:
+        target = dialog.target()
+        self.settings.setValue("export/lastFolder", str(target.parent.resolve()))
+        self.export_to(target, dialog.settings())
 
     def export_to(self, target: Path, settings) -> None:
         """Export in the background at full resolution (used by the dialog and by tests)."""
