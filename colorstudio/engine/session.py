@@ -65,6 +65,7 @@ KNOWN_MODELS: dict[str, str] = {
 SINGLE_SAMPLE_FAMILIES = frozenset({"histogram", "gan", "propagation"})
 PROPAGATION = PropagationColorizer.name
 SWATCH_LIGHTNESS = (45.0, 80.0)  # L* range in which suggested colours are shown
+NEUTRAL_CHROMA = 6.0  # a*b* chroma below which a suggestion counts as gray
 
 
 class Signal:
@@ -530,20 +531,50 @@ class Session:
         return self._sample_colors_at(x, y)[:limit]
 
     def _sample_colors_at(self, x: float, y: float) -> list[str]:
-        from colorstudio.color import lab_to_rgb
+        """The main colours of the samples around (x, y), most frequent hue first, vivid before gray.
+
+        A single pixel of a sampler's result is often nearly gray even where colour is close by (the issue
+        where all of PixColor's suggestions were gray), so every sample's a*b* in a window of ~5% of the
+        image around the point is grouped by hue (30 degree sectors); each sector gives its median colour.
+        """
+        from colorstudio.color import lab_to_lch, lab_to_rgb, lch_to_lab
 
         width, height = self.source_size
         lightness = float(self.image.lightness[min(int(y), height - 1), min(int(x), width - 1)])
-        colors: list[str] = []
+        patches = []
         for slot in self.slots:
             if slot.sample is None:
                 continue
             w, h = slot.sample.work_size
-            a, b = slot.sample.ab[min(int(y * h / height), h - 1), min(int(x * w / width), w - 1)]
-            # Shown at a mid lightness so dark pixels still give a recognisable swatch.
-            lab = np.array([[float(np.clip(lightness, *SWATCH_LIGHTNESS)), a, b]], np.float64)
-            rgb = np.clip(lab_to_rgb(lab), 0, 1)[0]
-            color = "#{:02x}{:02x}{:02x}".format(*(int(round(v * 255)) for v in rgb))
+            col, row = min(int(x * w / width), w - 1), min(int(y * h / height), h - 1)
+            r = max(1, round(0.025 * max(w, h)))
+            patches.append(slot.sample.ab[max(0, row - r):row + r + 1, max(0, col - r):col + r + 1].reshape(-1, 2))
+        if not patches:
+            return []
+        ab = np.concatenate(patches).astype(np.float64)
+        lab = np.concatenate([np.full((len(ab), 1), 50.0), ab], axis=1)
+        _, chroma, hue = lab_to_lch(lab)  # hue in turns
+        vivid = chroma >= NEUTRAL_CHROMA
+        groups: list[tuple[float, np.ndarray]] = []
+        sector = np.floor(hue * 12).astype(int) % 12
+        for k in range(12):
+            members = vivid & (sector == k)
+            if members.any():
+                groups.append((float(members.sum()), np.median(ab[members], axis=0)))
+        groups.sort(key=lambda group: -group[0])
+        if (~vivid).any():  # one neutral entry, after the colours, when the area has gray in it
+            groups.append((0.0, np.median(ab[~vivid], axis=0)))
+        colors: list[str] = []
+        # Shown at a mid lightness so dark pixels still give a recognisable swatch; chroma is reduced
+        # (hue kept) until the colour fits sRGB, as for the histogram model's suggestions.
+        shown_l = float(np.clip(lightness, *SWATCH_LIGHTNESS))
+        for _, (a, b) in groups:
+            _, c, h_turns = lab_to_lch(np.array([[shown_l, a, b]]))
+            candidates = lch_to_lab(np.full(21, shown_l), c[0] * np.linspace(1.0, 0.0, 21), np.full(21, h_turns[0]))
+            rgb = lab_to_rgb(candidates, clip=False)
+            inside = np.all((rgb >= -1e-4) & (rgb <= 1 + 1e-4), axis=-1)
+            chosen = np.clip(rgb[int(np.argmax(inside)) if inside.any() else -1], 0, 1)
+            color = "#{:02x}{:02x}{:02x}".format(*(int(round(v * 255)) for v in chosen))
             if color not in colors:
                 colors.append(color)
         return colors

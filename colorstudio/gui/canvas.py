@@ -11,7 +11,15 @@ import itertools
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen, QPixmap, QWheelEvent
-from PySide6.QtWidgets import QGraphicsItem, QGraphicsPixmapItem, QGraphicsScene, QGraphicsView, QStyleOptionGraphicsItem, QWidget
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPixmapItem,
+    QGraphicsScene,
+    QGraphicsView,
+    QStyleOptionGraphicsItem,
+    QWidget,
+)
 
 from colorstudio.engine.session import Session
 
@@ -120,12 +128,14 @@ class ImageCanvas(QGraphicsView):
     """Zoomable, pannable view of the session's image with hint editing gestures.
 
     Signals (all coordinates in source pixels):
-      ``add_hint(x, y)``, ``move_hint(index, x, y, drag_id)`` (live, while dragging),
-      ``move_finished(index)``, ``remove_hint(index)``, ``hint_radius(index, radius)``,
-      ``hint_selected(index or -1)``, ``point_clicked(x, y)`` (for suggested colours), ``zoom_changed(factor)``.
+      ``pick_requested(x, y, index)``: a click that asks for a colour, for a new hint at (x, y) (index -1)
+      or for hint ``index`` (a click on it without dragging); ``move_hint(index, x, y, drag_id)`` (live,
+      while dragging), ``move_finished(index)``, ``remove_hint(index)``, ``hint_radius(index, radius)``,
+      ``hint_selected(index or -1)``, ``point_clicked(x, y)`` (for suggested colours), ``zoom_changed(factor)``,
+      ``view_moved()`` (zoom or scroll: overlays placed by view position must follow).
     """
 
-    add_hint = Signal(float, float)
+    pick_requested = Signal(float, float, int)
     move_hint = Signal(int, float, float, int)
     move_finished = Signal(int)
     remove_hint = Signal(int)
@@ -133,6 +143,7 @@ class ImageCanvas(QGraphicsView):
     hint_selected = Signal(int)
     point_clicked = Signal(float, float)
     zoom_changed = Signal(float)
+    view_moved = Signal()
     files_dropped = Signal(list)
 
     _drag_ids = itertools.count(1)
@@ -162,8 +173,18 @@ class ImageCanvas(QGraphicsView):
         self._pan_from: QPointF | None = None
         self._drag: tuple[int, int] | None = None  # (hint index, drag id)
         self._drag_offset = QPointF()
+        self._drag_moved = False
         self._fit_on_resize = True
+        self.pending = QGraphicsEllipseItem()  # where a hint is about to be added, while its colour is chosen
+        pen = QPen(QColor(255, 255, 255), 2, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self.pending.setPen(pen)
+        self.pending.setZValue(11)
+        self.pending.setVisible(False)
+        self.scene().addItem(self.pending)
         session.events.hints.connect(self.refresh_hints)
+        self.horizontalScrollBar().valueChanged.connect(self.view_moved)
+        self.verticalScrollBar().valueChanged.connect(self.view_moved)
 
     # ------------------------------------------------------------------ content
     def set_source(self, width: int, height: int, gray: QImage) -> None:
@@ -210,6 +231,16 @@ class ImageCanvas(QGraphicsView):
         for item in self._hint_items:
             self.scene().addItem(item)
 
+    def set_pending(self, point: tuple[float, float, float] | None) -> None:
+        """Mark (x, y, radius) as the place of a hint being added (None: no mark)."""
+        if point is None:
+            self.pending.setVisible(False)
+            return
+        x, y, radius = point
+        r = max(radius, MIN_HINT_PX / max(self.current_scale(), 1e-6))
+        self.pending.setRect(QRectF(x - r, y - r, 2 * r, 2 * r))
+        self.pending.setVisible(True)
+
     def select_hint(self, index: int | None) -> None:
         self.selected_hint = index
         self.refresh_hints()
@@ -243,6 +274,7 @@ class ImageCanvas(QGraphicsView):
     def _after_zoom(self) -> None:
         self.refresh_hints()
         self.zoom_changed.emit(self.current_scale())
+        self.view_moved.emit()
 
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().resizeEvent(event)
@@ -282,11 +314,13 @@ class ImageCanvas(QGraphicsView):
                 self.select_hint(index)
                 hint = self.session.hints[index]
                 self._drag = (index, next(self._drag_ids))
+                self._drag_moved = False
                 self._drag_offset = QPointF(hint.x, hint.y) - scene_pos
                 self.point_clicked.emit(hint.x, hint.y)
             elif self._inside_image(scene_pos):
+                # No hint yet: its colour is chosen first (suggestions + gamut), then it is added.
                 self.point_clicked.emit(scene_pos.x(), scene_pos.y())
-                self.add_hint.emit(scene_pos.x(), scene_pos.y())
+                self.pick_requested.emit(scene_pos.x(), scene_pos.y(), -1)
             event.accept()
             return
         super().mousePressEvent(event)
@@ -301,7 +335,10 @@ class ImageCanvas(QGraphicsView):
             return
         if self._drag is not None:
             pos = self.mapToScene(event.position().toPoint()) + self._drag_offset
-            self.move_hint.emit(self._drag[0], pos.x(), pos.y(), self._drag[1])
+            hint = self.session.hints[self._drag[0]]
+            if self._drag_moved or abs(pos.x() - hint.x) + abs(pos.y() - hint.y) > 1e-9:
+                self._drag_moved = True
+                self.move_hint.emit(self._drag[0], pos.x(), pos.y(), self._drag[1])
             event.accept()
             return
         super().mouseMoveEvent(event)
@@ -315,7 +352,11 @@ class ImageCanvas(QGraphicsView):
         if self._drag is not None and event.button() == Qt.MouseButton.LeftButton:
             index = self._drag[0]
             self._drag = None
-            self.move_finished.emit(index)
+            if self._drag_moved:
+                self.move_finished.emit(index)
+            else:  # a click on a hint: choose its colour
+                hint = self.session.hints[index]
+                self.pick_requested.emit(hint.x, hint.y, index)
             event.accept()
             return
         super().mouseReleaseEvent(event)

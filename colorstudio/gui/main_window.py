@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 import qtawesome as qta
-from PySide6.QtCore import QByteArray, QRect, QSettings, QSize, Qt, QTimer
+from PySide6.QtCore import QByteArray, QPointF, QRect, QSettings, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -56,6 +56,7 @@ from colorstudio.gui.commands import (
 )
 from colorstudio.gui.compare import CompareDialog
 from colorstudio.gui.export_dialog import ExportDialog, default_export_folder
+from colorstudio.gui.hint_picker import HintPicker
 from colorstudio.gui.images import display_range, lightness_to_qimage, overlay_qimage, rgb_to_qimage
 from colorstudio.gui.panels import AdjustPanel, ElidedProgressBar, HintsPanel, SamplesPanel, UncertaintyPanel, gesture_ids
 from colorstudio.gui.workers import WorkLane
@@ -127,6 +128,8 @@ class MainWindow(QMainWindow):
         self.setDockOptions(QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks)
         self.canvas = ImageCanvas(session)
         self.setCentralWidget(self.canvas)
+        self.hint_picker = HintPicker(self.canvas.viewport())
+        self._picking: tuple[float, float, int] | None = None  # (x, y, hint index or -1 for a new hint)
         self.samples_panel = SamplesPanel(session)
         self.hints_panel = HintsPanel(session)
         self.adjust_panel = AdjustPanel(session)
@@ -308,7 +311,12 @@ class MainWindow(QMainWindow):
         ev.dirty.connect(self._update_title)
         ev.path.connect(self._update_title)
         ev.model.connect(self._update_actions)
-        self.canvas.add_hint.connect(self.add_hint)
+        self.canvas.pick_requested.connect(self.open_picker)
+        self.canvas.view_moved.connect(self._place_picker)
+        self.hint_picker.picked.connect(self._picker_picked)
+        self.hint_picker.cancelled.connect(self._picker_closed)
+        self.hints_panel.picker_requested.connect(self._picker_for_selected)
+        ev.hints.connect(self._hints_changed)
         self.canvas.move_hint.connect(self._move_hint)
         self.canvas.remove_hint.connect(self.remove_hint)
         self.canvas.hint_radius.connect(self._wheel_radius)
@@ -777,6 +785,8 @@ class MainWindow(QMainWindow):
         self.canvas.set_source(w, h, lightness_to_qimage(image.preview_lightness))
         self.work_label.setText("work: –")
         # Nothing of the previous photo stays on screen: its suggestions and timings meant that photo.
+        if self._picking is not None:
+            self._picker_closed()
         self.hints_panel.set_suggestions([], "Click the photo to see suggestions")
         self._timings.clear()
         self.time_label.setText("")
@@ -866,11 +876,16 @@ class MainWindow(QMainWindow):
     def _hint_selected(self, index: int) -> None:
         self.hints_panel.show_selected(index)
         self.act_delete.setEnabled(index >= 0)
+        if 0 <= index < len(self.session.hints):
+            self.hints_panel.set_current(self.session.hints[index].color)
 
     def _color_chosen(self, color: str) -> None:
         index = self.canvas.selected_hint
         if index is not None and index < len(self.session.hints) and self.session.hints[index].color != color:
             self.undo_stack.push(HintColorCommand(self.session, index, color))
+        self._remember_color(color)
+
+    def _remember_color(self, color: str) -> None:
         colors = [color] + [c for c in self._recent_colors() if c != color]
         self.settings.setValue("recentColors", colors[:MAX_RECENT_COLORS])
         self.hints_panel.set_recent(colors[:MAX_RECENT_COLORS])
@@ -881,18 +896,86 @@ class MainWindow(QMainWindow):
             value = [value]
         return [str(v) for v in (value or [])]
 
-    def _show_suggestions(self, x: float, y: float) -> None:
+    def _suggestions(self, x: float, y: float) -> tuple[list[str], str]:
         try:
             colors = self.session.suggested_colors(x, y)
         except ColorStudioError:
             colors = []
         if self.session.histograms_available:
-            note = f"Likely colours at ({x:.0f}, {y:.0f}) from the model's distribution"
+            note = "Likely colours here, from the model's distribution"
         elif colors:
-            note = f"Colours of the samples at ({x:.0f}, {y:.0f})"
+            note = "Colours of the samples around this point"
         else:
-            note = "Colorize to get suggestions"
-        self.hints_panel.set_suggestions(colors, note)
+            note = "Colorize to get suggestions; or pick from the chart"
+        return colors, note
+
+    def _show_suggestions(self, x: float, y: float) -> None:
+        colors, note = self._suggestions(x, y)
+        self.hints_panel.set_suggestions(colors, f"{note} ({x:.0f}, {y:.0f})")
+
+    # ------------------------------------------------------------------ the colour picker beside a point
+    def open_picker(self, x: float, y: float, index: int = -1) -> None:
+        """Offer colours for a new hint at (x, y) (``index`` -1) or for hint ``index``; nothing is added or
+        changed until one is picked."""
+        s = self.session
+        if not s.has_image:
+            return
+        width, height = s.source_size
+        lightness = float(s.image.lightness[min(int(y), height - 1), min(int(x), width - 1)])
+        colors, note = self._suggestions(x, y)
+        self._picking = (float(x), float(y), int(index))
+        if index < 0:
+            self.canvas.set_pending((x, y, default_hint_radius(s.source_size)))
+            title = f"New hint · L* {lightness:.0f}"
+            current = None
+        else:
+            self.canvas.set_pending(None)
+            title = f"Hint {index + 1} · L* {lightness:.0f}"
+            current = s.hints[index].color
+        self.hints_panel.set_suggestions(colors, f"{note} ({x:.0f}, {y:.0f})")
+        self.hint_picker.show_for(self._picker_anchor(), title, lightness, colors, note, self._recent_colors(), current)
+
+    def _picker_anchor(self):
+        x, y, _ = self._picking
+        return self.canvas.mapFromScene(QPointF(x, y))
+
+    def _place_picker(self) -> None:
+        if self._picking is not None and self.hint_picker.isVisible():
+            self.hint_picker.place(self._picker_anchor())
+
+    def _picker_picked(self, color: str) -> None:
+        if self._picking is None:
+            return
+        x, y, index = self._picking
+        self._picker_closed()
+        if index < 0:
+            self.add_hint(x, y, color)
+        elif index < len(self.session.hints) and self.session.hints[index].color != color:
+            self.undo_stack.push(HintColorCommand(self.session, index, color))
+        self.hints_panel.set_current(color)
+        self._remember_color(color)
+
+    def _picker_closed(self) -> None:
+        self._picking = None
+        self.canvas.set_pending(None)
+        self.hint_picker.hide()
+        self.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _picker_for_selected(self) -> None:
+        index = self.canvas.selected_hint
+        if index is None or index >= len(self.session.hints):
+            self._set_status("Click the photo: a hint's colour is chosen where it goes, with suggestions")
+            return
+        hint = self.session.hints[index]
+        self.open_picker(hint.x, hint.y, index)
+
+    def _hints_changed(self) -> None:
+        # An undo while picking the colour of an existing hint may remove it.
+        if self._picking is not None and self._picking[2] >= len(self.session.hints):
+            self._picker_closed()
+        index = self.canvas.selected_hint
+        if index is not None and index < len(self.session.hints):
+            self.hints_panel.set_current(self.session.hints[index].color)
 
     # ================================================================== hue bias and reference
     def _hue_changed(self, angle: float, strength: float, gesture: int) -> None:

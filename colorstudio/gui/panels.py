@@ -405,10 +405,11 @@ class SwatchRow(QWidget):
 
 
 class HintsPanel(QWidget):
-    """The hint colour picker (suggested, recent, dialog) and hint file actions."""
+    """The selected hint: its colour (suggested, recent, the picker with the gamut chart), its radius."""
 
-    color_chosen = Signal(str)  # a swatch or the dialog gave a colour
+    color_chosen = Signal(str)  # a swatch gave a colour for the selected hint
     radius_changed = Signal(float)
+    picker_requested = Signal()  # the colour swatch: open the picker beside the selected hint
 
     def __init__(self, session: Session, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -417,10 +418,11 @@ class HintsPanel(QWidget):
         self.current_button = QToolButton()
         self.current_button.setFixedSize(44, 44)
         self.current_button.setIconSize(QSize(38, 38))
-        self.current_button.setToolTip("Colour for new hints – click for the full colour dialog")
+        self.current_button.setToolTip("Colour of the selected hint – click for its suggestions and the a*b* "
+                                       "gamut chart beside it on the photo")
         self.current_label = QLabel()
         self.suggested = SwatchRow(6)
-        self.suggested_label = QLabel("Click the image to see suggestions")
+        self.suggested_label = QLabel("Click the photo to see suggestions")
         self.suggested_label.setWordWrap(True)
         self.recent = SwatchRow(8)
         self.radius_spin = QDoubleSpinBox()
@@ -430,7 +432,8 @@ class HintsPanel(QWidget):
         self.radius_spin.setEnabled(False)
         self.count_label = QLabel()
         self.help = QLabel(
-            "Click: add hint · Drag: move · Right-click / Del: remove · Wheel over a hint: radius · "
+            "Click the photo: pick a colour for a new hint (suggestions, gamut; Esc cancels) · Click a hint: "
+            "recolour · Drag: move · Right-click / Del: remove · Wheel over a hint: radius · "
             "Space-drag / middle button: pan"
         )
         self.help.setWordWrap(True)
@@ -451,7 +454,7 @@ class HintsPanel(QWidget):
         layout.addWidget(self.help)
         layout.addStretch(1)
 
-        self.current_button.clicked.connect(self.open_dialog)
+        self.current_button.clicked.connect(self.picker_requested)
         self.suggested.picked.connect(self.pick)
         self.recent.picked.connect(self.pick)
         self.radius_spin.editingFinished.connect(lambda: self.radius_changed.emit(self.radius_spin.value()))
@@ -463,17 +466,14 @@ class HintsPanel(QWidget):
         self.current_button.setIcon(swatch_icon(self.current_color, 38))
         self.current_label.setText(f"Hint colour {self.current_color}")
 
-    def pick(self, color: str) -> None:
+    def set_current(self, color: str) -> None:
+        """Show ``color`` (the selected hint's, or the last one picked) without applying it."""
         self.current_color = color
         self.show_current()
+
+    def pick(self, color: str) -> None:
+        self.set_current(color)
         self.color_chosen.emit(color)
-
-    def open_dialog(self) -> None:
-        from PySide6.QtWidgets import QColorDialog
-
-        color = QColorDialog.getColor(QColor(self.current_color), self, "Hint colour")
-        if color.isValid():
-            self.pick(color.name())
 
     def set_recent(self, colors: list[str]) -> None:
         self.recent.set_colors(colors)

@@ -71,8 +71,7 @@ def take_screenshot(output: Path, image: Path = DEFAULT_IMAGE, model: str | None
     session.set_sample_count(4)
     scale = session.source_size[0] / 512.0
     for x, y, color in ASTRONAUT_HINTS:
-        window.hints_panel.current_color = color
-        window.add_hint(x * scale, y * scale)
+        window.add_hint(x * scale, y * scale, color)
     window.canvas.select_hint(None)
     for color in ("#27367a", "#e3a58c", "#8d9cad", "#d8692c"):  # fills the picker's recent colours
         window.hints_panel.pick(color)

@@ -55,9 +55,12 @@ def test_hints_with_the_mouse_and_undo_redo(qtbot, make_window, gray_path):
     s, viewport = window.session, window.canvas.viewport()
 
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=viewport_point(window, 20, 15))
+    assert s.hints == () and window.hint_picker.isVisible()  # the colour comes first
+    first = window.hint_picker.visible_suggestions()[0]
+    qtbot.mouseClick(first, Qt.MouseButton.LeftButton)
     assert len(s.hints) == 1
     assert abs(s.hints[0].x - 20) < 1 and abs(s.hints[0].y - 15) < 1
-    assert s.hints[0].color == window.hints_panel.current_color
+    assert s.hints[0].color == first.property("color") == window.hints_panel.current_color
     wait_idle(qtbot, window)
     assert not s.slots[0].stale  # re-predicted with the hint in the background
 
@@ -92,6 +95,7 @@ def test_hints_with_the_mouse_and_undo_redo(qtbot, make_window, gray_path):
 
     # Del removes the selected hint.
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=viewport_point(window, 10, 10))
+    qtbot.mouseClick(window.hint_picker.visible_suggestions()[0], Qt.MouseButton.LeftButton)
     assert len(s.hints) == 1 and window.canvas.selected_hint == 0
     window.act_delete.trigger()
     assert s.hints == ()
@@ -322,9 +326,13 @@ def test_propagation_baseline_colorizes_after_a_first_hint(qtbot, make_window, g
     window = make_window()
     window.open_path(gray_path)
     qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
+    from colorstudio.gui.hint_picker import hex_to_ab
+
     window.set_model("propagation")
-    window.hints_panel.pick("#2050d0")
     qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point(window, 32, 24))
+    chart = window.hint_picker.gamut  # nothing predicted yet: no suggestions, the gamut chart is there
+    assert window.hint_picker.suggestion_colors() == [] and chart.isVisible()
+    qtbot.mouseClick(chart, Qt.MouseButton.LeftButton, pos=chart.position_of(*hex_to_ab("#2050d0")))
     wait_idle(qtbot, window)  # the first hint alone starts a prediction
     s = window.session
     assert len(s.slots) == 1 and s.result is not None
