@@ -239,7 +239,7 @@ def colorize_files(
     from dataclasses import replace
 
     from colorstudio.engine.hints import load_hints
-    from colorstudio.io import load_image, luminance, save_gray_map, save_image
+    from colorstudio.io import UNCERTAINTY_COLORMAP, load_image, luminance, save_image, save_uncertainty_map
 
     request.validate()
     if request.samples != plan.samples or request.reference_path != plan.reference:
@@ -280,8 +280,13 @@ def colorize_files(
         for rgb, target in zip(result.rgb_samples, item.targets, strict=True):
             written.append(save_image(target, rgb, bit_depth=bit_depth, fmt=plan.fmt, icc_profile=source.icc_profile,
                                       source_path=item.source, cancel=cancel))
+        legend = ""
         if item.uncertainty is not None:
-            written.append(save_gray_map(item.uncertainty, result.uncertainty, colormap="inferno"))
+            height, width = result.uncertainty.shape
+            path, (lo, hi) = save_uncertainty_map(item.uncertainty, result.uncertainty, (width, height),
+                                                  source_path=item.source)
+            written.append(path)
+            legend = f"; uncertainty map {path.name}: {UNCERTAINTY_COLORMAP}, dark = {lo:.2f} (confident) .. bright = {hi:.2f} (unsure)"
         if log is not None:
-            log(f"{item.source.name}: {len(item.targets)} result(s), seeds {result.seeds}")
+            log(f"{item.source.name}: {len(item.targets)} result(s), seeds {result.seeds}{legend}")
     return written

@@ -507,7 +507,7 @@ class ExportJob:
                 raise ColorStudioError("the folder does not exist", Path(target).parent)
 
     def run(self, request: ExportRequest, progress: Progress | None = None, cancel: Cancel | None = None) -> list[Path]:
-        from colorstudio.io import save_gray_map, save_image
+        from colorstudio.io import save_image, save_uncertainty_map
 
         self.validate(request)
         settings = request.settings
@@ -531,11 +531,11 @@ class ExportJob:
             chosen = request.samples[request.chosen]
             if chosen.histograms is None:
                 raise ColorStudioError(f"model {chosen.model!r} gives no uncertainty map; use the histogram model")
-            from colorstudio.engine.histogram_edit import uncertainty_full_res
-
             height, width = request.lightness.shape
-            full = uncertainty_full_res(uncertainty_of(chosen.histograms), (width, height))
             target = targets[0].with_name(f"{targets[0].stem}.uncertainty.png")
-            written.append(Path(save_gray_map(target, full, colormap="inferno")))
+            # As the GUI overlay shows it (stretched, same colour map), the range as the PNG's legend.
+            path, _ = save_uncertainty_map(target, uncertainty_of(chosen.histograms), (width, height),
+                                           source_path=request.source_path)
+            written.append(Path(path))
         _report(progress, 1.0, f"exported {len(written)} file(s)")
         return written

@@ -495,9 +495,11 @@ def colorize_source(
 
     uncertainty = None
     if pred.histograms is not None:
-        from colorstudio.engine.histogram_edit import uncertainty_full_res, uncertainty_map
+        from colorstudio.engine.histogram_edit import uncertainty_map
+        from colorstudio.io.maps import upsample_map
 
-        uncertainty = uncertainty_full_res(uncertainty_map(pred.histograms.hue, pred.histograms.chroma), (width, height))
+        # Bicubic: the histogram grid is coarse (e.g. 32x32), and bilinear shows its cells as facets.
+        uncertainty = upsample_map(uncertainty_map(pred.histograms.hue, pred.histograms.chroma), (width, height))
     _report(progress, 1.0, "done")
     seeds = pred.seeds if len(pred.seeds) == len(rgb_samples) else pred.seeds[: len(rgb_samples)]
     return ColorizeResult(rgb_samples=rgb_samples, seeds=seeds, uncertainty=uncertainty, prediction=pred, edited_ab=ab_list)

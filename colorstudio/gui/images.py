@@ -7,6 +7,7 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
+from colorstudio.io.maps import FIXED_RANGE, OVERLAY_COLORMAPS, colormap_rgb, stretch, stretch_range, upsample_map
 from colorstudio.resources import app_icon_path
 
 __all__ = [
@@ -15,12 +16,9 @@ __all__ = [
     "sample_qimage",
 ]
 
-COLORMAPS = {"inferno": cv2.COLORMAP_INFERNO, "viridis": cv2.COLORMAP_VIRIDIS, "magma": cv2.COLORMAP_MAGMA,
-             "turbo": cv2.COLORMAP_TURBO}
-# The uncertainty map is on a fixed [0, 1] scale but real predictions sit mostly in [0, 0.5]; shown as is
-# they are a dark, nearly uniform veil. These are display-only ranges: the exported map is untouched.
-FIXED_DISPLAY_RANGE = (0.0, 0.5)
-MIN_DISPLAY_SPAN = 0.02  # a nearly flat map is not stretched into noise
+# One definition of the colour maps and the stretch for the overlay and for written maps (CLI, export).
+COLORMAPS = OVERLAY_COLORMAPS
+FIXED_DISPLAY_RANGE = FIXED_RANGE
 
 
 def _to_u8(values: np.ndarray) -> np.ndarray:
@@ -57,44 +55,26 @@ def sample_qimage(lightness: np.ndarray, ab: np.ndarray, long_side: int) -> QIma
 
 
 def display_range(values: np.ndarray, mode: str = "auto") -> tuple[float, float]:
-    """The (lo, hi) of ``values`` that the overlay's colormap spans.
-
-    ``"auto"``: the 2nd..98th percentile of this map (where *in this photo* the model is least sure);
-    ``"fixed"``: :data:`FIXED_DISPLAY_RANGE`, comparable between photos. The span is at least
-    :data:`MIN_DISPLAY_SPAN` so a flat map stays flat.
-    """
-    if mode == "fixed":
-        return FIXED_DISPLAY_RANGE
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return FIXED_DISPLAY_RANGE
-    lo, hi = (float(v) for v in np.percentile(finite, [2.0, 98.0]))
-    if hi - lo < MIN_DISPLAY_SPAN:
-        mid = 0.5 * (lo + hi)
-        lo, hi = max(0.0, mid - MIN_DISPLAY_SPAN / 2), max(0.0, mid - MIN_DISPLAY_SPAN / 2) + MIN_DISPLAY_SPAN
-    return lo, hi
+    """The (lo, hi) the overlay's colour map spans (see :func:`colorstudio.io.maps.stretch_range`)."""
+    return stretch_range(values, mode)
 
 
 def stretch_for_display(values: np.ndarray, value_range: tuple[float, float]) -> np.ndarray:
-    """(h, w) values -> [0, 1] float32, linear over ``value_range`` and clipped (display only)."""
-    lo, hi = value_range
-    return np.clip((np.nan_to_num(values.astype(np.float32)) - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+    """(h, w) values -> [0, 1] float32, linear over ``value_range`` and clipped."""
+    return stretch(values, value_range)
 
 
-def _colormap_rgb(stretched: np.ndarray, colormap: str) -> np.ndarray:
-    bgr = cv2.applyColorMap(_to_u8(stretched), COLORMAPS.get(colormap, cv2.COLORMAP_INFERNO))
-    return bgr[..., ::-1]
-
-
-def overlay_qimage(values: np.ndarray, colormap: str = "inferno", value_range: tuple[float, float] = (0.0, 1.0)) -> QImage:
-    """(h, w) uncertainty -> RGBA QImage through a colormap, stretched over ``value_range``.
-
-    Alpha grows with the stretched value (1/4 opaque at the bottom of the range, fully at the top) so that
-    confident regions keep the photo readable and unsure ones stand out; the item's opacity scales it all.
+def overlay_qimage(values: np.ndarray, colormap: str = "inferno", value_range: tuple[float, float] = (0.0, 1.0),
+                   size: tuple[int, int] | None = None) -> QImage:
+    """(h, w) uncertainty -> RGBA QImage through a colour map, stretched over ``value_range``, smoothly
+    upsampled to ``size = (W, H)`` when given (the canvas would only scale it bilinearly, showing the
+    model's coarse grid as facets). Confident areas are more transparent so the photo stays readable.
     """
-    stretched = stretch_for_display(values, value_range)
+    if size is not None:
+        values = upsample_map(values, size)
+    stretched = stretch(values, value_range)
     alpha = _to_u8(0.25 + 0.75 * stretched)
-    rgba = np.ascontiguousarray(np.dstack([_colormap_rgb(stretched, colormap), alpha]))
+    rgba = np.ascontiguousarray(np.dstack([colormap_rgb(stretched, colormap), alpha]))
     h, w = stretched.shape
     return QImage(rgba.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
 
@@ -102,7 +82,7 @@ def overlay_qimage(values: np.ndarray, colormap: str = "inferno", value_range: t
 def colormap_bar(colormap: str, width: int, height: int) -> QPixmap:
     """A horizontal colour bar of ``colormap`` (low on the left) for the overlay's legend."""
     ramp = np.tile(np.linspace(0.0, 1.0, max(width, 2), dtype=np.float32), (max(height, 1), 1))
-    rgb = np.ascontiguousarray(_colormap_rgb(ramp, colormap))
+    rgb = colormap_rgb(ramp, colormap)
     image = QImage(rgb.data, rgb.shape[1], rgb.shape[0], 3 * rgb.shape[1], QImage.Format.Format_RGB888).copy()
     return QPixmap.fromImage(image)
 

@@ -808,7 +808,10 @@ class MainWindow(QMainWindow):
         value_range = display_range(result.uncertainty, panel.contrast_mode) if has_map else None
         panel.set_legend(value_range)
         visible = panel.show_box.isChecked() and has_map
-        image = overlay_qimage(result.uncertainty, panel.colormap.currentText(), value_range) if visible else None
+        image = None
+        if visible:
+            h, w = self.session.image.preview_lightness.shape
+            image = overlay_qimage(result.uncertainty, panel.colormap.currentText(), value_range, size=(w, h))
         self.canvas.set_overlay(image, panel.opacity.value() / 100.0, visible)
 
     def _uncertainty_toggled(self, checked: bool) -> None:

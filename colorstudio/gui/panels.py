@@ -725,7 +725,7 @@ class AdjustPanel(QWidget):
 class UncertaintyPanel(QWidget):
     """Overlay toggle, colormap, contrast and opacity, and the legend; view settings only (not undone).
 
-    The contrast stretch is display-only: exported uncertainty maps keep their fixed [0, 1] scale.
+    The stretch and the colour maps are :mod:`colorstudio.io.maps`'s, the same that written maps use.
     """
 
     changed = Signal()
@@ -744,9 +744,10 @@ class UncertaintyPanel(QWidget):
         for key, text in self.CONTRASTS:
             self.contrast.addItem(text, key)
         self.contrast.setToolTip(
-            "Display only. Stretched: the colours span this photo's range (2nd–98th percentile), so the least\n"
-            "certain regions stand out. Fixed: 0 – 0.5 for every photo, so photos can be compared.\n"
-            "Exported maps always keep the fixed 0 – 1 scale."
+            "Stretched: the colours span this photo's range (2nd–98th percentile), so the least certain\n"
+            "regions stand out. Fixed: 0 – 0.5 for every photo, so photos can be compared.\n"
+            "Exported maps (and the CLI's --uncertainty) are stretched to the photo, in the inferno colour map;\n"
+            "their range is written into the PNG as its legend."
         )
         self.opacity = QSlider(Qt.Orientation.Horizontal)
         self.opacity.setRange(0, 100)

@@ -27,8 +27,17 @@ from PIL import Image, PngImagePlugin
 from colorstudio import __version__
 from colorstudio.color import to_uint
 from colorstudio.errors import CancelledError, ColorStudioError
+from colorstudio.io.maps import (
+    COLORMAP_NAMES,
+    UNCERTAINTY_COLORMAP,
+    colormap_rgb,
+    stretch,
+    stretch_range,
+    uncertainty_legend,
+    upsample_map,
+)
 
-__all__ = ["EXPORT_FORMATS", "GRAY_MAP_COLORMAPS", "save_gray_map", "save_image"]
+__all__ = ["EXPORT_FORMATS", "GRAY_MAP_COLORMAPS", "save_gray_map", "save_image", "save_uncertainty_map"]
 
 EXPORT_FORMATS = {".png": "png", ".tif": "tiff", ".tiff": "tiff"}
 """File suffix -> format name understood by :func:`save_image`."""
@@ -39,11 +48,7 @@ _QUANTIZE_CHUNK_PIXELS = 1 << 20
 _TIFF_COMPRESSION = "zlib"  # Deflate (8): lossless, readable everywhere, no extra codec library needed
 
 
-_COLORMAP_PREFIX = "COLORMAP_"
-_OPENCV_COLORMAPS = {
-    name[len(_COLORMAP_PREFIX) :].lower(): getattr(cv2, name) for name in dir(cv2) if name.startswith(_COLORMAP_PREFIX)
-}
-GRAY_MAP_COLORMAPS = tuple(sorted(_OPENCV_COLORMAPS))
+GRAY_MAP_COLORMAPS = COLORMAP_NAMES
 """Names accepted by :func:`save_gray_map` (OpenCV's color maps: "inferno", "magma", "viridis", ...)."""
 
 ProgressFn = Callable[[float, str], None]
@@ -103,12 +108,16 @@ def save_gray_map(
     values: np.ndarray,
     colormap: str | None = None,
     *,
+    value_range: tuple[float, float] = (0.0, 1.0),
+    text: dict[str, str] | None = None,
     source_path: str | Path | None = None,
 ) -> Path:
-    """Write a map (e.g. uncertainty) ``(H, W)`` in [0, 1] as an 8-bit PNG, atomically.
+    """Write a map (e.g. uncertainty) ``(H, W)`` as an 8-bit PNG, atomically.
 
-    ``colormap`` None writes plain gray (0 = black); otherwise one of :data:`GRAY_MAP_COLORMAPS`
-    ("inferno", "magma", ...) gives an RGB PNG. Values outside [0, 1] are clipped.
+    ``value_range`` (lo, hi) is stretched linearly over the 256 levels (outside it: clipped).
+    ``colormap`` None writes plain gray (lo = black); otherwise one of :data:`GRAY_MAP_COLORMAPS`
+    ("inferno", "magma", ...) gives an RGB PNG, coloured exactly as :func:`colorstudio.io.maps.colormap_rgb`
+    (the GUI overlay's function). ``text``: PNG text chunks (e.g. the legend).
     """
     dest = Path(path)
     values = np.asarray(values)
@@ -119,13 +128,27 @@ def save_gray_map(
     if colormap is not None and colormap.lower() not in GRAY_MAP_COLORMAPS:
         raise ColorStudioError(f"unknown color map {colormap!r} (choose from {', '.join(GRAY_MAP_COLORMAPS)})", dest)
     _check_destination(dest, source_path)
-    levels = to_uint(values, 8)
-    if colormap is not None:
-        bgr = cv2.applyColorMap(levels, _OPENCV_COLORMAPS[colormap.lower()])
-        levels = np.ascontiguousarray(bgr[..., ::-1])
+    stretched = stretch(values, value_range)
+    levels = colormap_rgb(stretched, colormap) if colormap is not None else to_uint(stretched, 8)
     with _atomic_output(dest) as fh:
-        _write_png(fh, levels, None)
+        _write_png(fh, levels, None, text)
     return dest
+
+
+def save_uncertainty_map(
+    path: str | Path, values: np.ndarray, size: tuple[int, int], *, mode: str = "auto",
+    colormap: str = UNCERTAINTY_COLORMAP, source_path: str | Path | None = None,
+) -> tuple[Path, tuple[float, float]]:
+    """Write the uncertainty map ``values`` (h, w) at ``size = (W, H)`` as an RGB PNG, stretched and
+    coloured as the GUI overlay shows it; the legend goes into the PNG's text. Returns (path, range)."""
+    full = upsample_map(values, size)
+    value_range = stretch_range(values, mode)
+    written = save_gray_map(path, full, colormap, value_range=value_range, source_path=source_path, text={
+        "Description": uncertainty_legend(value_range, colormap),
+        "Colormap": colormap,
+        "Value range": f"{value_range[0]:.6f} {value_range[1]:.6f}",
+    })
+    return written, value_range
 
 
 # --- checks ----------------------------------------------------------------------------------------
@@ -285,11 +308,13 @@ def _fsync_folder(folder: Path) -> None:
 # --- encoders --------------------------------------------------------------------------------------
 
 
-def _write_png(fh: BinaryIO, samples: np.ndarray, icc: bytes | None) -> None:
-    """``samples``: uint8 (H, W) / (H, W, 3), or uint16 (H, W, 3)."""
+def _write_png(fh: BinaryIO, samples: np.ndarray, icc: bytes | None, text: dict[str, str] | None = None) -> None:
+    """``samples``: uint8 (H, W) / (H, W, 3), or uint16 (H, W, 3); ``text`` only for uint8."""
     if samples.dtype == np.uint8:
         info = PngImagePlugin.PngInfo()
         info.add_text("Software", SOFTWARE)
+        for key, value in (text or {}).items():
+            info.add_text(key, value)
         options = {"icc_profile": icc} if icc else {}
         Image.fromarray(samples).save(
             fh, format="PNG", pnginfo=info, compress_level=_PNG_COMPRESS_LEVEL, **options
