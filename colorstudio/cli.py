@@ -96,8 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
                           "useful from 0.1 to 10; quantile method: blend from 0 to 1 (more acts as 1)")
     col.add_argument("--reference-method", choices=("energy", "quantile"), default=None,
                      help="energy minimization (histogram models, default there) or quantile matching")
-    col.add_argument("--hue-shift", type=float, default=None, metavar="DEGREES",
-                     help="bias hues toward this Lab hue angle (histogram models)")
+    col.add_argument("--hue-shift", type=float, default=None, metavar="DEG",
+                     help="bias toward hue DEG (a Lab hue angle: 0 red, 90 yellow, 180 green, 270 blue; histogram "
+                          "models): uncertain pixels move toward that hue, confident ones barely; not a rotation "
+                          "of every hue")
     col.add_argument("--hue-strength", type=float, default=1.0, metavar="X",
                      help="hue-bias strength from 0 to 10 (default 1; 0 = off); used with --hue-shift")
     col.add_argument("--uncertainty", type=Path, metavar="MAP",

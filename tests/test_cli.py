@@ -229,3 +229,11 @@ def test_without_format_the_extension_decides_and_a_bare_name_gets_one(gray_png,
     assert tifffile.imread(tmp_path / "a.TIF").shape == (80, 96, 3)
     assert main(["colorize", str(gray_png), "-o", str(tmp_path / "b"), "--format", "tiff", "--model", "propagation"]) == 0
     assert tifffile.imread(tmp_path / "b.tiff").shape == (80, 96, 3)
+
+
+def test_hue_shift_help_says_it_biases_toward_a_hue(capsys):
+    """--hue-shift pulls uncertain pixels toward a hue (90 moved the median hue 61 -> 82), it does not rotate."""
+    with pytest.raises(SystemExit):
+        main(["colorize", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "--hue-shift DEG" in text and "bias toward hue DEG" in text and "not a rotation" in text

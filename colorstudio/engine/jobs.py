@@ -85,7 +85,8 @@ def preview_size(source_size: tuple[int, int], long_side: int = PREVIEW_LONG_SID
 
 @dataclass(frozen=True)
 class HueBias:
-    """Hue-bias rotation (Larsson et al. 2016): ``angle_deg`` in [0, 360), ``strength`` in [0, 1]; 0 = off."""
+    """Bias toward the Lab hue ``angle_deg`` in [0, 360) (Larsson et al. 2016), not a rotation: uncertain
+    pixels move toward it, confident ones barely; ``strength`` in [0, 1], 0 = off."""
 
     angle_deg: float = 0.0
     strength: float = 0.0

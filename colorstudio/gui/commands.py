@@ -148,7 +148,7 @@ class HueBiasCommand(QUndoCommand):
     """Hue angle/strength; steps of one dial or slider drag (same non-zero ``gesture``) merge."""
 
     def __init__(self, session: Session, bias: HueBias, gesture: int = 0) -> None:
-        super().__init__("Hue bias")
+        super().__init__("Bias toward a hue")
         self.session, self.old, self.new, self.gesture = session, session.hue_bias, bias, gesture
 
     def id(self) -> int:  # noqa: A003 - Qt API

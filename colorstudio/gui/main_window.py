@@ -56,6 +56,7 @@ from colorstudio.gui.commands import (
 )
 from colorstudio.gui.compare import CompareDialog
 from colorstudio.gui.export_dialog import ExportDialog, default_export_folder
+from colorstudio.gui.help import HowToDialog, ShortcutsDialog
 from colorstudio.gui.hint_picker import HintPicker
 from colorstudio.gui.images import display_range, lightness_to_qimage, overlay_qimage, rgb_to_qimage
 from colorstudio.gui.panels import AdjustPanel, ElidedProgressBar, HintsPanel, SamplesPanel, UncertaintyPanel, gesture_ids
@@ -223,6 +224,10 @@ class MainWindow(QMainWindow):
             self.view_group.addAction(act)
         self.act_view_result.setChecked(True)
         self.act_uncertainty = a("&Uncertainty Overlay", "mdi6.blur", self._uncertainty_toggled, "U", "Show where the model is unsure", True)
+        self.act_how_to = a("&How To…", "mdi6.help-circle-outline", self.show_how_to, QKeySequence.StandardKey.HelpContents,
+                            "How to colorize a photo, step by step")
+        self.act_shortcuts = a("&Keyboard Shortcuts", "mdi6.keyboard-outline", self.show_shortcuts, "Ctrl+/",
+                               "Every keyboard shortcut of the window")
         self.act_about = a("&About ColorStudio", "mdi6.information-outline", self.about, None, "About")
         self.recent_menu_actions: list[QAction] = []
 
@@ -251,6 +256,8 @@ class MainWindow(QMainWindow):
         colorize = bar.addMenu("&Colorize")
         colorize.addActions([self.act_colorize, self.act_more, self.act_cancel])
         help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.act_how_to, self.act_shortcuts])
+        help_menu.addSeparator()
         help_menu.addAction(self.act_about)
         self._rebuild_recent_menu()
 
@@ -1059,6 +1066,16 @@ class MainWindow(QMainWindow):
         self.settings.setValue("window/state", self.saveState())
 
     # ================================================================== window events
+    def show_shortcuts(self) -> None:
+        self.shortcuts_dialog = ShortcutsDialog(self)  # built now: it lists the actions as they are
+        self.shortcuts_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.shortcuts_dialog.show()
+
+    def show_how_to(self) -> None:
+        self.how_to_dialog = HowToDialog(self)
+        self.how_to_dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.how_to_dialog.show()
+
     def about(self) -> None:
         show_about(self, self.session.model_choices, self._device_text())
 

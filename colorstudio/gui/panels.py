@@ -560,15 +560,18 @@ class AdjustPanel(QWidget):
         self._gesture = 0
         self.dial = HueDial()
         self.dial.setFixedSize(104, 104)
-        self.dial.setToolTip("Hue-bias angle: the hue on the ring (Lab hue: 0° = red/magenta, 90° = yellow, "
-                             "180° = green, 270° = blue). Turning it from zero strength sets the strength to "
+        self.dial.setToolTip("Bias toward this hue (the hue on the ring; Lab hue: 0° = red/magenta, 90° = yellow, "
+                             "180° = green, 270° = blue).\nPixels whose colour the model is unsure of move toward it; "
+                             "confident ones barely move.\nIt is not a rotation of every hue (as the CLI's "
+                             "--hue-shift). Turning it from zero strength sets the strength to "
                              f"{DEFAULT_HUE_STRENGTH:.0%}.")
         self.angle_label = QLabel("0°")
         self.angle_swatch = QLabel()
         self.angle_swatch.setFixedSize(18, 18)
         self.hue_strength = QSlider(Qt.Orientation.Horizontal)
         self.hue_strength.setRange(0, 100)
-        self.hue_strength.setToolTip("Hue-bias strength: uncertain pixels follow it, confident ones barely move")
+        self.hue_strength.setToolTip("How strongly uncertain pixels are pulled toward the hue (0 = off); "
+                                     "confident ones barely move")
         self.hue_note = QLabel()
         self.hue_note.setWordWrap(True)
         make_secondary(self.hue_note)
@@ -588,10 +591,12 @@ class AdjustPanel(QWidget):
         self.ref_note.setWordWrap(True)
         make_secondary(self.ref_note)
 
-        hue_box = QGroupBox("Hue bias")
+        hue_box = QGroupBox("Bias toward a hue")
+        hue_box.setToolTip("Pulls the colours the model is unsure of toward one hue; not a hue rotation")
         hue_layout = QGridLayout(hue_box)
         hue_layout.addWidget(self.dial, 0, 0, 2, 1)
         angle_row = QHBoxLayout()
+        angle_row.addWidget(QLabel("Toward"))
         angle_row.addWidget(self.angle_swatch)
         angle_row.addWidget(self.angle_label, 1)
         hue_layout.addLayout(angle_row, 0, 1)
@@ -683,9 +688,10 @@ class AdjustPanel(QWidget):
         if not ready:
             self.hue_note.setText("Colorize first.")
         elif not histograms:
-            self.hue_note.setText("Hue bias needs a model that predicts colour histograms (the 'histogram' model).")
+            self.hue_note.setText("Bias toward a hue needs a model that predicts colour histograms (the 'histogram' "
+                                  "model); it is not applied to this model's result.")
         else:
-            self.hue_note.setText("Uncertain pixels follow the bias; confident ones barely move.")
+            self.hue_note.setText("Uncertain pixels move toward the hue; confident ones barely move.")
         ref = s.reference
         method_row = self.ref_method.findData(ref.method)
         self.ref_method.blockSignals(True)
