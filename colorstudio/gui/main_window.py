@@ -1038,6 +1038,7 @@ class MainWindow(QMainWindow):
         if isinstance(state, QByteArray):
             self.restoreState(state)
         self._fit_to_screen()
+        self._chosen_size: QSize | None = self.size()  # re-fitted on the first show unless resized since
 
     def _available_area(self) -> QRect:
         screen = QGuiApplication.screenAt(self.geometry().center()) or self.screen() or QGuiApplication.primaryScreen()
@@ -1059,7 +1060,11 @@ class MainWindow(QMainWindow):
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt API
         super().showEvent(event)
-        self._fit_to_screen()  # the frame's size is known once the window is shown
+        # The frame's size is known once the window is shown. A size set by code after construction
+        # (a screenshot, a test) is left as it was asked for.
+        if self._chosen_size is not None and self._chosen_size == self.size():
+            self._fit_to_screen()
+        self._chosen_size = None
 
     def _save_geometry(self) -> None:
         self.settings.setValue("window/geometry", self.saveGeometry())

@@ -36,6 +36,9 @@ ASTRONAUT_HINTS = (
 )
 
 
+PICKER_POINT_512 = (160, 420)  # the picker open on the suit, where a new hint is about to go
+
+
 def _pump(app, condition, timeout_s: float) -> bool:
     deadline = time.monotonic() + timeout_s
     while not condition() and time.monotonic() < deadline:
@@ -93,6 +96,8 @@ def take_screenshot(output: Path, image: Path = DEFAULT_IMAGE, model: str | None
     window.split_slider.setValue(30)
     window.split_slider.blockSignals(False)
     _pump(app, lambda: False, 0.3)
+    window.open_picker(PICKER_POINT_512[0] * scale, PICKER_POINT_512[1] * scale)  # a hint being added
+    _pump(app, lambda: False, 0.2)
     output.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(output)):
         raise SystemExit(f"could not write {output}")
