@@ -56,7 +56,7 @@ class CompareDialog(QDialog):
         self.use_buttons = (QPushButton(qta.icon("mdi6.check"), "Use this sample"),
                             QPushButton(qta.icon("mdi6.check"), "Use this sample"))
         layout = QGridLayout(self)
-        for column, (combo, pane, button) in enumerate(zip(self.combos, self.panes, self.use_buttons)):
+        for column, (combo, pane, button) in enumerate(zip(self.combos, self.panes, self.use_buttons, strict=True)):
             combo.setToolTip("Sample shown on this side")
             button.setToolTip("Make this sample the current result (undoable)")
             layout.addWidget(combo, 0, column)
@@ -78,7 +78,7 @@ class CompareDialog(QDialog):
     def show_pair(self, left: int, right: int) -> None:
         """Show sample ``left`` and sample ``right`` (slot indices)."""
         self.refresh()
-        for combo, index in zip(self.combos, (left, right)):
+        for combo, index in zip(self.combos, (left, right), strict=True):
             row = combo.findData(index)
             if row >= 0:
                 combo.setCurrentIndex(row)
