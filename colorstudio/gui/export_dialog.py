@@ -49,10 +49,11 @@ def pictures_folder() -> Path:
 
 
 def default_export_folder(source: Path, bundled: Path | None = None) -> Path:
-    """The source photo's folder when it is the user's to write in, else Pictures: never the app's own
-    folder of bundled sample photos (``bundled``), nor a read-only one."""
+    """The source photo's folder when it is the user's to write in, else Pictures: never a folder of the
+    app's own files (``bundled``, e.g. its sample photos), nor a read-only one."""
     folder = Path(source).resolve().parent
-    if (bundled is not None and folder == Path(bundled).resolve()) or not os.access(folder, os.W_OK):
+    inside_app = bundled is not None and folder.is_relative_to(Path(bundled).resolve())
+    if inside_app or not os.access(folder, os.W_OK):
         return pictures_folder()
     return folder
 

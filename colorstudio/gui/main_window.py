@@ -61,6 +61,7 @@ from colorstudio.gui.hint_picker import HintPicker
 from colorstudio.gui.images import display_range, lightness_to_qimage, overlay_qimage, rgb_to_qimage
 from colorstudio.gui.panels import AdjustPanel, ElidedProgressBar, HintsPanel, SamplesPanel, UncertaintyPanel, gesture_ids
 from colorstudio.gui.workers import WorkLane
+from colorstudio.resources import resources_dir
 
 __all__ = ["MainWindow", "IMAGE_FILTER"]
 
@@ -575,13 +576,11 @@ class MainWindow(QMainWindow):
 
     def export_folder(self) -> Path:
         """Where the export dialog proposes to write: the folder of the last export, else the photo's own
-        folder (unless it is the app's bundled samples or read-only: then Pictures)."""
-        from colorstudio.gui.app import FIRST_START_SAMPLE
-
+        folder (unless it is among the app's own files or read-only: then Pictures)."""
         remembered = self.settings.value("export/lastFolder")
         if remembered and Path(str(remembered)).is_dir():
             return Path(str(remembered))
-        return default_export_folder(self.session.source_path, bundled=FIRST_START_SAMPLE.parent)
+        return default_export_folder(self.session.source_path, bundled=resources_dir())
 
     def _export_accepted(self, dialog: ExportDialog) -> None:
         target = dialog.target()

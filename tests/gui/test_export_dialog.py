@@ -81,7 +81,7 @@ def test_export_folder_defaults_to_the_photo_and_is_remembered(qtbot, make_windo
     assert Path(other.make_export_dialog().path_edit.text()).parent == elsewhere
 
 
-def test_bundled_sample_exports_to_pictures_not_the_checkout(qtbot, make_window):
+def test_bundled_sample_exports_to_pictures_not_the_app_folder(qtbot, make_window):
     from colorstudio.gui.app import FIRST_START_SAMPLE
 
     if not FIRST_START_SAMPLE.exists():
