@@ -12,9 +12,9 @@ import statistics
 import tempfile
 import time
 import tracemalloc
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -156,7 +156,7 @@ def bench_slider(repeats: int, cells: int = 128) -> dict:
     rows: dict[str, tuple[list[float], list[float]]] = {"warm": ([], []), "cold": ([], []), "hue": ([], [])}
     warm = move(EditSettings(reference_strength=strengths[0]), None)[2]
     hue_warm = warm
-    for strength, angle in zip(strengths[1:], hue_angles[1:]):
+    for strength, angle in zip(strengths[1:], hue_angles[1:], strict=True):
         edit_ms, comp_ms, warm = move(EditSettings(reference_strength=strength), warm)
         rows["warm"][0].append(edit_ms)
         rows["warm"][1].append(comp_ms)
@@ -178,7 +178,7 @@ def bench_slider(repeats: int, cells: int = 128) -> dict:
     result: dict = {"title": f"slider move at a {size} px preview ({cells}x{cells} cells)", "repeats": repeats}
     print(f"\n{result['title']}: edit (eq. 6 + decode) + composite, medians over n={repeats}")
     for key, (edit_ms, comp_ms) in rows.items():
-        totals = [e + c for e, c in zip(edit_ms, comp_ms)]
+        totals = [e + c for e, c in zip(edit_ms, comp_ms, strict=True)]
         result[key] = {"edit_ms": median(edit_ms), "composite_ms": median(comp_ms), "total_ms": median(totals)}
         print(f"  {labels[key]:<42} edit {median(edit_ms):7.1f} ms  composite {median(comp_ms):6.1f} ms"
               f"  total {median(totals):7.1f} ms")

@@ -10,10 +10,10 @@ import re
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, Sequence
+from typing import NoReturn
 
 from colorstudio import __version__
 from colorstudio.engine.limits import MAX_SAMPLES
@@ -414,7 +414,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
 
 # family -> module with train_<family>(data_paths, out_dir, steps, resume) and export_<family>_model(run, out)
-TRAINABLE_FAMILIES = {"gan": "colorstudio.training.train_gan", "histogram": "colorstudio.training.train_histogram", "pic": "colorstudio.training.train_pic",
+TRAINABLE_FAMILIES = {"gan": "colorstudio.training.train_gan", "histogram": "colorstudio.training.train_histogram",
+                      "pic": "colorstudio.training.train_pic",
                       "pixcolor": "colorstudio.training.train_pixcolor"}
 
 

@@ -223,7 +223,7 @@ def test_card_with_a_non_finite_recommended_temperature_is_ignored():
     from colorstudio.models.registry import ModelCard, default_temperature
 
     for value in ("Infinity", "NaN", "-1", "true", '"hot"'):
-        card = ModelCard.from_json('{"name": "m", "family": "pixcolor", "sampling": {"temperature": %s}}' % value)
+        card = ModelCard.from_json(f'{{"name": "m", "family": "pixcolor", "sampling": {{"temperature": {value}}}}}')
         assert default_temperature(card) == 1.0
 
 
@@ -249,7 +249,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
-def _case(command: str, *names: str, id: str):
+def _case(command: str, *names: str, id: str):  # noqa: A002 - named as pytest.param's
     return pytest.param(command.split(), names, id=id)
 
 

@@ -10,14 +10,15 @@ once with arithmetic operators plus the few helpers below.
 
 from __future__ import annotations
 
-from typing import Sequence, TypeVar, Union
+from collections.abc import Sequence
+from typing import TypeAlias, TypeVar
 
 import numpy as np
 import torch
 
 from colorstudio.errors import ColorStudioError
 
-Array = Union[np.ndarray, torch.Tensor]
+Array: TypeAlias = np.ndarray | torch.Tensor
 ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
 
 
@@ -58,7 +59,7 @@ def check_color(x: object, name: str) -> None:
 
 def check_planes(planes: Sequence[object], names: Sequence[str]) -> None:
     """Check separate channel planes (e.g. hue, chroma, lightness): same kind, broadcastable shapes."""
-    for plane, name in zip(planes, names):
+    for plane, name in zip(planes, names, strict=True):
         check_array(plane, name)
     kinds = {is_torch(p) for p in planes}
     if len(kinds) != 1:

@@ -1,6 +1,7 @@
 """CIE L*a*b* and LCh (D65 white, 2 degree observer), matching skimage.color.rgb2lab / lab2rgb.
 
-Ranges: L* in [0, 100]; a*, b* roughly [-128, 127] (sRGB colors span a* -86..98, b* -108..95). Shapes: numpy ``(..., 3)`` channels last, torch ``(..., 3, H, W)``; dtype and device
+Ranges: L* in [0, 100]; a*, b* roughly [-128, 127] (sRGB colors span a* -86..98, b* -108..95).
+Shapes: numpy ``(..., 3)`` channels last, torch ``(..., 3, H, W)``; dtype and device
 preserved.
 
 This module is also the single documented boundary for network normalization::

@@ -8,9 +8,9 @@ run that would write over a file it reads (an input, a hints file, the reference
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Sequence
 
 from colorstudio.engine.pipeline import (
     Cancel,
@@ -286,7 +286,8 @@ def colorize_files(
             path, (lo, hi) = save_uncertainty_map(item.uncertainty, result.uncertainty, (width, height),
                                                   source_path=item.source)
             written.append(path)
-            legend = f"; uncertainty map {path.name}: {UNCERTAINTY_COLORMAP}, dark = {lo:.2f} (confident) .. bright = {hi:.2f} (unsure)"
+            legend = (f"; uncertainty map {path.name}: {UNCERTAINTY_COLORMAP}, "
+                      f"dark = {lo:.2f} (confident) .. bright = {hi:.2f} (unsure)")
         if log is not None:
             log(f"{item.source.name}: {len(item.targets)} result(s), seeds {result.seeds}{legend}")
     return written

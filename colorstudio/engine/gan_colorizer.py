@@ -14,7 +14,6 @@ import torch
 from colorstudio.color import denormalize_ab, normalize_l
 from colorstudio.engine.pipeline import NetworkColorizer, Prediction, check_cancel, register_colorizer_factory
 from colorstudio.errors import ColorStudioError
-from colorstudio.models.gan import CGANColorizer
 
 __all__ = ["GANColorizer"]
 

@@ -18,9 +18,10 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -145,7 +146,8 @@ def parse_hints(obj: object, source: str | Path = "<hints>", image_size: tuple[i
         ColorStudioError: naming ``source``, the hint index and the exact problem.
     """
     if not isinstance(obj, dict):
-        raise ColorStudioError(f'expected a JSON object {{"version": {HINTS_VERSION}, "hints": [...]}}, got {type(obj).__name__}', source)
+        raise ColorStudioError(
+            f'expected a JSON object {{"version": {HINTS_VERSION}, "hints": [...]}}, got {type(obj).__name__}', source)
     if "version" not in obj:
         raise ColorStudioError(f"missing 'version' (expected {HINTS_VERSION})", source)
     version = obj["version"]

@@ -902,9 +902,9 @@ def bench_histogram_slider(repeats: int = 20, cells: int = 128) -> dict[str, flo
     strengths = [1.0 + 0.05 * (i % 10) for i in range(repeats + 1)]  # a drag: small steps, both directions
     transfer.apply_ab(strengths[0])
 
-    def timed(fn: Any) -> tuple[float, Any]:
+    def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
         start = time.perf_counter()
-        out = fn()
+        out = fn(*args, **kwargs)
         return 1000.0 * (time.perf_counter() - start), out
 
     warm_ms, warm_iters, cold_ms, cold_iters, bias_ms, comp_ms, total_ms = [], [], [], [], [], [], []
@@ -914,16 +914,16 @@ def bench_histogram_slider(repeats: int = 20, cells: int = 128) -> dict[str, flo
         composite = None
     cold_start = TransferSolution(*(BiasSolution(np.zeros(hue.shape[0]), 0, 0, 0, 0, 0, True),) * 2)
     for step in strengths[1:]:
-        ms, (ab, solution) = timed(lambda: transfer.apply_ab(step))
+        ms, (ab, solution) = timed(transfer.apply_ab, step)
         warm_ms.append(ms)
         warm_iters.append(solution.hue.iterations)
-        ms_cold, (_, cold) = timed(lambda: transfer.apply_ab(step, warm_start=cold_start))
+        ms_cold, (_, cold) = timed(transfer.apply_ab, step, warm_start=cold_start)
         cold_ms.append(ms_cold)
         cold_iters.append(cold.hue.iterations)
         transfer.solve(step)  # put the warm state back where the drag left it
-        bias_ms.append(timed(lambda: decode_ab(hue_bias(hue, 40.0 * step, 1.0), chroma))[0])
+        bias_ms.append(timed(lambda s=step: decode_ab(hue_bias(hue, 40.0 * s, 1.0), chroma))[0])
         if composite is not None:
-            comp = timed(lambda: composite(lightness, ab))[0]
+            comp = timed(composite, lightness, ab)[0]
             comp_ms.append(comp)
             total_ms.append(ms + comp)
     median = lambda v: float(statistics.median(v)) if v else float("nan")  # noqa: E731

@@ -14,9 +14,10 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -515,7 +516,7 @@ class ExportJob:
         targets = export_targets(request.target, settings, [s.seed for s in request.samples])
         jobs: list[tuple[Path, SampleResult]] = [(targets[0], request.samples[request.chosen])]
         if settings.all_samples:
-            jobs += list(zip(targets[1:], request.samples))
+            jobs += list(zip(targets[1:], request.samples, strict=True))
         written: list[Path] = []
         steps = len(jobs) + int(settings.uncertainty)
         for index, (target, sample) in enumerate(jobs):

@@ -179,7 +179,8 @@ def bench_pic(repeats: int = 3, *, samples: int = 8, size: int = 512, naive_rows
     naive_rows = None if naive_rows is None or naive_rows >= grid[0] else naive_rows
     naive = [_time_naive(colorizer, small, no_hints, samples, naive_rows, grid[0])]
     result = {
-        "model": colorizer.name, "image": f"{size}x{size}", "working": f"{work[0]}x{work[1]}", "chroma_grid": f"{grid[1]}x{grid[0]}",
+        "model": colorizer.name, "image": f"{size}x{size}", "working": f"{work[0]}x{work[1]}",
+        "chroma_grid": f"{grid[1]}x{grid[0]}",
         "samples": samples, "threads": torch.get_num_threads(),
         "end_to_end_fast_median_s": statistics.median(end_to_end),
         "sampling_fast_median_s": statistics.median(fast),

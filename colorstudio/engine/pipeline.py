@@ -8,9 +8,10 @@ reference) -> chroma composited with the ORIGINAL full-resolution L* -> export.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Protocol, Sequence
+from typing import Any, NamedTuple, Protocol
 
 import cv2
 import numpy as np
@@ -346,7 +347,7 @@ class EditWarmStart:
 
     def matches(self, histograms: HistogramPrediction, reference: tuple[np.ndarray, np.ndarray]) -> bool:
         return self.histograms is histograms and all(
-            mine is theirs or np.array_equal(mine, theirs) for mine, theirs in zip(self.reference, reference)
+            mine is theirs or np.array_equal(mine, theirs) for mine, theirs in zip(self.reference, reference, strict=True)
         )
 
 

@@ -299,7 +299,7 @@ def _ms_ssim_from_pyramids(a: list[list[_Level]], b: list[list[_Level]]) -> floa
     scales = len(a[0])
     weights = np.asarray(MS_SSIM_WEIGHTS[:scales]) / sum(MS_SSIM_WEIGHTS[:scales])
     per_channel = []
-    for levels_a, levels_b in zip(a, b):
+    for levels_a, levels_b in zip(a, b, strict=True):
         value = 1.0
         for level, weight in enumerate(weights):
             ssim_map, cs_map = _ssim_and_cs_maps(levels_a[level], levels_b[level])

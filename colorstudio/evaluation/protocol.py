@@ -376,7 +376,7 @@ def evaluate(
             keys.append((label, hints))
         records.append({"index": index, "name": name, "method": label, "hints": hints, **values})
 
-    for done, (index, (name, gt)) in enumerate(zip(positions, images)):
+    for done, (index, (name, gt)) in enumerate(zip(positions, images, strict=True)):
         if cancel is not None and cancel():
             raise CancelledError()
         if progress is not None:
@@ -460,7 +460,7 @@ def format_table(report: EvalReport) -> str:
 
     def fmt(cells: list[str]) -> str:
         first = cells[0].ljust(widths[0])
-        return "  ".join([first] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:])]).rstrip()
+        return "  ".join([first] + [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]).rstrip()
 
     rule = "-" * len(fmt(header))
     return "\n".join([fmt(header), rule, *(fmt(line) for line in lines)])

@@ -74,7 +74,8 @@ def describe_autosave(path: Path) -> str:
 class Autosaver(QObject):
     """Writes this window's autosave ``interval_ms`` after the first unsaved change; holds its lock."""
 
-    def __init__(self, session: Session, state_dir: Path, interval_ms: int = AUTOSAVE_INTERVAL_MS, parent: QObject | None = None) -> None:
+    def __init__(self, session: Session, state_dir: Path, interval_ms: int = AUTOSAVE_INTERVAL_MS,
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.session = session
         self.state_dir = Path(state_dir)

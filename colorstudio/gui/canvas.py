@@ -289,7 +289,8 @@ class ImageCanvas(QGraphicsView):
         index = self.session.hint_at(scene_pos.x(), scene_pos.y(), tolerance=tolerance)
         if index is None:
             # Small hints are drawn at MIN_HINT_PX; grabbing them must work at that size too.
-            index = self.session.hint_at(scene_pos.x(), scene_pos.y(), tolerance=(MIN_HINT_PX + HIT_TOLERANCE_PX) / max(self.current_scale(), 1e-6))
+            tolerance = (MIN_HINT_PX + HIT_TOLERANCE_PX) / max(self.current_scale(), 1e-6)
+            index = self.session.hint_at(scene_pos.x(), scene_pos.y(), tolerance=tolerance)
         return index
 
     def _inside_image(self, pos: QPointF) -> bool:

@@ -88,7 +88,8 @@ class HintRadiusCommand(QUndoCommand):
         return _RADIUS_ID
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt API
-        if not isinstance(other, HintRadiusCommand) or other.index != self.index or not self.gesture or other.gesture != self.gesture:
+        if (not isinstance(other, HintRadiusCommand) or other.index != self.index or not self.gesture
+                or other.gesture != self.gesture):
             return False
         self.new = other.new
         return True

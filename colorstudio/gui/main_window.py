@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import qtawesome as qta
 from PySide6.QtCore import QByteArray, QPointF, QRect, QSettings, QSize, Qt, QTimer
@@ -28,12 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from colorstudio.engine.jobs import (
+    ExportJob,
+    HueBias,
     OpenImageJob,
     OpenReferenceJob,
     PredictJob,
     PreviewJob,
-    ExportJob,
-    HueBias,
     ReferenceSettings,
 )
 from colorstudio.engine.session import Session, default_hint_radius
@@ -41,7 +41,6 @@ from colorstudio.engine.session_file import SESSION_SUFFIX, read_session, restor
 from colorstudio.errors import ColorStudioError
 from colorstudio.gui.about import show_about
 from colorstudio.gui.autosave import AUTOSAVE_INTERVAL_MS, Autosaver, default_state_dir, describe_autosave
-from colorstudio.gui.images import app_icon
 from colorstudio.gui.canvas import ImageCanvas
 from colorstudio.gui.commands import (
     AddHintCommand,
@@ -58,7 +57,7 @@ from colorstudio.gui.compare import CompareDialog
 from colorstudio.gui.export_dialog import ExportDialog, default_export_folder
 from colorstudio.gui.help import HowToDialog, ShortcutsDialog
 from colorstudio.gui.hint_picker import HintPicker
-from colorstudio.gui.images import display_range, lightness_to_qimage, overlay_qimage, rgb_to_qimage
+from colorstudio.gui.images import app_icon, display_range, lightness_to_qimage, overlay_qimage, rgb_to_qimage
 from colorstudio.gui.panels import AdjustPanel, ElidedProgressBar, HintsPanel, SamplesPanel, UncertaintyPanel, gesture_ids
 from colorstudio.gui.workers import WorkLane
 from colorstudio.resources import resources_dir
@@ -194,13 +193,19 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         a = self._action
-        self.act_open = a("&Open Image…", "mdi6.folder-open-outline", self.open_dialog, QKeySequence.StandardKey.Open, "Open an image")
-        self.act_open_session = a("Open &Session…", "mdi6.file-document-outline", self.open_session_dialog, "Ctrl+Shift+O", "Open a saved session")
-        self.act_save = a("&Save Session", "mdi6.content-save-outline", self.save, QKeySequence.StandardKey.Save, "Save the session")
-        self.act_save_as = a("Save Session &As…", "mdi6.content-save-edit-outline", self.save_as, "Ctrl+Shift+S", "Save the session under a new name")
+        self.act_open = a("&Open Image…", "mdi6.folder-open-outline", self.open_dialog, QKeySequence.StandardKey.Open,
+                          "Open an image")
+        self.act_open_session = a("Open &Session…", "mdi6.file-document-outline", self.open_session_dialog, "Ctrl+Shift+O",
+                                  "Open a saved session")
+        self.act_save = a("&Save Session", "mdi6.content-save-outline", self.save, QKeySequence.StandardKey.Save,
+                          "Save the session")
+        self.act_save_as = a("Save Session &As…", "mdi6.content-save-edit-outline", self.save_as, "Ctrl+Shift+S",
+                             "Save the session under a new name")
         self.act_export = a("&Export…", "mdi6.export", self.export_dialog, "Ctrl+E", "Export the result at full resolution")
-        self.act_load_hints = a("Load &Hints…", "mdi6.map-marker-down", self.load_hints_dialog, None, "Load hints from a *.hints.json file")
-        self.act_save_hints = a("Save H&ints…", "mdi6.map-marker-up", self.save_hints_dialog, None, "Save hints to a *.hints.json file")
+        self.act_load_hints = a("Load &Hints…", "mdi6.map-marker-down", self.load_hints_dialog, None,
+                                "Load hints from a *.hints.json file")
+        self.act_save_hints = a("Save H&ints…", "mdi6.map-marker-up", self.save_hints_dialog, None,
+                                "Save hints to a *.hints.json file")
         self.act_quit = a("&Quit", "mdi6.exit-to-app", self.close, QKeySequence.StandardKey.Quit, "Quit ColorStudio")
         self.act_undo = self.undo_stack.createUndoAction(self, "&Undo")
         self.act_undo.setIcon(qta.icon("mdi6.undo"))
@@ -208,23 +213,31 @@ class MainWindow(QMainWindow):
         self.act_redo = self.undo_stack.createRedoAction(self, "&Redo")
         self.act_redo.setIcon(qta.icon("mdi6.redo"))
         self.act_redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
-        self.act_delete = a("&Delete Hint", "mdi6.map-marker-remove-outline", self.delete_selected_hint, QKeySequence.StandardKey.Delete, "Remove the selected hint")
+        self.act_delete = a("&Delete Hint", "mdi6.map-marker-remove-outline", self.delete_selected_hint,
+                            QKeySequence.StandardKey.Delete, "Remove the selected hint")
         self.act_clear_hints = a("C&lear Hints", "mdi6.map-marker-off-outline", self.clear_hints, None, "Remove all hints")
         self.act_colorize = a("&Colorize", "mdi6.palette", self.colorize, "Ctrl+R", "Predict new samples")
         self.act_more = a("&More Samples", "mdi6.plus-box-multiple", self.more_samples, "Ctrl+M", "Add samples with new seeds")
         self.act_cancel = a("C&ancel", "mdi6.close-circle-outline", self.cancel, "Esc", "Stop the running work")
         self.act_fit = a("&Fit", "mdi6.fit-to-screen-outline", self.canvas.fit, "Ctrl+0", "Fit the image in the window")
-        self.act_actual = a("&100%", "mdi6.numeric-1-box-outline", self.canvas.actual_size, "Ctrl+1", "One image pixel per screen pixel")
-        self.act_zoom_in = a("Zoom &In", "mdi6.magnify-plus-outline", lambda: self.canvas.zoom_by(1.25), QKeySequence.StandardKey.ZoomIn, "Zoom in")
-        self.act_zoom_out = a("Zoom &Out", "mdi6.magnify-minus-outline", lambda: self.canvas.zoom_by(0.8), QKeySequence.StandardKey.ZoomOut, "Zoom out")
+        self.act_actual = a("&100%", "mdi6.numeric-1-box-outline", self.canvas.actual_size, "Ctrl+1",
+                            "One image pixel per screen pixel")
+        self.act_zoom_in = a("Zoom &In", "mdi6.magnify-plus-outline", lambda: self.canvas.zoom_by(1.25),
+                             QKeySequence.StandardKey.ZoomIn, "Zoom in")
+        self.act_zoom_out = a("Zoom &Out", "mdi6.magnify-minus-outline", lambda: self.canvas.zoom_by(0.8),
+                              QKeySequence.StandardKey.ZoomOut, "Zoom out")
         self.view_group = QActionGroup(self)
-        self.act_view_gray = a("&Gray (before)", "mdi6.image-filter-black-white", lambda: self.set_view_mode("gray"), "Ctrl+2", "Show the gray original", True)
-        self.act_view_result = a("&Result (after)", "mdi6.image", lambda: self.set_view_mode("result"), "Ctrl+3", "Show the result", True)
-        self.act_view_split = a("&Split", "mdi6.compare", lambda: self.set_view_mode("split"), "Ctrl+4", "Before | after split", True)
+        self.act_view_gray = a("&Gray (before)", "mdi6.image-filter-black-white", lambda: self.set_view_mode("gray"), "Ctrl+2",
+                               "Show the gray original", True)
+        self.act_view_result = a("&Result (after)", "mdi6.image", lambda: self.set_view_mode("result"), "Ctrl+3",
+                                 "Show the result", True)
+        self.act_view_split = a("&Split", "mdi6.compare", lambda: self.set_view_mode("split"), "Ctrl+4",
+                                "Before | after split", True)
         for act in (self.act_view_gray, self.act_view_result, self.act_view_split):
             self.view_group.addAction(act)
         self.act_view_result.setChecked(True)
-        self.act_uncertainty = a("&Uncertainty Overlay", "mdi6.blur", self._uncertainty_toggled, "U", "Show where the model is unsure", True)
+        self.act_uncertainty = a("&Uncertainty Overlay", "mdi6.blur", self._uncertainty_toggled, "U",
+                                 "Show where the model is unsure", True)
         self.act_how_to = a("&How To…", "mdi6.help-circle-outline", self.show_how_to, QKeySequence.StandardKey.HelpContents,
                             "How to colorize a photo, step by step")
         self.act_shortcuts = a("&Keyboard Shortcuts", "mdi6.keyboard-outline", self.show_shortcuts, "Ctrl+/",
@@ -298,7 +311,8 @@ class MainWindow(QMainWindow):
         self.status_cancel = QToolButton()
         self.status_cancel.setDefaultAction(self.act_cancel)
         self.status_cancel.setVisible(False)
-        for widget in (self.status_progress, self.status_cancel, self.zoom_label, self.work_label, self.time_label, self.device_label):
+        for widget in (self.status_progress, self.status_cancel, self.zoom_label, self.work_label, self.time_label,
+                       self.device_label):
             bar.addPermanentWidget(widget)
         bar.showMessage("Open a grayscale photo to begin (Ctrl+O or drop a file here)")
 
@@ -484,7 +498,8 @@ class MainWindow(QMainWindow):
         self._add_recent(path)
         self._timed("open", seconds)
         w, h = image.size
-        self._set_status(f"Opened {path.name} ({w} × {h}, {image.source.bit_depth}-bit). Press Colorize (Ctrl+R) or click to add hints.")
+        self._set_status(f"Opened {path.name} ({w} × {h}, {image.source.bit_depth}-bit). "
+                         "Press Colorize (Ctrl+R) or click to add hints.")
 
     def open_session(self, path: Path, *, recovered_from: Path | None = None) -> None:
         """Open a session file in the background. ``recovered_from``: ``path`` is an orphaned autosave; the
@@ -713,7 +728,8 @@ class MainWindow(QMainWindow):
         self._update_actions()
         if samples and self.session.supports_samples():
             seeds = ", ".join(str(s.seed) for s in samples)
-            self._set_status(f"{len(samples)} sample{'s' if len(samples) != 1 else ''} ready (seed{'s' if len(samples) != 1 else ''} {seeds}) in {_duration(seconds)}")
+            plural = "s" if len(samples) != 1 else ""
+            self._set_status(f"{len(samples)} sample{plural} ready (seed{plural} {seeds}) in {_duration(seconds)}")
         elif samples:
             self._set_status(f"Colorized with {self.session.model} in {_duration(seconds)}. Click the photo to add hints; "
                              "U shows where the model is unsure.")
@@ -1016,7 +1032,8 @@ class MainWindow(QMainWindow):
 
     def clear_reference(self) -> None:
         if self.session.reference.path is not None:
-            self.undo_stack.push(ReferenceCommand(self.session, dataclasses.replace(self.session.reference, path=None, sha256=None), None, "Clear reference"))
+            cleared = dataclasses.replace(self.session.reference, path=None, sha256=None)
+            self.undo_stack.push(ReferenceCommand(self.session, cleared, None, "Clear reference"))
 
     def _reference_changed(self, strength: float, method: str, gesture: int) -> None:
         settings = dataclasses.replace(self.session.reference, strength=strength, method=method)

@@ -259,7 +259,8 @@ class SamplesPanel(QWidget):
                    "Steer it with hints, hue bias or a reference instead; PixColor and PIC draw several samples.")
             for widget in (self.count_spin, self.seed_spin, self.temperature_spin):
                 widget.setToolTip(why)
-            self.more_button.setToolTip(f"Model '{s.model}' gives a single result; choose a sampling model (PixColor, PIC) for more")
+            self.more_button.setToolTip(
+                f"Model '{s.model}' gives a single result; choose a sampling model (PixColor, PIC) for more")
         self.single_note.setVisible(not sampling)
 
     @property
@@ -675,7 +676,8 @@ class AdjustPanel(QWidget):
     def show_state(self) -> None:
         s = self.session
         bias = s.hue_bias
-        for widget, value in ((self.dial, int(round(bias.angle_deg)) % 360), (self.hue_strength, int(round(bias.strength * 100)))):
+        values = ((self.dial, int(round(bias.angle_deg)) % 360), (self.hue_strength, int(round(bias.strength * 100))))
+        for widget, value in values:
             if widget.value() != value:
                 widget.blockSignals(True)
                 widget.setValue(value)

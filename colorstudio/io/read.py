@@ -326,7 +326,7 @@ def _decode_tiff_with_tifffile(data: bytes, path: Path, max_pixels: int) -> _Dec
             orientation_tag = page.tags.get(274)
     except ColorStudioError:
         raise
-    except Exception as exc:  # tifffile raises many kinds (ValueError, zlib.error, TiffFileError, ...)
+    except Exception as exc:  # noqa: BLE001 - tifffile raises many kinds (ValueError, zlib.error, TiffFileError, ...)
         raise _truncated(path, exc) from None
     icc = bytes(icc_tag.value) if icc_tag is not None else None
     pixels = _tiff_channels_last(pixels, axes, path)

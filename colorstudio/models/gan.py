@@ -34,7 +34,8 @@ class GANConfig:
     """Architecture and loss settings; stored in checkpoints and model cards (``to_dict``)."""
 
     in_channels: int = 4  # L_norm + (a_norm * mask, b_norm * mask, mask)
-    width: int = 16  # generator widths w * min(2^k, max_mult) at 1/2^k; 16: ~2.2 GFLOPs per 112 px image with the histogram network
+    # generator widths w * min(2^k, max_mult) at 1/2^k; 16: ~2.2 GFLOPs per 112 px image with the histogram network
+    width: int = 16
     levels: int = 4
     max_mult: int = 8
     norm: str = "group"
@@ -48,7 +49,8 @@ class GANConfig:
 
     def __post_init__(self) -> None:
         if self.levels < 1 or self.width < 1 or self.disc_layers < 1:
-            raise ValueError(f"levels, width and disc_layers must be positive, got {self.levels}, {self.width}, {self.disc_layers}")
+            raise ValueError(
+                f"levels, width and disc_layers must be positive, got {self.levels}, {self.width}, {self.disc_layers}")
         if self.histogram and self.levels < HISTOGRAM_LEVEL:
             raise ValueError(f"histogram features enter at 1/4 resolution: need levels >= {HISTOGRAM_LEVEL}")
 
@@ -131,7 +133,8 @@ class CGANColorizer(nn.Module):
 
             self.encoder = FrozenHistogramNetwork(HistogramConfig.from_dict(cfg.histogram))
             if self.encoder.config.in_channels != cfg.in_channels:
-                raise ValueError(f"histogram network takes {self.encoder.config.in_channels} channels, the cGAN {cfg.in_channels}")
+                raise ValueError(
+                    f"histogram network takes {self.encoder.config.in_channels} channels, the cGAN {cfg.in_channels}")
             extra = self.encoder.feature_channels
         self.generator = UNetGenerator(cfg, extra)
         self.discriminator = PatchDiscriminator(cfg)

@@ -84,7 +84,7 @@ class HistogramConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "HistogramConfig":
+    def from_dict(cls, data: dict[str, Any]) -> HistogramConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:

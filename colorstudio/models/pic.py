@@ -321,7 +321,8 @@ class PIC(nn.Module):
         L_norm, ab = batch["L"], batch["ab"]
         from colorstudio.training.hint_sim import hint_for_batch
 
-        hint = hint_for_batch(batch, self.training and self.train_with_hints and self.config.in_channels == 4, self.config.p_no_hints)
+        simulate = self.training and self.train_with_hints and self.config.in_channels == 4
+        hint = hint_for_batch(batch, simulate, self.config.p_no_hints)
         nll = -self.log_prob(L_norm, ab, hint)  # (B,)
         h, w = self.grid_size(*L_norm.shape[-2:])
         dims = h * w * 2

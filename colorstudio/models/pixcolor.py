@@ -382,7 +382,8 @@ class PixColor(nn.Module):
         """Features (N, C_head) and the cell's Cr bins (N,) -> Cb logits (N, bins)."""
         return self.cb_head(F.elu(features + self.cr_embed(cr)))
 
-    def hint_cells(self, L_norm: torch.Tensor, hint: torch.Tensor | None, grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    def hint_cells(self, L_norm: torch.Tensor, hint: torch.Tensor | None,
+                   grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
         """Grid cells covered by a hint: ``(bins (1, 2, gh, gw) long, hinted (gh, gw) bool)``; a cell with
         any hinted pixel takes the bins of the mean (Cr, Cb) of its hinted pixels."""
         gh, gw = grid
@@ -403,7 +404,7 @@ class PixColor(nn.Module):
         refinement net learns from the ground-truth grid chroma (bin centres), not from samples.
         Metrics: ``ce_nats`` and ``bits_per_dim`` per grid value, ``refine_l1`` in chroma units [0, 1].
         """
-        L_norm, ab, rgb = batch["L"], batch["ab"], batch["rgb"]
+        L_norm, rgb = batch["L"], batch["rgb"]
         from colorstudio.training.hint_sim import hint_for_batch
 
         hint = hint_for_batch(batch, hints and self.training and self.train_with_hints, self.config.p_no_hints)

@@ -223,7 +223,7 @@ class PixelCNN(nn.Module):
         x = torch.cat([x, x.new_ones(x.shape[0], 1, *x.shape[-2:])], dim=1)  # (B, C_in + 1, h, w)
         u = down_shift(self.u_in(x))  # rows < i
         ul = down_shift(self.ul_in_v(x)) + right_shift(self.ul_in_h(x))  # rows < i, or row i left of j
-        for u_block, ul_block in zip(self.u_blocks, self.ul_blocks):
+        for u_block, ul_block in zip(self.u_blocks, self.ul_blocks, strict=True):
             u = u_block(u, cond=cond)
             ul = ul_block(ul, aux=u, cond=cond)
         return self.out(F.elu(ul))  # (B, C_out, h, w)

@@ -72,7 +72,8 @@ def propagate_hints(lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.nd
     hinted = mask.ravel()
     keep = ~hinted[row]  # hinted rows become identity rows
     matrix = sp.csc_matrix(
-        (np.concatenate([np.ones(n), -val[keep]]), (np.concatenate([np.arange(n), row[keep]]), np.concatenate([np.arange(n), col[keep]]))),
+        (np.concatenate([np.ones(n), -val[keep]]),
+         (np.concatenate([np.arange(n), row[keep]]), np.concatenate([np.arange(n), col[keep]]))),
         shape=(n, n),
     )
     rhs = np.where(hinted[:, None], np.asarray(hint_ab, np.float64).reshape(2, n).T, 0.0)

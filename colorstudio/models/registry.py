@@ -116,7 +116,7 @@ class ModelCard:
         extra = dict(data.get("extra", {})) if isinstance(data.get("extra"), Mapping) else {}
         extra.update({k: v for k, v in data.items() if k not in known and k != "extra"})
         kwargs = {k: v for k, v in data.items() if k in known}
-        for key, kind in (("config", dict), ("training_data", dict), ("evaluation", dict)):
+        for key in ("config", "training_data", "evaluation"):
             if key in kwargs and not isinstance(kwargs[key], dict):
                 raise ColorStudioError(f"model card field {key!r} must be an object", source)
         for key, kinds in _CARD_FIELD_TYPES.items():

@@ -51,7 +51,7 @@ def test_numpy_and_torch_agree(dtype):
     planes = rgb_to_bicone(t)
     assert all(p.shape == (2, 4, 5) and p.dtype == dtype for p in planes)
     ref = rgb_to_bicone(t.movedim(1, -1).numpy())
-    for ours, expected in zip(planes, ref):
+    for ours, expected in zip(planes, ref, strict=True):
         np.testing.assert_allclose(ours.numpy(), expected, atol=1e-6)
     back = bicone_to_rgb(*planes)
     assert back.shape == t.shape

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from skimage.color.colorconv import rgb_from_xyz as SKIMAGE_RGB_FROM_XYZ
 import torch
+from skimage.color.colorconv import rgb_from_xyz as SKIMAGE_RGB_FROM_XYZ
 
 from colorstudio.color import (
     lab_to_rgb,

@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import numpy as np
@@ -15,8 +16,8 @@ def test_hint_canonical_color_and_ab_match_skimage():
     assert Hint(0, 0, 1, "#AbC").color == "#aabbcc"
     expected = skimage.color.rgb2lab(np.array([0x1F, 0x3A, 0x93]) / 255.0)
     np.testing.assert_allclose(hint.ab(), expected[1:], atol=1e-6)
-    with pytest.raises(Exception):
-        hint.x = 3.0  # frozen
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        hint.x = 3.0
 
 
 @pytest.mark.parametrize(
@@ -51,7 +52,8 @@ def _doc(**hint) -> str:
 @pytest.mark.parametrize(
     "text, problem",
     [
-        ('{"version": 1, "hints": [\n  {"x": 1,,}]}', "not valid JSON: Expecting property name enclosed in double quotes at line 2, column 11"),
+        ('{"version": 1, "hints": [\n  {"x": 1,,}]}',
+         "not valid JSON: Expecting property name enclosed in double quotes at line 2, column 11"),
         ("", "not valid JSON"),
         ("[]", "expected a JSON object"),
         ('{"hints": []}', "missing 'version'"),

@@ -156,8 +156,10 @@ def test_derivatives_match_finite_differences() -> None:
     energy, grad, hessian = solver.derivatives(bias, target, lam)
     assert energy == pytest.approx(solver.energy(bias, target, lam)[0], rel=1e-12)
     eye, h = np.eye(bins), 1e-6
-    num_grad = [(solver.energy(bias + h * e, target, lam)[0] - solver.energy(bias - h * e, target, lam)[0]) / (2 * h) for e in eye]
-    num_hess = [(solver.derivatives(bias + h * e, target, lam)[1] - solver.derivatives(bias - h * e, target, lam)[1]) / (2 * h) for e in eye]
+    num_grad = [(solver.energy(bias + h * e, target, lam)[0] - solver.energy(bias - h * e, target, lam)[0]) / (2 * h)
+                for e in eye]
+    num_hess = [(solver.derivatives(bias + h * e, target, lam)[1] - solver.derivatives(bias - h * e, target, lam)[1]) / (2 * h)
+                for e in eye]
     np.testing.assert_allclose(grad, num_grad, atol=1e-8)
     np.testing.assert_allclose(hessian, np.array(num_hess), atol=1e-7)
 

@@ -193,7 +193,7 @@ def test_session_file_reproduces_result(session, tmp_path):
     assert reopened.hue_bias == session.hue_bias
     assert reopened.export_settings == session.export_settings
     assert reopened.chosen == 2
-    for a, b in zip(session.slots, reopened.slots):
+    for a, b in zip(session.slots, reopened.slots, strict=True):
         np.testing.assert_array_equal(a.sample.ab, b.sample.ab)
     np.testing.assert_array_equal(session.result.rgb, reopened.result.rgb)
 
@@ -313,7 +313,8 @@ def test_suggested_colors_on_a_histogram_grid_coarser_than_work_size(session):
     session.colorize()
     slot = session.slots[0]
     hist = slot.sample.histograms
-    coarse = HistogramPrediction(hue=np.ascontiguousarray(hist.hue[:, ::4, ::4]), chroma=np.ascontiguousarray(hist.chroma[:, ::4, ::4]))
+    coarse = HistogramPrediction(hue=np.ascontiguousarray(hist.hue[:, ::4, ::4]),
+                                 chroma=np.ascontiguousarray(hist.chroma[:, ::4, ::4]))
     slot.sample = dataclasses.replace(slot.sample, histograms=coarse)
     width, height = session.source_size
     for x, y in ((0, 0), (width - 1, height - 1), (width / 2, height / 2)):

@@ -40,7 +40,8 @@ class FakeHistogramColorizerForTests:
     def working_size(self, source_size):
         return fit_working_size(source_size, self.long_side)
 
-    def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast", progress=None, cancel=None):
+    def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast", progress=None,
+                cancel=None):
         from colorstudio.engine.histogram_edit import decode_ab
 
         self.calls += 1
@@ -51,7 +52,8 @@ class FakeHistogramColorizerForTests:
             # Confident where the image is bright, uncertain where dark: gives the uncertainty map structure.
             sharpness = 0.5 + 4.0 * (np.asarray(lightness, np.float32) / 100.0)
             hue_logits = rng.normal(0, 1.0, (BINS, 1, 1)) * sharpness[None] + 0.3 * rng.normal(0, 1, (BINS, h, w))
-            chroma_logits = -np.abs(np.arange(BINS)[:, None, None] - rng.integers(3, 12)) * 0.8 + 0.1 * rng.normal(0, 1, (BINS, h, w))
+            chroma_logits = (-np.abs(np.arange(BINS)[:, None, None] - rng.integers(3, 12)) * 0.8
+                             + 0.1 * rng.normal(0, 1, (BINS, h, w)))
             hue, chroma = _softmax(hue_logits / temperature), _softmax(chroma_logits)
             ab = decode_ab(hue, chroma).astype(np.float32)
             mask = np.asarray(hint_mask).reshape(h, w) > 0

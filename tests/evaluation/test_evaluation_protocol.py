@@ -14,8 +14,7 @@ from skimage.color import rgb2lab
 
 from colorstudio.color import lab_to_rgb, to_uint
 from colorstudio.errors import CancelledError, ColorStudioError
-from colorstudio.evaluation import metrics as m
-from colorstudio.evaluation import protocol as p
+from colorstudio.evaluation import metrics as m, protocol as p
 from colorstudio.training.data import ImageSource
 
 
@@ -92,7 +91,7 @@ def test_load_eval_set_folder_and_tars_agree(image_folder: Path, tmp_path: Path)
         archive = make_tar(image_folder, tmp_path / f"set{suffix}", mode)
         from_tar = p.load_eval_set(archive, size=16)
         assert [n for n, _ in from_tar] == [n for n, _ in from_folder]
-        assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(from_tar, from_folder))
+        assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(from_tar, from_folder, strict=True))
 
 
 def test_load_eval_set_crops_centre_without_resizing_when_short_side_fits(image_folder: Path):

@@ -79,5 +79,6 @@ def errors(monkeypatch):
     monkeypatch.setattr(MainWindow, "_present_error", lambda self, title, text: captured.append(f"{title}: {text}"),
                         raising=False)
     # A modal box would hang the test; none is expected, but one must fail it rather than block it.
-    monkeypatch.setattr(QMessageBox, "critical", staticmethod(lambda parent, title, text, *a, **k: captured.append(f"{title}: {text}")))
+    monkeypatch.setattr(QMessageBox, "critical",
+                        staticmethod(lambda parent, title, text, *a, **k: captured.append(f"{title}: {text}")))
     return captured

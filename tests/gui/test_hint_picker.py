@@ -88,8 +88,8 @@ def test_the_gamut_chart_is_at_the_pixel_lightness_and_picks_a_colour(qtbot, mak
     # In gamut: coloured, as colorstudio.color says; outside sRGB: grey.
     image = chart.chart_image()
     centre = lab_to_rgb(np.array([[lightness, 30.0, 30.0]]))[0]
-    col = row = None
-    col, row = round((30 + AB_RANGE) / (2 * AB_RANGE) * (image.width() - 1)), round((AB_RANGE - 30) / (2 * AB_RANGE) * (image.height() - 1))
+    col = round((30 + AB_RANGE) / (2 * AB_RANGE) * (image.width() - 1))
+    row = round((AB_RANGE - 30) / (2 * AB_RANGE) * (image.height() - 1))
     inside = image.pixelColor(col, row)
     assert np.allclose([inside.redF(), inside.greenF(), inside.blueF()], centre, atol=2 / 255)
     corner = image.pixelColor(0, image.height() - 1)  # a* = b* = -100: not displayable at this L*

@@ -203,7 +203,8 @@ def test_export_16bit_tiff(qtbot, make_window, gray_path, tmp_path):
     qtbot.waitUntil(lambda: bool(window.last_export), timeout=15_000)
     pixels = tifffile.imread(target)
     assert pixels.dtype == np.uint16 and pixels.shape == (48, 64, 3)
-    assert sorted(p.name for p in window.last_export) == ["result.tiff", "result.uncertainty.png", "result_s0.tiff", "result_s1.tiff"]
+    assert sorted(p.name for p in window.last_export) == [
+        "result.tiff", "result.uncertainty.png", "result_s0.tiff", "result_s1.tiff"]
 
 
 def test_corrupt_files_show_clear_errors(qtbot, make_window, tmp_path, errors):

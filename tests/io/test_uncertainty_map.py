@@ -3,7 +3,6 @@ and carries its legend."""
 
 from __future__ import annotations
 
-
 import cv2
 import numpy as np
 import pytest

@@ -104,7 +104,7 @@ def test_hint_injection_starts_at_zero_so_the_pretrained_features_are_unchanged(
     with torch.no_grad():
         taps_plain = model._encoder_sources(x)[2:]
         taps_hinted = model._encoder_sources(hinted)[2:]
-    for a, b in zip(taps_plain, taps_hinted):
+    for a, b in zip(taps_plain, taps_hinted, strict=True):
         torch.testing.assert_close(a, b)
 
 

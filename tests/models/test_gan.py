@@ -99,7 +99,8 @@ def test_histogram_features_enter_frozen_and_round_trip(tmp_path):
     assert all(p.grad is None for p in net.encoder.parameters())
     assert net.generator.inject is not None and net.generator.inject[0].weight.grad is not None
 
-    save_model(net, ModelCard(name="gan-tiny", family="gan", config=config.to_dict(), working_resolution=40), tmp_path / "gan-tiny")
+    save_model(net, ModelCard(name="gan-tiny", family="gan", config=config.to_dict(), working_resolution=40),
+               tmp_path / "gan-tiny")
     loaded, card = load_model(tmp_path / "gan-tiny")
     L = torch.rand(1, 1, 40, 28) * 2 - 1
     with torch.no_grad():

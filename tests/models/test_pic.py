@@ -178,7 +178,8 @@ def test_chroma_targets_are_cell_means_on_the_grid() -> None:
 
 def test_registry_round_trip(tmp_path) -> None:
     model = _model(7)
-    save_model(model, ModelCard(name="tiny-pic", family="pic", config=TINY.to_dict(), working_resolution=16), tmp_path / "tiny-pic")
+    save_model(model, ModelCard(name="tiny-pic", family="pic", config=TINY.to_dict(), working_resolution=16),
+               tmp_path / "tiny-pic")
     loaded, card = load_model("tiny-pic", "cpu", tmp_path)
     assert isinstance(loaded, PIC) and card.family == "pic"
     L = _lightness(8, 8)

@@ -219,7 +219,7 @@ def test_colorizer_from_registry(tmp_path, model):
     assert [ab.shape for ab in pred.ab_samples] == [(h, w, 2)] * 2
     assert all(ab.dtype == np.float32 and np.isfinite(ab).all() for ab in pred.ab_samples)
     naive = colorizer.predict(lightness, hint_ab, hint_mask, samples=2, seed=4, sampler="naive")
-    for fast_ab, naive_ab in zip(pred.ab_samples, naive.ab_samples):
+    for fast_ab, naive_ab in zip(pred.ab_samples, naive.ab_samples, strict=True):
         np.testing.assert_allclose(fast_ab, naive_ab, atol=1e-4)
     with pytest.raises(ColorStudioError, match="sampler"):
         colorizer.predict(lightness, hint_ab, hint_mask, sampler="slow")

@@ -116,7 +116,7 @@ def test_sweep_is_reproducible_in_any_order():
     images = [_random_ab(32, 32, seed=i) for i in range(4)]
     forward = [sweep_hints(img, 10, seed=i) for i, img in enumerate(images)]
     backward = [sweep_hints(images[i], 10, seed=i) for i in reversed(range(4))][::-1]
-    for (a1, m1), (a2, m2) in zip(forward, backward):
+    for (a1, m1), (a2, m2) in zip(forward, backward, strict=True):
         np.testing.assert_array_equal(a1, a2)
         np.testing.assert_array_equal(m1, m2)
     assert not np.array_equal(forward[0][1], forward[1][1])  # different images, different points
@@ -132,7 +132,7 @@ def test_sweep_hint_points_match_the_sweep():
     _, mask = sweep_hints(ab_norm, 6, seed=9)
     corners = hint_sim._sweep_corners(40, 56, 6, 9, 6)
     assert len(points) == 6
-    for hint, (top, left, size) in zip(points, corners):
+    for hint, (top, left, size) in zip(points, corners, strict=True):
         assert (hint.x, hint.y, hint.radius) == (left + 3.0, top + 3.0, 3.0)
         assert mask[0, int(hint.y), int(hint.x)] == 1
         mean_ab = lab[top : top + size, left : left + size, 1:].reshape(-1, 2).mean(0)

@@ -69,7 +69,8 @@ def test_dataset_items_and_gray_dropped(image_sources, kind, tmp_path):
 
 
 def test_folder_tar_and_tgz_decode_alike(image_sources, tmp_path):
-    datasets = [ColorDataset([image_sources[k]], 20, cache_dir=tmp_path, train=False, store_size=20) for k in ("folder", "tar", "tgz")]
+    datasets = [ColorDataset([image_sources[k]], 20, cache_dir=tmp_path, train=False, store_size=20)
+                for k in ("folder", "tar", "tgz")]
     arrays = [np.stack([ds.image_uint8(i) for i in range(len(ds))]) for ds in datasets]
     np.testing.assert_array_equal(arrays[0], arrays[1])
     np.testing.assert_array_equal(arrays[0], arrays[2])

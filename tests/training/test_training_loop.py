@@ -73,7 +73,8 @@ def test_learns_logs_and_checkpoints(dataset, tmp_path):
     assert log[-1]["loss"] < 0.7 * log[0]["loss"]
     ckpt = latest_checkpoint(tmp_path)
     assert seen == [ckpt] == [result.checkpoint]
-    assert sorted(p.name for p in ckpt.iterdir()) == ["ema.safetensors", "model.safetensors", "optimizer.safetensors", "state.json"]
+    assert sorted(p.name for p in ckpt.iterdir()) == [
+        "ema.safetensors", "model.safetensors", "optimizer.safetensors", "state.json"]
     state = json.loads((ckpt / "state.json").read_text())
     assert state["step"] == 30 and state["config"]["batch_size"] == 4 and state["wall_time_s"] > 0
     raw = load_file(str(ckpt / "model.safetensors"))
