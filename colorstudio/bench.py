@@ -138,7 +138,13 @@ def bench_slider(repeats: int, cells: int = 128) -> dict:
     resolution, the coffee photo as reference (as in ``histogram_edit.bench_histogram_slider``).
     """
     from colorstudio.engine.histogram_edit import _bench_inputs, reference_histograms
-    from colorstudio.engine.pipeline import EditSettings, HistogramPrediction, apply_edits, composite_with_edits
+    from colorstudio.engine.pipeline import (
+        EditSettings,
+        EditWarmStart,
+        HistogramPrediction,
+        apply_edits,
+        composite_with_edits,
+    )
 
     hue, chroma, lightness, reference_rgb = _bench_inputs(cells)
     histograms = HistogramPrediction(hue=hue, chroma=chroma)
@@ -146,7 +152,7 @@ def bench_slider(repeats: int, cells: int = 128) -> dict:
     strengths = [1.0 + 0.05 * (i % 10) for i in range(repeats + 1)]  # a drag: small steps, both directions
     hue_angles = [40.0 + 3.0 * (i % 10) for i in range(repeats + 1)]
 
-    def move(settings: EditSettings, warm: object) -> tuple[float, float, object]:
+    def move(settings: EditSettings, warm: EditWarmStart | None) -> tuple[float, float, EditWarmStart | None]:
         start = time.perf_counter()
         edited = apply_edits([], histograms, settings, reference, warm)
         middle = time.perf_counter()
@@ -177,10 +183,10 @@ def bench_slider(repeats: int, cells: int = 128) -> dict:
     size = lightness.shape[0]
     result: dict = {"title": f"slider move at a {size} px preview ({cells}x{cells} cells)", "repeats": repeats}
     print(f"\n{result['title']}: edit (eq. 6 + decode) + composite, medians over n={repeats}")
-    for key, (edit_ms, comp_ms) in rows.items():
-        totals = [e + c for e, c in zip(edit_ms, comp_ms, strict=True)]
-        result[key] = {"edit_ms": median(edit_ms), "composite_ms": median(comp_ms), "total_ms": median(totals)}
-        print(f"  {labels[key]:<42} edit {median(edit_ms):7.1f} ms  composite {median(comp_ms):6.1f} ms"
+    for key, (edit_times, comp_times) in rows.items():
+        totals = [e + c for e, c in zip(edit_times, comp_times, strict=True)]
+        result[key] = {"edit_ms": median(edit_times), "composite_ms": median(comp_times), "total_ms": median(totals)}
+        print(f"  {labels[key]:<42} edit {median(edit_times):7.1f} ms  composite {median(comp_times):6.1f} ms"
               f"  total {median(totals):7.1f} ms")
     result["ratio"] = result["cold"]["total_ms"] / result["warm"]["total_ms"]
     print(f"  speed ratio (cold total / warm total): {result['ratio']:.2f}x   (bar: a move under 100 ms)")

@@ -5,13 +5,14 @@ Layout convention of the whole package:
 - torch tensors are channels-first: ``(..., 3, H, W)`` (channels at dim -3).
 
 Every helper keeps the input's kind, dtype and (for torch) device, so the conversions can be written
-once with arithmetic operators plus the few helpers below.
+once with arithmetic operators plus the few helpers below. The helpers are generic in ``ArrayT`` (numpy
+in, numpy out; torch in, torch out) and branch with ``isinstance`` so that type checkers follow along.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar, cast
 
 import numpy as np
 import torch
@@ -51,10 +52,9 @@ def check_color(x: object, name: str) -> None:
             raise ColorShapeError(
                 f"{name}: a torch tensor must have shape (..., 3, H, W) (channels first), got {tuple(x.shape)}"
             )
-    elif x.ndim < 1 or x.shape[-1] != 3:  # type: ignore[union-attr]
-        raise ColorShapeError(
-            f"{name}: a numpy array must have shape (..., 3) (channels last), got {x.shape}"  # type: ignore[union-attr]
-        )
+    elif not isinstance(x, np.ndarray) or x.ndim < 1 or x.shape[-1] != 3:  # not isinstance: a numpy scalar
+        shape = getattr(x, "shape", None)
+        raise ColorShapeError(f"{name}: a numpy array must have shape (..., 3) (channels last), got {shape}")
 
 
 def check_planes(planes: Sequence[object], names: Sequence[str]) -> None:
@@ -64,7 +64,7 @@ def check_planes(planes: Sequence[object], names: Sequence[str]) -> None:
     kinds = {is_torch(p) for p in planes}
     if len(kinds) != 1:
         raise ColorShapeError(f"{', '.join(names)}: mix of numpy arrays and torch tensors")
-    shapes = [tuple(p.shape) for p in planes]  # type: ignore[attr-defined]
+    shapes = [tuple(cast(Array, p).shape) for p in planes]  # check_array passed: each has a shape
     try:
         np.broadcast_shapes(*shapes)
     except ValueError:
@@ -73,18 +73,18 @@ def check_planes(planes: Sequence[object], names: Sequence[str]) -> None:
         raise ColorShapeError(f"{', '.join(names)}: torch planes must have shape (..., H, W), got {shapes}")
 
 
-def split_channels(x: Array) -> tuple[Array, Array, Array]:
+def split_channels(x: ArrayT) -> tuple[ArrayT, ArrayT, ArrayT]:
     """The three channel planes: numpy ``(...)``, torch ``(..., H, W)``."""
-    if is_torch(x):
-        c0, c1, c2 = x.unbind(-3)  # type: ignore[union-attr]
+    if isinstance(x, torch.Tensor):
+        c0, c1, c2 = x.unbind(-3)
         return c0, c1, c2
     return x[..., 0], x[..., 1], x[..., 2]
 
 
-def stack_channels(planes: Sequence[Array]) -> Array:
+def stack_channels(planes: Sequence[ArrayT]) -> ArrayT:
     """Inverse of ``split_channels`` (broadcasts the planes first)."""
-    if is_torch(planes[0]):
-        return torch.stack(torch.broadcast_tensors(*planes), dim=-3)  # type: ignore[arg-type]
+    if isinstance(planes[0], torch.Tensor):
+        return torch.stack(torch.broadcast_tensors(*planes), dim=-3)
     return np.stack(np.broadcast_arrays(*planes), axis=-1)
 
 
@@ -130,28 +130,28 @@ def _apply_matrix_planes(x: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     return out.reshape(x.shape)
 
 
-def constant(value: Sequence[float] | float, like: Array) -> Array:
+def constant(value: Sequence[float] | float, like: ArrayT) -> ArrayT:
     """A constant in ``like``'s dtype (and device), shaped to broadcast against one channel plane."""
-    if is_torch(like):
-        return torch.as_tensor(value, dtype=like.dtype, device=like.device)  # type: ignore[union-attr]
+    if isinstance(like, torch.Tensor):
+        return torch.as_tensor(value, dtype=like.dtype, device=like.device)
     return np.asarray(value, dtype=like.dtype)
 
 
-def where(cond: Array, a: Array, b: Array) -> Array:
-    if is_torch(cond):
-        return torch.where(cond, a, b)  # type: ignore[arg-type]
+def where(cond: ArrayT, a: ArrayT, b: ArrayT) -> ArrayT:
+    if isinstance(cond, torch.Tensor):
+        return torch.where(cond, a, b)
     return np.where(cond, a, b)
 
 
-def maximum(a: Array, b: Array | float) -> Array:
-    if is_torch(a):
-        return torch.clamp(a, min=b) if isinstance(b, float) else torch.maximum(a, b)  # type: ignore[arg-type]
+def maximum(a: ArrayT, b: ArrayT | float) -> ArrayT:
+    if isinstance(a, torch.Tensor):
+        return torch.clamp(a, min=b) if isinstance(b, float) else torch.maximum(a, b)
     return np.maximum(a, b)
 
 
-def minimum(a: Array, b: Array | float) -> Array:
-    if is_torch(a):
-        return torch.clamp(a, max=b) if isinstance(b, float) else torch.minimum(a, b)  # type: ignore[arg-type]
+def minimum(a: ArrayT, b: ArrayT | float) -> ArrayT:
+    if isinstance(a, torch.Tensor):
+        return torch.clamp(a, max=b) if isinstance(b, float) else torch.minimum(a, b)
     return np.minimum(a, b)
 
 
@@ -161,39 +161,51 @@ def clip(x: ArrayT, lo: float, hi: float) -> ArrayT:
     return np.clip(x, lo, hi)
 
 
-def cbrt(x: Array) -> Array:
+def cbrt(x: ArrayT) -> ArrayT:
     """Real cube root for ``x >= 0`` (callers clamp first)."""
-    if is_torch(x):
-        return x.pow(1.0 / 3.0)  # type: ignore[union-attr]
+    if isinstance(x, torch.Tensor):
+        return x.pow(1.0 / 3.0)
     return np.cbrt(x)
 
 
-def atan2(y: Array, x: Array) -> Array:
-    return torch.atan2(y, x) if is_torch(y) else np.arctan2(y, x)  # type: ignore[arg-type]
+def atan2(y: ArrayT, x: ArrayT) -> ArrayT:
+    if isinstance(y, torch.Tensor):
+        return torch.atan2(y, x)
+    return np.arctan2(y, x)
 
 
-def hypot(x: Array, y: Array) -> Array:
-    return torch.hypot(x, y) if is_torch(x) else np.hypot(x, y)  # type: ignore[arg-type]
+def hypot(x: ArrayT, y: ArrayT) -> ArrayT:
+    if isinstance(x, torch.Tensor):
+        return torch.hypot(x, y)
+    return np.hypot(x, y)
 
 
-def cos(x: Array) -> Array:
-    return torch.cos(x) if is_torch(x) else np.cos(x)  # type: ignore[arg-type]
+def cos(x: ArrayT) -> ArrayT:
+    if isinstance(x, torch.Tensor):
+        return torch.cos(x)
+    return np.cos(x)
 
 
-def sin(x: Array) -> Array:
-    return torch.sin(x) if is_torch(x) else np.sin(x)  # type: ignore[arg-type]
+def sin(x: ArrayT) -> ArrayT:
+    if isinstance(x, torch.Tensor):
+        return torch.sin(x)
+    return np.sin(x)
 
 
-def floor(x: Array) -> Array:
-    return torch.floor(x) if is_torch(x) else np.floor(x)  # type: ignore[arg-type]
+def floor(x: ArrayT) -> ArrayT:
+    if isinstance(x, torch.Tensor):
+        return torch.floor(x)
+    return np.floor(x)
 
 
-def abs_(x: Array) -> Array:
-    return x.abs() if is_torch(x) else np.abs(x)  # type: ignore[union-attr]
+def abs_(x: ArrayT) -> ArrayT:
+    if isinstance(x, torch.Tensor):
+        return x.abs()
+    return np.abs(x)
 
 
-def channel_max_min(x: Array) -> tuple[Array, Array]:
+def channel_max_min(x: ArrayT) -> tuple[ArrayT, ArrayT]:
     """Per-pixel max and min over the channel axis."""
-    if is_torch(x):
-        return x.amax(dim=-3), x.amin(dim=-3)  # type: ignore[union-attr]
-    return x.max(axis=-1), x.min(axis=-1)  # type: ignore[union-attr]
+    if isinstance(x, torch.Tensor):
+        return x.amax(dim=-3), x.amin(dim=-3)
+    return x.max(axis=-1), x.min(axis=-1)

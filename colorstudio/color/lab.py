@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import math
 
+import torch
+
 from colorstudio.color import _dispatch as d
-from colorstudio.color._dispatch import Array, ArrayT
+from colorstudio.color._dispatch import ArrayT
 from colorstudio.color.srgb import linear_to_srgb
 from colorstudio.color.xyz import D65_WHITE, rgb_to_xyz, xyz_to_rgb
 
@@ -68,12 +70,12 @@ def denormalize_ab(ab_norm: ArrayT) -> ArrayT:
     return ab_norm * AB_SCALE
 
 
-def _f(t: Array) -> Array:
+def _f(t: ArrayT) -> ArrayT:
     # Clamp before the cube root so torch never differentiates t^(1/3) at 0 in the unused branch.
     return d.where(t > _EPSILON, d.cbrt(d.maximum(t, _EPSILON)), _KAPPA_SLOPE * t + _F_OFFSET)
 
 
-def _f_inv(f: Array) -> Array:
+def _f_inv(f: ArrayT) -> ArrayT:
     return d.where(f > _F_KNEE, f**3, (f - _F_OFFSET) / _KAPPA_SLOPE)
 
 
@@ -139,7 +141,7 @@ def lab_to_lch(lab: ArrayT) -> tuple[ArrayT, ArrayT, ArrayT]:
     """
     d.check_color(lab, "lab_to_lch")
     L, a, b = d.split_channels(lab)
-    L = L.clone() if d.is_torch(L) else L.copy()  # a fresh plane, not a view into ``lab``
+    L = L.clone() if isinstance(L, torch.Tensor) else L.copy()  # a fresh plane, not a view into ``lab``
     # atan2 and hypot have 0/0 gradients at a* = b* = 0: evaluate them at a dummy point there, so
     # torch gives zero (not NaN) gradients on exact grays.
     gray = (a == 0) & (b == 0)

@@ -47,7 +47,7 @@ def _check_values(values: object, name: str) -> None:
     raise ColorShapeError(f"{name}: expected a numpy array or a torch tensor, got {type(values).__name__}")
 
 
-def _as_float(values: Array) -> Array:
+def _as_float(values: ArrayT) -> ArrayT:
     """Integers -> float64 so bin arithmetic is exact; NaN -> -inf (clips to the first bin)."""
     if isinstance(values, torch.Tensor):
         if not values.is_floating_point():
@@ -58,34 +58,34 @@ def _as_float(values: Array) -> Array:
     return np.nan_to_num(values, nan=-np.inf, posinf=np.inf, neginf=-np.inf)
 
 
-def _float32_unless_float(values: Array) -> Array:
+def _float32_unless_float(values: ArrayT) -> ArrayT:
     if isinstance(values, torch.Tensor):
         return values if values.is_floating_point() else values.to(torch.float32)
     return values if np.issubdtype(values.dtype, np.floating) else values.astype(np.float32)
 
 
-def _to_index(values: Array) -> Array:
+def _to_index(values: ArrayT) -> ArrayT:
     if isinstance(values, torch.Tensor):
         return values.to(torch.long)
     return values.astype(np.int64)
 
 
-def _check_indices(indices: object, bins: int, name: str) -> None:
+def _check_indices(indices: Array, bins: int, name: str) -> None:
     _check_values(indices, name)
     if isinstance(indices, torch.Tensor):
         bad = indices.is_floating_point() or indices.dtype == torch.bool
     else:
-        bad = not np.issubdtype(indices.dtype, np.integer)  # type: ignore[union-attr]
+        bad = not np.issubdtype(indices.dtype, np.integer)
     if bad:
-        raise ColorShapeError(f"{name}: indices must be integers, got {indices.dtype}")  # type: ignore[union-attr]
+        raise ColorShapeError(f"{name}: indices must be integers, got {indices.dtype}")
     # The range check would force a host sync for torch (on GPU), where indexing checks anyway.
     if isinstance(indices, np.ndarray) and indices.size:
-        lo, hi = int(indices.min()), int(indices.max())  # type: ignore[union-attr]
+        lo, hi = int(indices.min()), int(indices.max())
         if lo < 0 or hi >= bins:
             raise ColorShapeError(f"{name}: indices must be in [0, {bins - 1}], got [{lo}, {hi}]")
 
 
-def _lookup(centres: np.ndarray, indices: Array, dtype: Any) -> Array:
+def _lookup(centres: np.ndarray, indices: ArrayT, dtype: Any) -> ArrayT:
     if isinstance(indices, torch.Tensor):
         table = torch.tensor(centres.tolist(), dtype=dtype or torch.float32, device=indices.device)
         return table[indices]
@@ -117,13 +117,13 @@ class UniformQuantizer:
         c.flags.writeable = False
         return c
 
-    def encode(self, values: Array) -> Array:
+    def encode(self, values: ArrayT) -> ArrayT:
         """Values (any shape) -> bin indices in [0, bins - 1], same shape; out-of-range values clip."""
         _check_values(values, "UniformQuantizer.encode")
         scaled = (_as_float(values) - self.lo) / self.width
         return _to_index(d.clip(d.floor(scaled), 0, self.bins - 1))
 
-    def decode(self, indices: Array, dtype: Any = None) -> Array:
+    def decode(self, indices: ArrayT, dtype: Any = None) -> ArrayT:
         """Bin indices (any shape) -> bin centres, float32 unless ``dtype``."""
         _check_indices(indices, self.bins, "UniformQuantizer.decode")
         return _lookup(self.centres, indices, dtype)
@@ -146,7 +146,7 @@ class CircularQuantizer:
         c.flags.writeable = False
         return c
 
-    def encode(self, values: Array) -> Array:
+    def encode(self, values: ArrayT) -> ArrayT:
         """Hue in turns (any real value, any shape) -> bin indices in [0, bins - 1]."""
         _check_values(values, "CircularQuantizer.encode")
         v = _as_float(values)
@@ -155,7 +155,7 @@ class CircularQuantizer:
         # v - floor(v) can round up to exactly 1.0 for tiny negative v: wrap that to bin 0.
         return _to_index(d.where(k >= self.bins, k - self.bins, k))
 
-    def decode(self, indices: Array, dtype: Any = None) -> Array:
+    def decode(self, indices: ArrayT, dtype: Any = None) -> ArrayT:
         """Bin indices -> centre hues in turns, float32 unless ``dtype``."""
         _check_indices(indices, self.bins, "CircularQuantizer.decode")
         return _lookup(self.centres, indices, dtype)
@@ -199,24 +199,24 @@ class PicLevels:
         c.flags.writeable = False
         return c
 
-    def encode(self, ab: Array) -> Array:
+    def encode(self, ab: ArrayT) -> ArrayT:
         """a*/b* values (any shape) -> levels 0..255 (int64 / torch.long)."""
         _check_values(ab, "PicLevels.encode")
         shifted = _as_float(ab) + self.offset
         rounded = torch.round(shifted) if isinstance(shifted, torch.Tensor) else np.rint(shifted)
         return _to_index(d.clip(rounded, 0, self.bins - 1))
 
-    def decode(self, levels: Array, dtype: Any = None) -> Array:
+    def decode(self, levels: ArrayT, dtype: Any = None) -> ArrayT:
         """Levels 0..255 -> a*/b* = level - 128, float32 unless ``dtype``."""
         _check_indices(levels, self.bins, "PicLevels.decode")
         return _lookup(self.centres, levels, dtype)
 
-    def to_unit(self, levels: Array, dtype: Any = None) -> Array:
+    def to_unit(self, levels: ArrayT, dtype: Any = None) -> ArrayT:
         """Levels 0..255 -> x = 2k/255 - 1 in [-1, 1], float32 unless ``dtype``."""
         _check_indices(levels, self.bins, "PicLevels.to_unit")
         return _lookup(2.0 * np.arange(self.bins) / (self.bins - 1) - 1.0, levels, dtype)
 
-    def from_unit(self, x: Array) -> Array:
+    def from_unit(self, x: ArrayT) -> ArrayT:
         """x in [-1, 1] -> nearest level 0..255 (clipped)."""
         _check_values(x, "PicLevels.from_unit")
         scaled = (_as_float(x) + 1.0) * ((self.bins - 1) / 2.0)

@@ -6,6 +6,8 @@ The transfer functions are elementwise, so any shape works.
 
 from __future__ import annotations
 
+from typing import TypeGuard
+
 import numpy as np
 import torch
 
@@ -56,7 +58,7 @@ def linear_to_srgb(x: ArrayT) -> ArrayT:
     return d.where(x > _LINEAR_KNEE, power, x * _SLOPE)
 
 
-def _in_place_ok(x: Array) -> bool:
+def _in_place_ok(x: Array) -> TypeGuard[np.ndarray]:
     """numpy arrays take the in-place path: the same formula as the generic one, in one buffer.
 
     The generic ``where(cond, power, linear)`` allocates five temporaries; on 512 x 512 x 3 float32 the
@@ -69,7 +71,7 @@ def _in_place_ok(x: Array) -> bool:
 _UINT_DTYPES = {8: np.uint8, 16: np.uint16}
 
 
-def to_float(arr: Array) -> Array:
+def to_float(arr: ArrayT) -> ArrayT:
     """Integer image -> float32 in [0, 1]: uint8 is divided by 255, uint16 by 65535.
 
     Float input is returned as float32 with its values unchanged. Works on numpy arrays and torch
@@ -94,7 +96,7 @@ def to_float(arr: Array) -> Array:
     raise ColorShapeError(f"to_float: unsupported dtype {arr.dtype} (expected uint8, uint16 or float)")
 
 
-def to_uint(arr: Array, bits: int = 8) -> Array:
+def to_uint(arr: ArrayT, bits: int = 8) -> ArrayT:
     """Float image in [0, 1] -> uint8 (``bits=8``) or uint16 (``bits=16``), rounded to the nearest level.
 
     Values outside [0, 1] are clipped and NaN becomes 0, so the result is always a valid image.
@@ -110,5 +112,5 @@ def to_uint(arr: Array, bits: int = 8) -> Array:
         return scaled.round().to(torch.uint8 if bits == 8 else torch.uint16)
     if not isinstance(arr, np.ndarray) or not np.issubdtype(arr.dtype, np.floating):
         raise ColorShapeError("to_uint: expected a floating point numpy array or torch tensor")
-    scaled = np.clip(np.nan_to_num(arr.astype(np.float64), nan=0.0), 0.0, 1.0) * levels
-    return np.rint(scaled).astype(_UINT_DTYPES[bits])
+    scaled_np = np.clip(np.nan_to_num(arr.astype(np.float64), nan=0.0), 0.0, 1.0) * levels
+    return np.rint(scaled_np).astype(_UINT_DTYPES[bits])

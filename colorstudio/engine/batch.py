@@ -281,7 +281,7 @@ def colorize_files(
             written.append(save_image(target, rgb, bit_depth=bit_depth, fmt=plan.fmt, icc_profile=source.icc_profile,
                                       source_path=item.source, cancel=cancel))
         legend = ""
-        if item.uncertainty is not None:
+        if item.uncertainty is not None and result.uncertainty is not None:  # the second: checked above
             height, width = result.uncertainty.shape
             path, (lo, hi) = save_uncertainty_map(item.uncertainty, result.uncertainty, (width, height),
                                                   source_path=item.source)

@@ -121,7 +121,7 @@ class _GuidedUpsampler:
         if grid_h * grid_w > _MAX_GRID_CELLS:
             scale = (_MAX_GRID_CELLS / (grid_h * grid_w)) ** 0.5
             grid_h, grid_w = max(1, int(grid_h * scale)), max(1, int(grid_w * scale))
-        ab = ab_low.astype(np.float64)
+        ab: np.ndarray = ab_low.astype(np.float64)
         if (grid_h, grid_w) != ab_low.shape[:2]:
             ab = cv2.resize(ab, (grid_w, grid_h), interpolation=cv2.INTER_AREA)
         # The guide on the chroma grid: L* averaged over each cell's footprint, scaled to [0, 1].

@@ -8,6 +8,7 @@ estimate with :func:`colorstudio.engine.histogram_edit.decode_ab`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from colorstudio.engine.pipeline import (
 )
 from colorstudio.errors import ColorStudioError
 
+if TYPE_CHECKING:
+    from colorstudio.models.histogram import HistogramColorizer
+
 __all__ = ["HistogramModelColorizer", "DEFAULT_LONG_SIDE"]
 
 # The network is fully convolutional; it was trained on 128 px photos, so very large working sizes
@@ -35,6 +39,7 @@ class HistogramModelColorizer(NetworkColorizer):
 
     default_long_side = DEFAULT_LONG_SIDE
     predicts_histograms = True
+    network: HistogramColorizer
 
     @property
     def fading_threshold(self) -> float:

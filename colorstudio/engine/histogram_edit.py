@@ -908,10 +908,8 @@ def bench_histogram_slider(repeats: int = 20, cells: int = 128) -> dict[str, flo
         return 1000.0 * (time.perf_counter() - start), out
 
     warm_ms, warm_iters, cold_ms, cold_iters, bias_ms, comp_ms, total_ms = [], [], [], [], [], [], []
-    try:
-        from colorstudio.engine.composite import composite
-    except ModuleNotFoundError:
-        composite = None
+    from colorstudio.engine.composite import composite
+
     cold_start = TransferSolution(*(BiasSolution(np.zeros(hue.shape[0]), 0, 0, 0, 0, 0, True),) * 2)
     for step in strengths[1:]:
         ms, (ab, solution) = timed(transfer.apply_ab, step)
@@ -922,10 +920,9 @@ def bench_histogram_slider(repeats: int = 20, cells: int = 128) -> dict[str, flo
         cold_iters.append(cold.hue.iterations)
         transfer.solve(step)  # put the warm state back where the drag left it
         bias_ms.append(timed(lambda s=step: decode_ab(hue_bias(hue, 40.0 * s, 1.0), chroma))[0])
-        if composite is not None:
-            comp = timed(composite, lightness, ab)[0]
-            comp_ms.append(comp)
-            total_ms.append(ms + comp)
+        comp = timed(composite, lightness, ab)[0]
+        comp_ms.append(comp)
+        total_ms.append(ms + comp)
     median = lambda v: float(statistics.median(v)) if v else float("nan")  # noqa: E731
     return {
         "cells": float(cells),

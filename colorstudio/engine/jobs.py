@@ -166,8 +166,13 @@ class Edits:
         )
 
     @property
+    def active_reference(self) -> LoadedReference | None:
+        """The loaded reference image when the reference is on, else None."""
+        return self.reference_image if self.reference.path is not None else None
+
+    @property
     def reference_on(self) -> bool:
-        return self.reference.path is not None and self.reference_image is not None
+        return self.active_reference is not None
 
     @property
     def needs_histograms(self) -> bool:
@@ -176,9 +181,9 @@ class Edits:
     @property
     def reference_histograms(self) -> Any:
         """The reference's (hue, chroma) target histograms for energy transfer, or None."""
-        if not self.reference_on:
+        image = self.active_reference
+        if image is None:
             return None
-        image = self.reference_image
         if image.histograms is not None:
             return image.histograms
         from colorstudio.engine.histogram_edit import reference_histograms
@@ -204,7 +209,8 @@ def finish_rgb(
     lightness: np.ndarray, ab: np.ndarray, edits: Edits, *, cancel: Cancel | None = None
 ) -> np.ndarray:
     """Composite chroma (h, w, 2) with ``lightness`` (H, W) into sRGB (H, W, 3), then quantile transfer."""
-    reference_rgb = edits.reference_image.rgb if edits.reference_on else None
+    image = edits.active_reference
+    reference_rgb = None if image is None else image.rgb
     return composite_with_edits(lightness, ab, edits.settings, reference_rgb, cancel=cancel)
 
 
@@ -303,13 +309,9 @@ class OpenReferenceJob:
         rgb = source.rgb if (w, h) == source.size else cv2.resize(source.rgb, (w, h), interpolation=cv2.INTER_AREA)
         rgb = np.clip(rgb, 0.0, 1.0).astype(np.float32)
         check_cancel(cancel)
-        histograms = None
-        try:
-            from colorstudio.engine.histogram_edit import reference_histograms
-        except ImportError:
-            reference_histograms = None
-        if reference_histograms is not None:
-            histograms = reference_histograms(rgb)
+        from colorstudio.engine.histogram_edit import reference_histograms
+
+        histograms = reference_histograms(rgb)
         return LoadedReference(path=Path(path), sha256=source.sha256, rgb=rgb, histograms=histograms)
 
 
@@ -379,7 +381,8 @@ class PredictJob:
         colorizer = self.colorizers.get(request.model, request.device)
         check_cancel(cancel)
         height, width = request.lightness.shape
-        work_size = tuple(colorizer.working_size((width, height)))
+        work_w, work_h = colorizer.working_size((width, height))
+        work_size = (work_w, work_h)
         lightness_work = resize_lightness(request.lightness, work_size)
         hint_ab, hint_mask = rasterize_hints(list(request.hints), source_size=(width, height), work_size=work_size)
         results: list[SampleResult] = []
@@ -398,7 +401,7 @@ class PredictJob:
             sample = SampleResult(
                 seed=int(pred.seeds[0]) if pred.seeds else int(seed),
                 ab=np.asarray(pred.ab_samples[0], np.float32),
-                work_size=tuple(pred.work_size),
+                work_size=(pred.work_size[0], pred.work_size[1]),
                 histograms=pred.histograms,
                 model=request.model,
                 seconds=time.perf_counter() - started,
@@ -536,7 +539,9 @@ class ExportJob:
             height, width = request.lightness.shape
             target = targets[0].with_name(f"{targets[0].stem}.uncertainty.png")
             # As the GUI overlay shows it (stretched, same colour map), the range as the PNG's legend.
-            path, _ = save_uncertainty_map(target, uncertainty_of(chosen.histograms), (width, height),
+            uncertainty = uncertainty_of(chosen.histograms)
+            assert uncertainty is not None  # the histograms are there
+            path, _ = save_uncertainty_map(target, uncertainty, (width, height),
                                            source_path=request.source_path)
             written.append(Path(path))
         _report(progress, 1.0, f"exported {len(written)} file(s)")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,6 +24,9 @@ from colorstudio.engine.pipeline import (
     load_installed_colorizer,
     register_colorizer_factory,
 )
+
+if TYPE_CHECKING:
+    from colorstudio.models.pic import PIC
 
 __all__ = ["DEFAULT_LONG_SIDE", "PICColorizer", "bench_pic"]
 
@@ -37,11 +41,12 @@ class PICColorizer(NetworkColorizer):
 
     supports_samples = True
     default_long_side = DEFAULT_LONG_SIDE
+    network: PIC
 
     def __init__(self, name: str, network: torch.nn.Module, card: dict, device: torch.device, sampler: str = "fast") -> None:
         super().__init__(name, network, card, device)
         self.sampler = sampler
-        self.working_multiple = int(network.config.chroma_stride)  # whole chroma cells
+        self.working_multiple = int(self.network.config.chroma_stride)  # whole chroma cells
 
     def sample_grid(self, lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray, *, samples: int = 1,
                     seed: int = 0, temperature: float = 1.0, sampler: str | None = None, progress=None,
@@ -178,7 +183,7 @@ def bench_pic(repeats: int = 3, *, samples: int = 8, size: int = 512, naive_rows
     grid = colorizer.network.grid_size(work[1], work[0])
     naive_rows = None if naive_rows is None or naive_rows >= grid[0] else naive_rows
     naive = [_time_naive(colorizer, small, no_hints, samples, naive_rows, grid[0])]
-    result = {
+    result: dict[str, Any] = {
         "model": colorizer.name, "image": f"{size}x{size}", "working": f"{work[0]}x{work[1]}",
         "chroma_grid": f"{grid[1]}x{grid[0]}",
         "samples": samples, "threads": torch.get_num_threads(),

@@ -11,7 +11,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, TypeVar, cast
 
 import cv2
 import numpy as np
@@ -229,13 +229,16 @@ def load_colorizer(name: str, device: torch.device, models_dir: Path | None = No
     return _FACTORIES[family](name, device, models_dir)
 
 
+ColorizerT = TypeVar("ColorizerT", bound=Colorizer)
+
+
 def load_installed_colorizer(name: str | None, device: torch.device,
-                             untrained: Callable[[], Colorizer]) -> Colorizer:
+                             untrained: Callable[[], ColorizerT]) -> ColorizerT:
     """The installed model ``name``, else ``untrained()``: what the speed benchmarks time, since a sampler's
     cost depends on its architecture, not on its weights."""
     if name is not None:
         try:
-            return load_colorizer(name, device)
+            return cast(ColorizerT, load_colorizer(name, device))  # the benchmarks name a model of untrained's family
         except ColorStudioError:
             pass
     return untrained()
@@ -400,7 +403,7 @@ def apply_edits(
     from colorstudio.engine import histogram_edit as he
 
     new_warm = warm
-    if settings.energy_active(has_reference):
+    if reference is not None and settings.energy_active(has_reference):
         target = (np.asarray(reference[0]), np.asarray(reference[1]))
         if warm is not None and warm.matches(histograms, target):
             transfer, start = warm.transfer, warm.solution
@@ -414,7 +417,7 @@ def apply_edits(
         new_warm = EditWarmStart(histograms, target, transfer, solution)
     else:
         hue, chroma = histograms.hue, histograms.chroma
-    if settings.hue_active:
+    if settings.hue_active and settings.hue_shift_deg is not None:
         hue = he.hue_bias(hue, settings.hue_shift_deg, settings.hue_strength)
     ab = he.decode_ab(hue, chroma, fading_threshold=histograms.fading_threshold)
     return EditedChroma([np.asarray(ab, dtype=np.float32)], new_warm)
@@ -509,7 +512,7 @@ def colorize_source(
 def resize_hint_channels(hint_ab: np.ndarray, hint_mask: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     """Bring full-resolution hint channels (2,H,W)/(1,H,W) to (w, h): a cell is hinted if any of its
     pixels is, with the mean chroma of its hinted pixels."""
-    mask = hint_mask.reshape(hint_mask.shape[-2:]).astype(np.float32)
+    mask: np.ndarray = hint_mask.reshape(hint_mask.shape[-2:]).astype(np.float32)
     if (mask.shape[1], mask.shape[0]) == tuple(size):
         return hint_ab.astype(np.float32), mask[None]
     weight = cv2.resize(mask, size, interpolation=cv2.INTER_AREA)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -73,7 +73,7 @@ def _load(name: str, device: torch.device, models_dir: Path | None) -> PixColorC
     from colorstudio.models.registry import load_model
 
     network, card = load_model(name, device, models_dir)
-    return PixColorColorizer(name, network, card.to_dict(), device)
+    return PixColorColorizer(name, cast(PixColor, network), card.to_dict(), device)  # a pixcolor card builds one
 
 
 register_colorizer_factory("pixcolor", _load)
@@ -126,7 +126,7 @@ def bench_pixcolor(repeats: int = 5, naive_repeats: int = 1, size: int = 512, sa
     def median(rows: list[dict[str, float]], key: str) -> float:
         return statistics.median(r[key] for r in rows)
 
-    result = {
+    result: dict[str, Any] = {
         "image": f"{size}x{size}", "samples": samples, "work_size": list(work),
         "grid": list(network.grid_size(work[1], work[0])), "threads": torch.get_num_threads(),
         "fast_total_s": median(fast, "total_s"), "fast_predict_s": median(fast, "predict_s"),

@@ -16,7 +16,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -515,20 +515,17 @@ class Session:
         width, height = self.source_size
         sample = self.current_sample
         if sample is not None and sample.histograms is not None:
-            try:
-                from colorstudio.engine.histogram_edit import suggested_colors
-            except ImportError:
-                suggested_colors = None
-            if suggested_colors is not None:
-                # The histograms live on the model's own output grid, which may be coarser than work_size.
-                h, w = sample.histograms.hue.shape[-2:]
-                col, row = min(int(x * w / width), w - 1), min(int(y * h / height), h - 1)
-                lightness = float(self.image.lightness[min(int(y), height - 1), min(int(x), width - 1)])
-                # Swatches at the pixel's own L* are near black on dark pixels; a hint uses only the colour's
-                # chroma (L comes from the photo), so show them at a lightness where hues are recognisable.
-                modes = suggested_colors(sample.histograms.hue, sample.histograms.chroma, col, row,
-                                         float(np.clip(lightness, *SWATCH_LIGHTNESS)), k=limit)
-                return [color for color, _weight in modes]
+            from colorstudio.engine.histogram_edit import suggested_colors
+
+            # The histograms live on the model's own output grid, which may be coarser than work_size.
+            h, w = sample.histograms.hue.shape[-2:]
+            col, row = min(int(x * w / width), w - 1), min(int(y * h / height), h - 1)
+            lightness = float(self.image.lightness[min(int(y), height - 1), min(int(x), width - 1)])
+            # Swatches at the pixel's own L* are near black on dark pixels; a hint uses only the colour's
+            # chroma (L comes from the photo), so show them at a lightness where hues are recognisable.
+            modes = suggested_colors(sample.histograms.hue, sample.histograms.chroma, col, row,
+                                     float(np.clip(lightness, *SWATCH_LIGHTNESS)), k=limit)
+            return [color for color, _weight in modes]
         return self._sample_colors_at(x, y)[:limit]
 
     def _sample_colors_at(self, x: float, y: float) -> list[str]:
@@ -541,7 +538,7 @@ class Session:
         from colorstudio.color import lab_to_lch, lab_to_rgb, lch_to_lab
 
         width, height = self.source_size
-        lightness = float(self.image.lightness[min(int(y), height - 1), min(int(x), width - 1)])
+        lightness = float(self._require_image().lightness[min(int(y), height - 1), min(int(x), width - 1)])
         patches = []
         for slot in self.slots:
             if slot.sample is None:
@@ -674,7 +671,8 @@ class Session:
         settings = settings or self.export_settings
         return ExportRequest(
             target=Path(target), source_path=Path(image.source.path), lightness=image.lightness,
-            samples=tuple(slot.sample for slot in self.slots), chosen=self.chosen, edits=self.edits,
+            samples=tuple(cast(SampleResult, slot.sample) for slot in self.slots),  # none pending: all there
+            chosen=self.chosen, edits=self.edits,
             settings=settings, icc_profile=getattr(image.source, "icc_profile", None),
         )
 
@@ -686,9 +684,9 @@ class Session:
             if request is not None:
                 for sample in PredictJob(self.colorizers).run(request, progress, cancel):
                     self.accept_sample(request.revision, sample)
-        request = self.preview_request()
-        if request is not None and not self.preview_current:
-            self.accept_preview(PreviewJob().run(request, progress, cancel))
+        preview = self.preview_request()
+        if preview is not None and not self.preview_current:
+            self.accept_preview(PreviewJob().run(preview, progress, cancel))
 
     def colorize(self, progress: Any = None, cancel: Any = None) -> None:
         """Synchronous Colorize: a new gallery, predicted and previewed."""

@@ -134,12 +134,12 @@ def save_session(path: str | Path, session: Any) -> Path:
     return written
 
 
-def _pick_path(absolute: str | None, relative: str | None, folder: Path) -> Path | None:
+def _pick_path(absolute: str, relative: str | None, folder: Path) -> Path:
     if relative:
         candidate = (folder / relative).resolve()
         if candidate.exists():
             return candidate
-    return None if absolute is None else Path(absolute)
+    return Path(absolute)
 
 
 _MISSING = object()

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -90,6 +90,13 @@ Cancel = Callable[[], bool]
 # predict_fn(L (H,W) L* float32, hint_ab (2,H,W) normalized ab, hint_mask (1,H,W) in {0,1}, samples, seed)
 #   -> list of `samples` uint8 sRGB images (H,W,3)
 PredictFn = Callable[[np.ndarray, np.ndarray, np.ndarray, int, int], Sequence[np.ndarray]]
+
+
+class ReferenceFn(Protocol):
+    """A ``PredictFn`` that is also given the ground-truth image as a colour ``reference``."""
+
+    def __call__(self, lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray, samples: int, seed: int, /,
+                 *, reference: np.ndarray) -> Sequence[np.ndarray]: ...
 
 
 # ----------------------------------------------------------------------------------------------- data
@@ -342,7 +349,7 @@ def evaluate(
     cancel: Cancel | None = None,
     method: str = "model",
     tint_ab: tuple[float, float] | None = TRAINING_MEDIAN_AB,
-    reference_fn: PredictFn | None = None,
+    reference_fn: ReferenceFn | None = None,
     indices: Sequence[int] | None = None,
 ) -> EvalReport:
     """Run the evaluation protocol over ``images`` (``(name, uint8 (H,W,3))``, e.g. from ``load_eval_set``).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 from colorstudio.resources import sample_path
 
@@ -19,7 +20,8 @@ def create_application(argv: list[str] | None = None):
     """The QApplication with the app's names set (QSettings and the desktop entry use them)."""
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    # instance() is typed as the QCoreApplication base; in this process it is always a QApplication
+    app = cast(QApplication, QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1]))
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName(APP_NAME)

@@ -106,12 +106,14 @@ class CompareDialog(QDialog):
     def _show(self, column: int) -> None:
         index = self.combos[column].currentData()
         slots = self.session.slots
-        has = index is not None and index < len(slots) and slots[index].sample is not None and self.session.has_image
+        sample = slots[index].sample if index is not None and index < len(slots) else None
+        photo = self.session.image
+        has = sample is not None and photo is not None
         self.use_buttons[column].setEnabled(has)
-        if not has:
+        if sample is None or photo is None:
             self.panes[column].set_full(QPixmap())
             return
-        image = sample_qimage(self.session.image.preview_lightness, slots[index].sample.ab, RENDER_LONG_SIDE)
+        image = sample_qimage(photo.preview_lightness, sample.ab, RENDER_LONG_SIDE)
         self.panes[column].set_full(QPixmap.fromImage(image))
 
     def shown_indices(self) -> tuple[int | None, int | None]:

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMainWindow,
+    QMenu,
     QTableWidget,
     QTableWidgetItem,
     QTextBrowser,
@@ -55,8 +56,9 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
     def add(menu: str, action: QAction) -> None:
         if id(action) in seen or action.isSeparator():
             return
-        if action.menu() is not None:
-            for child in action.menu().actions():
+        submenu = action.menu()  # typed as QObject: a QMenu or None
+        if isinstance(submenu, QMenu):
+            for child in submenu.actions():
                 add(f"{menu} › {_plain(action.text())}" if menu else _plain(action.text()), child)
             return
         keys = [k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts() if not k.isEmpty()]
@@ -65,8 +67,9 @@ def shortcut_rows(window: QMainWindow) -> list[tuple[str, str, str]]:
             rows.append((menu, _plain(action.text()), ", ".join(keys)))
 
     for top in window.menuBar().actions():
-        if top.menu() is not None:
-            for action in top.menu().actions():
+        menu = top.menu()
+        if isinstance(menu, QMenu):
+            for action in menu.actions():
                 add(_plain(top.text()), action)
     for action in window.findChildren(QAction):
         add("", action)
@@ -104,7 +107,11 @@ class ShortcutsDialog(QDialog):
 
     def listed(self) -> list[tuple[str, str]]:
         """(action, shortcuts) as shown."""
-        return [(self.table.item(r, 1).text(), self.table.item(r, 0).text()) for r in range(self.table.rowCount())]
+        def text(row: int, column: int) -> str:
+            item = self.table.item(row, column)
+            return "" if item is None else item.text()
+
+        return [(text(r, 1), text(r, 0)) for r in range(self.table.rowCount())]
 
 
 class HowToDialog(QDialog):

@@ -7,6 +7,8 @@ Escape cancels. All colour math is :mod:`colorstudio.color`'s.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QKeyEvent, QMouseEvent, QPainter, QPen
@@ -142,8 +144,8 @@ class GamutChart(QWidget):
     def keyPressEvent(self, event: QKeyEvent) -> None:  # noqa: N802 - Qt API
         step = 1.0 if event.modifiers() & Qt.KeyboardModifier.ShiftModifier else 5.0
         a, b = self.cursor_ab
-        moves = {Qt.Key.Key_Left: (-step, 0), Qt.Key.Key_Right: (step, 0), Qt.Key.Key_Up: (0, step),
-                 Qt.Key.Key_Down: (0, -step)}
+        moves: dict[int, tuple[float, float]] = {  # event.key() is an int; Qt.Key members are ints too
+            Qt.Key.Key_Left: (-step, 0), Qt.Key.Key_Right: (step, 0), Qt.Key.Key_Up: (0, step), Qt.Key.Key_Down: (0, -step)}
         if event.key() in moves:
             da, db = moves[event.key()]
             self._move_cursor(a + da, b + db)
@@ -341,7 +343,8 @@ class HintPicker(QFrame):
 
     def event(self, event: QEvent) -> bool:
         # The window's shortcuts (Esc = Cancel work, Del = delete hint) must not take these keys from us.
-        if event.type() == QEvent.Type.ShortcutOverride and self._handles(event):
+        # (A ShortcutOverride event is a QKeyEvent.)
+        if event.type() == QEvent.Type.ShortcutOverride and self._handles(cast(QKeyEvent, event)):
             event.accept()
             return True
         return super().event(event)

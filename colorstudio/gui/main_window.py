@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import cast
 
 import qtawesome as qta
 from PySide6.QtCore import QByteArray, QPointF, QRect, QSettings, QSize, Qt, QTimer
@@ -81,6 +82,13 @@ def _default_session() -> Session:
     from colorstudio.devices import resolve_device
 
     return Session(device=resolve_device("auto"))
+
+
+def _string_list(value: object) -> list[str]:
+    """A list setting as QSettings returns it: a list, a lone string for a one-item list, or None."""
+    if isinstance(value, str):
+        return [value]
+    return [str(v) for v in cast(Iterable[object], value or [])]
 
 
 class MainWindow(QMainWindow):
@@ -414,7 +422,7 @@ class MainWindow(QMainWindow):
         name = "ColorStudio"
         if s.path is not None:
             name = f"{s.path.name} – ColorStudio"
-        elif s.has_image:
+        elif s.source_path is not None:  # an image is open
             name = f"{s.source_path.name} – ColorStudio"
         self.setWindowTitle(("*" if s.dirty and s.has_image else "") + name)
 
@@ -476,7 +484,7 @@ class MainWindow(QMainWindow):
             return job.run(path, progress, cancel)
 
         self._disconnect_open()
-        self._open_slot = lambda _g, image, seconds: self._image_opened(path, image, seconds)
+        self._open_slot: Callable[..., None] | None = lambda _g, image, seconds: self._image_opened(path, image, seconds)
         self.open_lane.done.connect(self._open_slot)
         self.open_lane.submit(work, supersede=True)
         self._set_status(f"Opening {path.name}…")
@@ -552,9 +560,10 @@ class MainWindow(QMainWindow):
         return self._save_to(self.session.path)
 
     def save_as(self) -> bool:
-        if not self.session.has_image:
+        source = self.session.source_path
+        if source is None:  # no image open
             return False
-        suggestion = self.session.path or self.session.source_path.with_name(self.session.source_path.stem + SESSION_SUFFIX)
+        suggestion = self.session.path or source.with_name(source.stem + SESSION_SUFFIX)
         name, _ = QFileDialog.getSaveFileName(self, "Save session", str(suggestion), SESSION_FILTER)
         if not name:
             return False
@@ -586,7 +595,7 @@ class MainWindow(QMainWindow):
 
     def make_export_dialog(self) -> ExportDialog:
         s = self.session
-        return ExportDialog(s.source_path, s.export_settings, s.histograms_available, len(s.slots), s.source_size, self,
+        return ExportDialog(self._source_path(), s.export_settings, s.histograms_available, len(s.slots), s.source_size, self,
                             folder=self.export_folder())
 
     def export_folder(self) -> Path:
@@ -595,7 +604,14 @@ class MainWindow(QMainWindow):
         remembered = self.settings.value("export/lastFolder")
         if remembered and Path(str(remembered)).is_dir():
             return Path(str(remembered))
-        return default_export_folder(self.session.source_path, bundled=resources_dir())
+        return default_export_folder(self._source_path(), bundled=resources_dir())
+
+    def _source_path(self) -> Path:
+        """The open image's path; export and hint files need one."""
+        source = self.session.source_path
+        if source is None:
+            raise ColorStudioError("no image is open")
+        return source
 
     def _export_accepted(self, dialog: ExportDialog) -> None:
         target = dialog.target()
@@ -635,7 +651,8 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot load the hints", str(exc))
 
     def save_hints_dialog(self) -> None:
-        suggestion = self.session.source_path.with_name(self.session.source_path.stem + ".hints.json")
+        source = self._source_path()
+        suggestion = source.with_name(source.stem + ".hints.json")
         name, _ = QFileDialog.getSaveFileName(self, "Save hints", str(suggestion), "Hints (*.hints.json)")
         if name:
             try:
@@ -646,10 +663,7 @@ class MainWindow(QMainWindow):
 
     # recent files --------------------------------------------------------
     def recent_files(self) -> list[str]:
-        value = self.settings.value("recentFiles", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
+        return _string_list(self.settings.value("recentFiles", []))
 
     def _add_recent(self, path: Path) -> None:
         entry = str(Path(path).resolve())
@@ -789,10 +803,10 @@ class MainWindow(QMainWindow):
                 self._predict_paused = False
                 self._submit_predict(request, supersede=False)
         elif what == "preview":
-            request = self.session.preview_request()
-            if request is not None:
+            preview = self.session.preview_request()
+            if preview is not None:
                 job = PreviewJob()
-                self.preview_lane.submit(lambda progress, cancel, _p: job.run(request, progress, cancel))
+                self.preview_lane.submit(lambda progress, cancel, _p: job.run(preview, progress, cancel))
 
     def _preview_done(self, _generation: int, result, seconds: float) -> None:
         if self.session.accept_preview(result):
@@ -826,15 +840,15 @@ class MainWindow(QMainWindow):
     def _update_overlay(self) -> None:
         panel = self.uncertainty_panel
         result = self.session.result
-        has_map = result is not None and result.uncertainty is not None
-        value_range = display_range(result.uncertainty, panel.contrast_mode) if has_map else None
+        uncertainty = None if result is None else result.uncertainty
+        value_range = None if uncertainty is None else display_range(uncertainty, panel.contrast_mode)
         panel.set_legend(value_range)
-        visible = panel.show_box.isChecked() and has_map
+        photo = self.session.image  # open whenever there is a result
         image = None
-        if visible:
-            h, w = self.session.image.preview_lightness.shape
-            image = overlay_qimage(result.uncertainty, panel.colormap.currentText(), value_range, size=(w, h))
-        self.canvas.set_overlay(image, panel.opacity.value() / 100.0, visible)
+        if panel.show_box.isChecked() and uncertainty is not None and value_range is not None and photo is not None:
+            h, w = photo.preview_lightness.shape
+            image = overlay_qimage(uncertainty, panel.colormap.currentText(), value_range, size=(w, h))
+        self.canvas.set_overlay(image, panel.opacity.value() / 100.0, image is not None)
 
     def _uncertainty_toggled(self, checked: bool) -> None:
         self.uncertainty_panel.show_box.setChecked(checked)
@@ -916,10 +930,7 @@ class MainWindow(QMainWindow):
         self.hints_panel.set_recent(colors[:MAX_RECENT_COLORS])
 
     def _recent_colors(self) -> list[str]:
-        value = self.settings.value("recentColors", [])
-        if isinstance(value, str):
-            value = [value]
-        return [str(v) for v in (value or [])]
+        return _string_list(self.settings.value("recentColors", []))
 
     def _suggestions(self, x: float, y: float) -> tuple[list[str], str]:
         try:
@@ -943,7 +954,7 @@ class MainWindow(QMainWindow):
         """Offer colours for a new hint at (x, y) (``index`` -1) or for hint ``index``; nothing is added or
         changed until one is picked."""
         s = self.session
-        if not s.has_image:
+        if s.image is None:
             return
         width, height = s.source_size
         lightness = float(s.image.lightness[min(int(y), height - 1), min(int(x), width - 1)])
@@ -961,6 +972,7 @@ class MainWindow(QMainWindow):
         self.hint_picker.show_for(self._picker_anchor(), title, lightness, colors, note, self._recent_colors(), current)
 
     def _picker_anchor(self):
+        assert self._picking is not None  # called while a picker is open
         x, y, _ = self._picking
         return self.canvas.mapFromScene(QPointF(x, y))
 

@@ -7,7 +7,9 @@ reports user input through signals (the window wraps them in undo commands). Pan
 from __future__ import annotations
 
 import itertools
+from typing import cast
 
+import numpy as np
 import qtawesome as qta
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QPalette, QPixmap, QStandardItem, QStandardItemModel
@@ -245,9 +247,9 @@ class SamplesPanel(QWidget):
             widget.setEnabled(sampling)
         self.more_button.setEnabled(sampling and s.has_image)
         self.colorize_button.setEnabled(s.has_image)
-        choice = s.choice(s.model)
+        current = s.choice(s.model)
         self.model_combo.setToolTip("Colorization model; models without trained weights are shown disabled"
-                                    + ("" if choice is None else f"\n{s.model}: {choice.description}"))
+                                    + ("" if current is None else f"\n{s.model}: {current.description}"))
         if sampling:
             self.count_spin.setToolTip("Number of samples to draw, shown side by side")
             self.seed_spin.setToolTip(self.SEED_TIP)
@@ -348,7 +350,9 @@ class SamplesPanel(QWidget):
 
     def _thumbnail(self, sample) -> QIcon:
         size = self.thumb_size
-        return thumbnail_icon(sample_qimage(self.session.image.preview_lightness, sample.ab, size), self._box(size))
+        image = self.session.image
+        assert image is not None  # samples exist only for an open image
+        return thumbnail_icon(sample_qimage(image.preview_lightness, sample.ab, size), self._box(size))
 
     def show_chosen(self, index: int | None) -> None:
         self.gallery.blockSignals(True)
@@ -698,7 +702,7 @@ class AdjustPanel(QWidget):
         method_row = self.ref_method.findData(ref.method)
         self.ref_method.blockSignals(True)
         self.ref_method.setCurrentIndex(max(0, method_row))
-        energy_item = self.ref_method.model().item(0)
+        energy_item = cast(QStandardItemModel, self.ref_method.model()).item(0)  # a combo box's own model
         energy_item.setEnabled(histograms or not ready)
         self.ref_method.blockSignals(False)
         slider = int(round(ref.strength * (10 if ref.method == "energy" else 100)))
@@ -706,13 +710,14 @@ class AdjustPanel(QWidget):
             self.ref_strength.blockSignals(True)
             self.ref_strength.setValue(min(100, slider))
             self.ref_strength.blockSignals(False)
-        has_ref = s.reference_image is not None
+        reference_image = s.reference_image
+        has_ref = reference_image is not None
         self.ref_clear.setEnabled(has_ref)
         self.ref_strength.setEnabled(has_ref)
         self.ref_method.setEnabled(has_ref)
-        if has_ref:
-            self.ref_thumb.setPixmap(self._reference_pixmap())
-            self.ref_thumb.setToolTip(str(s.reference_image.path))
+        if reference_image is not None:
+            self.ref_thumb.setPixmap(self._reference_pixmap(reference_image.rgb))
+            self.ref_thumb.setToolTip(str(reference_image.path))
         else:
             self.ref_thumb.setPixmap(QPixmap())
             self.ref_thumb.setText("No reference")
@@ -722,8 +727,8 @@ class AdjustPanel(QWidget):
         else:
             self.ref_note.setText("")
 
-    def _reference_pixmap(self) -> QPixmap:
-        image: QImage = rgb_to_qimage(self.session.reference_image.rgb)
+    def _reference_pixmap(self, rgb: np.ndarray) -> QPixmap:
+        image: QImage = rgb_to_qimage(rgb)
         return QPixmap.fromImage(image.scaled(
             self.ref_thumb.width() - 2, self.ref_thumb.height() - 2,
             Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation,

@@ -140,6 +140,7 @@ class WorkLane(QObject):
             self.busy_changed.emit(False)
 
     def _start_pending(self) -> None:
+        assert self._pending is not None  # called only with a job pending
         generation, work = self._pending
         self._pending = None
         event = threading.Event()

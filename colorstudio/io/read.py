@@ -382,7 +382,7 @@ def _tiff_photometric(
     if photometric == 2:  # RGB
         return (pixels[..., :4] if has_alpha else pixels[..., :3]), first_extra == 1, icc
     if photometric == 3 and colormap is not None:  # PALETTE: 16-bit color map, indexed by the samples
-        rgb = np.moveaxis(np.asarray(colormap)[:, pixels[..., 0]], 0, -1).astype(np.uint16)
+        rgb: np.ndarray = np.moveaxis(np.asarray(colormap)[:, pixels[..., 0]], 0, -1).astype(np.uint16)
         if not np.any(rgb % 257):  # an 8-bit palette stored the usual way (v * 257)
             rgb = (rgb // 257).astype(np.uint8)
         return rgb, False, icc

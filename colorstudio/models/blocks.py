@@ -8,6 +8,8 @@ Normalization is chosen by name so one architecture can be trained with BatchNor
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -110,9 +112,10 @@ class ResidualBlock(nn.Module):
         )
         self.skip = nn.Identity() if in_ch == out_ch else nn.Conv2d(in_ch, out_ch, 1, bias=False)
         self.act = make_activation(act)
-        last = self.body[-1]
-        if norm != "none" and hasattr(last[1], "weight"):
-            nn.init.zeros_(last[1].weight)
+        if norm != "none":
+            last_norm = cast(ConvNormAct, self.body[-1])[1]  # the second ConvNormAct's norm
+            if isinstance(last_norm, (nn.BatchNorm2d, nn.GroupNorm)):  # make_norm's kinds besides "none"
+                nn.init.zeros_(last_norm.weight)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C, H, W) -> (B, C', H, W)
         return self.act(self.skip(x) + self.body(x))
@@ -123,7 +126,7 @@ def downsample(in_ch: int, out_ch: int, norm: str = "batch", act: str = "relu") 
     return ConvNormAct(in_ch, out_ch, 3, stride=2, norm=norm, act=act)
 
 
-def upsample_to(x: torch.Tensor, size: tuple[int, int], mode: str = "bilinear") -> torch.Tensor:
+def upsample_to(x: torch.Tensor, size: Sequence[int], mode: str = "bilinear") -> torch.Tensor:
     """Resize (B, C, h, w) to (B, C, *size); bilinear with ``align_corners=False`` (pixel-centre aligned)."""
     if tuple(x.shape[-2:]) == tuple(size):
         return x

@@ -89,7 +89,8 @@ class HistogramConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown HistogramConfig fields: {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
 
 def smoothing_matrix(bins: int, sigma: float, circular: bool) -> torch.Tensor:
@@ -207,6 +208,9 @@ class HistogramColorizer(nn.Module):
     Any H, W: the input is padded (replicate) to a multiple of the total stride and the output cropped.
     """
 
+    hue_smooth: torch.Tensor  # buffers, registered in __init__
+    chroma_smooth: torch.Tensor
+
     def __init__(self, config: HistogramConfig = HistogramConfig()) -> None:
         super().__init__()
         cfg = self.config = config
@@ -259,6 +263,7 @@ class HistogramColorizer(nn.Module):
         self.hint_inject4 = nn.Conv2d(c, taps[1], 1)
         self.hint_inject8 = nn.Conv2d(2 * c, taps[2], 1)
         for conv in (self.hint_inject4, self.hint_inject8):
+            assert conv.bias is not None
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
         return [cfg.in_channels, c] + taps, (taps[-1] if cfg.global_context else 0)
@@ -416,6 +421,7 @@ def decode_ab(hue_probs, chroma_probs, fading_threshold: float = FADING_THRESHOL
     *batch, k, h, w = hue_p.shape
     hue_np = hue_p.detach().cpu().double().numpy().reshape(-1, k, h, w)
     chroma_np = chroma_p.detach().cpu().double().numpy().reshape(-1, k, h, w)
+    ab: np.ndarray | torch.Tensor
     ab = np.stack([decode_one_image(hp, cp, mode=mode, fading_threshold=fading_threshold)
                    for hp, cp in zip(hue_np, chroma_np)])  # (N, h, w, 2)
     ab = torch.from_numpy(np.moveaxis(ab, -1, -3).reshape(*batch, 2, h, w)).to(dtype=hue_p.dtype, device=hue_p.device)

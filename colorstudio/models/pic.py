@@ -111,7 +111,8 @@ class PICConfig:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown PICConfig fields: {sorted(unknown)}")
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**values)
 
 
 # Presets sized for a few CPU-hours of training (measurements in colorstudio/training/train_pic.py).
@@ -376,6 +377,7 @@ class PIC(nn.Module):
 
             def choose(features: torch.Tensor, i: int, j: int) -> torch.Tensor:  # (n, 8K) -> (n, 2)
                 if (i, j) in hinted:
+                    assert clamp_ab is not None  # hinted cells come from clamp_mask, made with clamp_ab
                     return clamp_ab[:, :, i, j].expand(n, 2)
                 return lm.sample_from_uniforms(features, L_cells[i, j], u_cells[i, j], temperature)
 
@@ -409,7 +411,7 @@ def bits_per_dim(
     """
     device = device or next(model.parameters()).device
     loader = dataset if isinstance(dataset, torch.utils.data.DataLoader) else \
-        torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)
+        torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False)  # type: ignore[arg-type]  # a Sequence is a map-style dataset
     total_nll, images, dims = 0.0, 0, 0
     total = len(loader.dataset) if hasattr(loader.dataset, "__len__") else None
     if limit is not None and total is not None:

@@ -263,6 +263,7 @@ class RefinementNet(nn.Module):
         self.dec1 = ConvNormAct(6 * w, 2 * w, 3, norm=norm, act=act)
         self.dec0 = ConvNormAct(3 * w, w, 3, norm=norm, act=act)
         self.head = nn.Conv2d(w, 2, 3, padding=1)
+        assert self.head.bias is not None
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
@@ -324,6 +325,9 @@ class PixColor(nn.Module):
     """The PixColor network family: conditioning net + conditional PixelCNN with a (Cr, Cb) head +
     refinement net. See the module docstring; :meth:`training_loss` for the shared training loop,
     :meth:`sample` for inference."""
+
+    centres: torch.Tensor  # buffers, registered in __init__
+    input_table: torch.Tensor
 
     def __init__(self, config: PixColorConfig = PixColorConfig()) -> None:
         super().__init__()

@@ -42,9 +42,9 @@ Example (a family's sampler)::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import torch
 import torch.nn.functional as F
@@ -171,6 +171,7 @@ class GatedResidualBlock(nn.Module):
         self.conv2 = conv(2 * channels, 2 * channels)
         # Smaller last layer: the block starts near the identity (deep stacks train stably) while every
         # path still carries gradient from the first step (a zero init would hide the far context).
+        assert self.conv2.bias is not None, "conv() must make convolutions with a bias"
         with torch.no_grad():
             self.conv2.weight.mul_(0.1)
             self.conv2.bias.zero_()
@@ -178,6 +179,7 @@ class GatedResidualBlock(nn.Module):
     def forward(self, x: torch.Tensor, aux: torch.Tensor | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
         c = self.conv1(concat_elu(x))
         if self.aux is not None:
+            assert aux is not None, "a block built with aux_channels needs aux"
             c = c + self.aux(concat_elu(aux))
         if self.cond is not None:
             c = c + self.cond(cond)
@@ -286,7 +288,7 @@ class IncrementalPixelCNN:
         else:
             raise ValueError("an unconditional core needs shape=(B, h, w)")
         p = next(core.parameters())
-        opts = {"device": p.device, "dtype": p.dtype}
+        opts: dict[str, Any] = {"device": p.device, "dtype": p.dtype}
         self.core, self.shape = core, (batch, height, width)
         self.position: tuple[int, int] = (0, 0)
         self._done = False
@@ -299,20 +301,25 @@ class IncrementalPixelCNN:
                 return block.cond(cond.to(**opts)).permute(0, 2, 3, 1).contiguous()
 
             def bias(conv: nn.Conv2d) -> torch.Tensor:
+                assert conv.bias is not None  # every convolution of the core has one
                 return conv.bias.detach()
 
-            self._cond_u = [project(b) for b in core.u_blocks]
-            self._cond_ul = [project(b) for b in core.ul_blocks]
+            # ModuleList yields nn.Module to a type checker; these hold GatedResidualBlocks only
+            u_blocks = cast(Sequence[GatedResidualBlock], core.u_blocks)
+            ul_blocks = cast(Sequence[GatedResidualBlock], core.ul_blocks)
+            self._cond_u = [project(b) for b in u_blocks]
+            self._cond_ul = [project(b) for b in ul_blocks]
             # Vertical stack: both kernel rows, as matrices for a (2, kw, C) window.
             self._u_in = (_kernel_row(core.u_in, 0), _kernel_row(core.u_in, 1), bias(core.u_in))
             self._ul_in_v = (_kernel_row(core.ul_in_v, 0), bias(core.ul_in_v))
             self._ul_in_h = (_kernel_row(core.ul_in_h, 0), _kernel_row(core.ul_in_h, 1), bias(core.ul_in_h))
-            self._u1 = [(_kernel_row(b.conv1, 0), _kernel_row(b.conv1, 1), bias(b.conv1)) for b in core.u_blocks]
-            self._u2 = [(_kernel_row(b.conv2, 0), _kernel_row(b.conv2, 1), bias(b.conv2)) for b in core.u_blocks]
+            self._u1 = [(_kernel_row(b.conv1, 0), _kernel_row(b.conv1, 1), bias(b.conv1)) for b in u_blocks]
+            self._u2 = [(_kernel_row(b.conv2, 0), _kernel_row(b.conv2, 1), bias(b.conv2)) for b in u_blocks]
             # Horizontal stack: upper rows used per row, lower rows per pixel.
-            self._l1 = [(_kernel_row(b.conv1, 0), _kernel_row(b.conv1, 1), bias(b.conv1)) for b in core.ul_blocks]
-            self._l2 = [(_kernel_row(b.conv2, 0), _kernel_row(b.conv2, 1), bias(b.conv2)) for b in core.ul_blocks]
-            self._aux = [(_kernel_row(b.aux, 0), bias(b.aux)) for b in core.ul_blocks]
+            self._l1 = [(_kernel_row(b.conv1, 0), _kernel_row(b.conv1, 1), bias(b.conv1)) for b in ul_blocks]
+            self._l2 = [(_kernel_row(b.conv2, 0), _kernel_row(b.conv2, 1), bias(b.conv2)) for b in ul_blocks]
+            ul_aux = [cast(nn.Conv2d, b.aux) for b in ul_blocks]  # built with aux_channels: never None
+            self._aux = [(_kernel_row(conv, 0), bias(conv)) for conv in ul_aux]
             self._out = (_kernel_row(core.out, 0), bias(core.out))
 
             # Caches (channel-last). The input keeps every row (it is the result); padded 1 row on top and
@@ -392,8 +399,9 @@ class IncrementalPixelCNN:
         for k in range(core.config.blocks):
             top, bottom, b = self._u1[k]
             hidden = _strip_conv(self._u[k][:, 0], top, 3) + _strip_conv(self._u[k][:, 1], bottom, 3) + b
-            if self._cond_u[k] is not None:
-                hidden = hidden + self._cond_u[k][:, i]
+            cond_u = self._cond_u[k]
+            if cond_u is not None:
+                hidden = hidden + cond_u[:, i]
             self._uh[k][:, 1, 1:-1] = concat_elu(hidden, dim=-1)
             top, bottom, b = self._u2[k]
             gate = _strip_conv(self._uh[k][:, 0], top, 3) + _strip_conv(self._uh[k][:, 1], bottom, 3) + b
@@ -405,8 +413,9 @@ class IncrementalPixelCNN:
             aux_w, aux_b = self._aux[k]
             top1, _, b1 = self._l1[k]
             h1 = u_ce @ aux_w + aux_b + b1 + _strip_conv(self._ul[k][:, 0], top1, 2)
-            if self._cond_ul[k] is not None:
-                h1 = h1 + self._cond_ul[k][:, i]
+            cond_ul = self._cond_ul[k]
+            if cond_ul is not None:
+                h1 = h1 + cond_ul[:, i]
             top2, _, b2 = self._l2[k]
             self._row_h1.append(h1)
             self._row_h2.append(_strip_conv(self._ulh[k][:, 0], top2, 2) + b2)

@@ -223,8 +223,9 @@ def default_temperature(card: ModelCard | Mapping[str, Any] | None) -> float:
     data = card.to_dict() if isinstance(card, ModelCard) else dict(card or {})
     sampling = data.get("sampling")
     value = sampling.get("temperature") if isinstance(sampling, Mapping) else None
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
-    return float(value) if ok else 1.0
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
+        return float(value)
+    return 1.0
 
 
 def _roots(models_dir: str | Path | None) -> list[Path]:
@@ -339,7 +340,7 @@ def load_model(
     return module, card
 
 
-def _atomic_write_bytes(path: Path, write: Callable[[Path], None]) -> None:
+def _atomic_write_bytes(path: Path, write: Callable[[Path], object]) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         write(tmp)

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -180,7 +181,7 @@ def decode_square(data: bytes, size: int, name: str = "image", *, draft: bool = 
     large JPEGs be downscaled in the DCT domain first (to >= 2x the target; training caches only).
     """
     try:
-        img = Image.open(io.BytesIO(data))
+        img: Image.Image = Image.open(io.BytesIO(data))
         if draft and img.format == "JPEG" and min(img.size) >= 2 * size:
             # DCT-domain downscale: much faster, still >= 2x the target, Lanczos does the rest.
             img.draft("RGB", (2 * size, 2 * size))
@@ -376,9 +377,12 @@ def _probe_store_size(source: ImageSource, size: int) -> int:
         raise ColorStudioError(f"cannot read the first image {first[0]} ({exc})", source.path) from exc
 
 
-def _balanced(pairs: list[tuple[int, int]]) -> list[tuple[int, int]]:
+_PairT = TypeVar("_PairT", bound=tuple[Any, Any])
+
+
+def _balanced(pairs: list[_PairT]) -> list[_PairT]:
     """(source, image) pairs with each source's images repeated (cyclically) up to the largest source's count."""
-    by_source: dict[int, list[tuple[int, int]]] = {}
+    by_source: dict[int, list[_PairT]] = {}
     for pair in pairs:
         by_source.setdefault(int(pair[0]), []).append(pair)
     target = max(len(v) for v in by_source.values())

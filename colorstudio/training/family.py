@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import numpy as np
 import torch
@@ -68,6 +68,10 @@ RESEARCH_LICENSE_NOTE = "Trained on research-only photo sets (see shared/data/RE
 
 class _FamilyConfig(Protocol):
     def to_dict(self) -> dict[str, Any]: ...
+
+
+class _FamilyConfigClass(Protocol):
+    def from_dict(self, data: dict[str, Any]) -> _FamilyConfig: ...
 
 
 ConfigT = TypeVar("ConfigT")
@@ -266,7 +270,8 @@ def start_training(model: torch.nn.Module, dataset: Any, config: _FamilyConfig, 
     ``model`` on ``dataset`` with the shared loop. Returns the loop's ``TrainResult``."""
     from colorstudio.training.loop import train
 
-    info = build_run_info(data_paths, dataset, model.train_with_hints, settings, **run_info)
+    hints_enabled = cast(bool, model.train_with_hints)  # a plain attribute of every family's network
+    info = build_run_info(data_paths, dataset, hints_enabled, settings, **run_info)
     write_run_files(out_dir, config, info, resume)
     return train(model, dataset, loop_config(settings, out_dir, resume), progress=progress, cancel=cancel)
 
@@ -315,7 +320,8 @@ def evaluate_colorizer(colorizer: Any, val_path: str | Path, limit: int, hint_co
 
 
 # ---------------------------------------------------------------------------------------------- checkpoints
-def load_run_model(path: str | Path, config_cls: type, model_cls: type[ModelT], use_ema: bool = True) -> ModelT:
+def load_run_model(path: str | Path, config_cls: _FamilyConfigClass, model_cls: type[ModelT],
+                   use_ema: bool = True) -> ModelT:
     """A model (eval mode) from a training checkpoint: a run folder (latest checkpoint) or a step folder;
     EMA weights unless ``use_ema`` is False (or the checkpoint has none)."""
     from colorstudio.training.checkpoint import load_checkpoint

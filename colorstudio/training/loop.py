@@ -28,11 +28,11 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sized
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 import torch.distributed as dist
@@ -200,7 +200,7 @@ class _LossModule(nn.Module):
         self.model = model
 
     def forward(self, batch: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.model.training_loss(batch)
+        return cast(TrainableModel, self.model).training_loss(batch)  # train() checked that it has one
 
 
 # -- data ---------------------------------------------------------------------------------------------
@@ -209,7 +209,7 @@ def _batches(
 ) -> Iterator[tuple[int, int, dict[str, torch.Tensor]]]:
     """Endless ``(epoch, batch index in epoch, batch)``; every epoch is a new seeded shuffle, sharded by rank."""
     while True:
-        sampler = DistributedSampler(
+        sampler: DistributedSampler[int] = DistributedSampler(
             dataset, num_replicas=ctx.world_size, rank=ctx.rank, shuffle=True, seed=cfg.seed, drop_last=True
         )
         sampler.set_epoch(epoch)
@@ -217,7 +217,8 @@ def _batches(
         per_epoch = len(indices) // cfg.batch_size
         if per_epoch == 0:
             raise ColorStudioError(
-                f"the dataset has {len(dataset)} images, fewer than one batch ({cfg.batch_size} x {ctx.world_size} processes)"
+                f"the dataset has {len(cast(Sized, dataset))} images, "
+                f"fewer than one batch ({cfg.batch_size} x {ctx.world_size} processes)"
             )
         if hasattr(dataset, "set_epoch"):
             dataset.set_epoch(epoch)  # before the loader copies the dataset into its workers
@@ -243,7 +244,7 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    previous: dict[int, Any] = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def handler(signum: int, frame: Any) -> None:
         stop.set()

@@ -23,12 +23,12 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 
 from colorstudio.errors import ColorStudioError
-from colorstudio.models.pixcolor import PixColor, PixColorConfig, chroma_of_rgb
+from colorstudio.models.pixcolor import HistogramConditioning, PixColor, PixColorConfig, chroma_of_rgb
 from colorstudio.training.family import (
     MODEL_CONFIG_JSON,
     TrainSettings,
@@ -198,7 +198,8 @@ def load_histogram_encoder(model: PixColor, histogram_model: str | Path) -> dict
     name, steps and weights SHA-256 for the card."""
     if model.config.conditioning != "histogram":
         raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
-    return load_frozen_histogram(model.conditioning.encoder, histogram_model)
+    conditioning = cast(HistogramConditioning, model.conditioning)  # conditioning == "histogram", checked above
+    return load_frozen_histogram(conditioning.encoder, histogram_model)
 
 
 def _default_config(histogram_model: str | Path | None) -> tuple[PixColorConfig, str | Path | None]:
