@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from colorstudio.color import normalize_l
-from colorstudio.engine.histogram_edit import FADING_THRESHOLD, decode_ab
+from colorstudio.engine.histogram_edit import Decoding, decode_ab
 from colorstudio.engine.pipeline import (
     HistogramPrediction,
     NetworkColorizer,
@@ -42,13 +42,18 @@ class HistogramModelColorizer(NetworkColorizer):
     network: HistogramColorizer
 
     @property
-    def fading_threshold(self) -> float:
-        """The card's chromatic-fading threshold (``decoding.fading_threshold``), else the paper's 0.03."""
-        decoding = self.card.get("decoding") or {}
-        value = decoding.get("fading_threshold", FADING_THRESHOLD) if isinstance(decoding, dict) else FADING_THRESHOLD
-        if not isinstance(value, (int, float)) or not 0 < value <= 1:
-            raise ColorStudioError(f"model {self.name!r}: decoding.fading_threshold must be in (0, 1], got {value!r}")
-        return float(value)
+    def decoding(self) -> Decoding:
+        """The card's ``decoding`` (chroma quantile, fading threshold), else the paper's."""
+        given = self.card.get("decoding") or {}
+        if not isinstance(given, dict):
+            raise ColorStudioError(f"model {self.name!r}: decoding must be an object, got {given!r}")
+        unknown = set(given) - {"fading_threshold", "chroma_quantile"}
+        if unknown:
+            raise ColorStudioError(f"model {self.name!r}: unknown decoding fields {sorted(unknown)}")
+        try:
+            return Decoding(**given)
+        except ColorStudioError as exc:
+            raise ColorStudioError(f"model {self.name!r}: {exc}") from None
 
     def distributions(self, lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray) -> HistogramPrediction:
         """Hue and chroma distributions (K, ceil(h/4), ceil(w/4)) for an (h, w) L* map and its hints."""
@@ -58,7 +63,7 @@ class HistogramModelColorizer(NetworkColorizer):
         with torch.inference_mode():
             hue, chroma = self.network.predict_distributions(L_norm, torch.from_numpy(hint).to(self.device))
         return HistogramPrediction(hue=hue[0].float().cpu().numpy(), chroma=chroma[0].float().cpu().numpy(),
-                                   fading_threshold=self.fading_threshold)
+                                   decoding=self.decoding)
 
     def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast",
                 progress=None, cancel=None) -> Prediction:
@@ -74,7 +79,7 @@ class HistogramModelColorizer(NetworkColorizer):
         if progress is not None:
             progress(1.0, "predicted")
         h, w = lightness.shape
-        ab = decode_ab(histograms.hue, histograms.chroma, fading_threshold=histograms.fading_threshold)
+        ab = decode_ab(histograms.hue, histograms.chroma, decoding=histograms.decoding)
         return Prediction(ab_samples=[ab], seeds=[seed],
                           work_size=(w, h), histograms=histograms)
 

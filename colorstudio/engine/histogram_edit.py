@@ -57,6 +57,8 @@ __all__ = [
     "chi_square",
     "circular_mean_hue",
     "decode_ab",
+    "Decoding",
+    "PAPER_DECODING",
     "hue_bias",
     "hue_bump",
     "hue_rotation_by_energy",
@@ -71,6 +73,29 @@ __all__ = [
 ]
 
 FADING_THRESHOLD = 0.03  # |z| below which chroma fades to gray (paper sec. 3.3, min(|z| / 0.03, 1))
+
+
+@dataclass(frozen=True)
+class Decoding:
+    """How a point estimate is read from a cell's distributions (``median`` mode of :func:`decode_ab`).
+
+    ``chroma_quantile`` 0.5 is the paper's median chroma; above it the colours are more vivid at the cost
+    of PSNR. ``fading_threshold``: chroma fades to gray as ``min(|z| / fading_threshold, 1)`` (paper 0.03).
+    A model's card may choose its own (``decoding`` in card.json).
+    """
+
+    fading_threshold: float = FADING_THRESHOLD
+    chroma_quantile: float = 0.5
+
+    def __post_init__(self) -> None:
+        # a threshold of 1 fades by |z| itself; a quantile of 0 or 1 would be the histogram's ends
+        for name, upper, bracket in (("fading_threshold", 1.0, "]"), ("chroma_quantile", 1.0 - 1e-9, ")")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= upper:
+                raise ColorStudioError(f"decoding.{name} must be a number in (0, 1{bracket}, got {value!r}")
+
+
+PAPER_DECODING = Decoding()
 HUE_BIAS_AMPLITUDE = 3.0  # nats added at the bump's centre for hue strength 1 (the slider's full strength)
 HUE_BIAS_CONCENTRATION = 4.0  # von Mises kappa of the bump: half height at about +-34 degrees
 _CHI2_EPS = 1e-10  # keeps chi2 finite where p_k = t_k = 0
@@ -147,12 +172,13 @@ def _cumsum_bins(y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
     return out
 
 
-def _median_chroma_flat(chroma: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-    """Median of each column of (K, N) histograms (times ``w``), linear within the bin that crosses 1/2."""
+def _median_chroma_flat(chroma: np.ndarray, w: np.ndarray | None = None, q: float = 0.5) -> np.ndarray:
+    """The ``q`` quantile (median by default) of each column of (K, N) histograms (times ``w``), linear
+    within the bin that crosses it."""
     bins = chroma.shape[0]
     quantizer = _chroma_quantizer(bins)
     cdf = _cumsum_bins(chroma, w)
-    half = 0.5 * cdf[-1]
+    half = q * cdf[-1]
     k = np.minimum((cdf < half).sum(axis=0), bins - 1)  # first bin whose cdf reaches 1/2
     cols = np.arange(chroma.shape[1])
     at = cdf[k, cols]
@@ -182,12 +208,13 @@ def _mean_chroma_flat(chroma: np.ndarray, w: np.ndarray | None = None) -> np.nda
 
 def _decode_flat(hue: np.ndarray, chroma: np.ndarray, hue_w: np.ndarray | None = None,
                  chroma_w: np.ndarray | None = None, *, mode: str = "median",
-                 fading_threshold: float = FADING_THRESHOLD) -> np.ndarray:
+                 decoding: Decoding = PAPER_DECODING) -> np.ndarray:
     """(N, 2) a*b* of (K, N) distributions, each optionally biased by bin weights ``e^b``."""
     angle, length = _circular_mean_flat(hue, hue_w)
     if mode == "median":
         # Chromatic fading: an undecided hue (|z| small) would otherwise pick an arbitrary saturated colour.
-        c = _median_chroma_flat(chroma, chroma_w) * np.minimum(length / fading_threshold, 1.0)
+        c = (_median_chroma_flat(chroma, chroma_w, decoding.chroma_quantile)
+             * np.minimum(length / decoding.fading_threshold, 1.0))
     elif mode == "mean":
         c = _mean_chroma_flat(chroma, chroma_w) * length  # E[C] * |z|: E[ab] when hue and chroma are independent
     else:
@@ -213,7 +240,7 @@ def circular_mean_hue(hue_probs: Any) -> tuple[np.ndarray, np.ndarray]:
 
 
 def decode_ab(
-    hue_probs: Any, chroma_probs: Any, *, mode: str = "median", fading_threshold: float = FADING_THRESHOLD
+    hue_probs: Any, chroma_probs: Any, *, mode: str = "median", decoding: Decoding = PAPER_DECODING
 ) -> np.ndarray:
     """Lab a*b* of each cell: (h, w, 2) float32, |ab| <= CHROMA_MAX. The one implementation of the decoding
     (:func:`colorstudio.models.histogram.decode_ab` adapts it to batched, channel-first torch tensors).
@@ -228,7 +255,7 @@ def decode_ab(
     chroma = _as_probs(chroma_probs, "chroma_probs")
     _check_pair(hue, chroma)
     ab = _decode_flat(hue.reshape(hue.shape[0], -1), chroma.reshape(chroma.shape[0], -1),
-                      mode=mode, fading_threshold=fading_threshold)
+                      mode=mode, decoding=decoding)
     return ab.reshape(*hue.shape[1:], 2).astype(np.float32)
 
 
@@ -618,13 +645,13 @@ class ReferenceTransfer:
         )
 
     def apply_ab(
-        self, strength: float, warm_start: TransferSolution | None = None, fading_threshold: float = FADING_THRESHOLD
+        self, strength: float, warm_start: TransferSolution | None = None, decoding: Decoding = PAPER_DECODING
     ) -> tuple[np.ndarray, TransferSolution]:
         """Decoded a*b* (h, w, 2) float32 for ``strength``: the slider path, skipping the float32 copies."""
         solution = self.solve(strength, warm_start)
         ab = _decode_flat(self.hue_solver._y, self.chroma_solver._y,
                           _bin_weights(solution.hue.bias), _bin_weights(solution.chroma.bias),
-                          fading_threshold=fading_threshold)
+                          decoding=decoding)
         return ab.reshape(*self.hue_solver.shape[1:], 2).astype(np.float32), solution
 
 

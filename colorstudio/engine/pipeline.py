@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 import torch
 
-from colorstudio.engine.histogram_edit import FADING_THRESHOLD
+from colorstudio.engine.histogram_edit import PAPER_DECODING, Decoding
 from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
 from colorstudio.errors import CancelledError, ColorStudioError
 
@@ -67,11 +67,11 @@ def _report(progress: Progress | None, fraction: float, message: str) -> None:
 @dataclass
 class HistogramPrediction:
     """Per-cell distributions of the histogram model: hue and chroma, each (K, h, w) summing to 1 over K,
-    and the chromatic-fading threshold its card decodes them with (every edit decodes the same way)."""
+    and the decoding its card chose (every edit decodes the same way)."""
 
     hue: np.ndarray
     chroma: np.ndarray
-    fading_threshold: float = FADING_THRESHOLD
+    decoding: Decoding = PAPER_DECODING
 
 
 @dataclass
@@ -411,7 +411,7 @@ def apply_edits(
             transfer, start = he.ReferenceTransfer(histograms.hue, histograms.chroma, target), None  # b = 0
         if not settings.hue_active:
             # The slider's fast path: decode straight from the biased distributions.
-            ab, solution = transfer.apply_ab(settings.reference_strength, start, histograms.fading_threshold)
+            ab, solution = transfer.apply_ab(settings.reference_strength, start, histograms.decoding)
             return EditedChroma([ab], EditWarmStart(histograms, target, transfer, solution))
         hue, chroma, solution = transfer.apply(settings.reference_strength, start)
         new_warm = EditWarmStart(histograms, target, transfer, solution)
@@ -419,7 +419,7 @@ def apply_edits(
         hue, chroma = histograms.hue, histograms.chroma
     if settings.hue_active and settings.hue_shift_deg is not None:
         hue = he.hue_bias(hue, settings.hue_shift_deg, settings.hue_strength)
-    ab = he.decode_ab(hue, chroma, fading_threshold=histograms.fading_threshold)
+    ab = he.decode_ab(hue, chroma, decoding=histograms.decoding)
     return EditedChroma([np.asarray(ab, dtype=np.float32)], new_warm)
 
 

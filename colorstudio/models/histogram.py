@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorstudio.engine.histogram_edit import FADING_THRESHOLD, decode_ab as decode_one_image
+from colorstudio.engine.histogram_edit import FADING_THRESHOLD, PAPER_DECODING, Decoding, decode_ab as decode_one_image
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_activation, make_norm, pad_to_multiple
 from colorstudio.models.encoder import LITE0_TAPS, EfficientNetLite, gray_input
 
@@ -399,13 +399,13 @@ def build_histogram_model(config: dict[str, Any] | HistogramConfig | None = None
     return HistogramColorizer(config)
 
 
-def decode_ab(hue_probs, chroma_probs, fading_threshold: float = FADING_THRESHOLD, mode: str = "median"):
+def decode_ab(hue_probs, chroma_probs, decoding: Decoding = PAPER_DECODING, mode: str = "median"):
     """Point estimate of a*b* from per-cell hue and chroma distributions, for batches of network outputs.
 
     The math lives in :func:`colorstudio.engine.histogram_edit.decode_ab` (one image, numpy, channels
     last); this adapter runs it per image and restores the layout, kind, dtype and device of the input.
-    ``mode="median"`` (Larsson et al. sec. 3.2, the default): median chroma, circular-mean hue, chromatic
-    fading ``min(|z| / fading_threshold, 1)``. ``mode="mean"``: the expected a*b* ``E[C] * z`` (least
+    ``mode="median"`` (Larsson et al. sec. 3.2, the default): median chroma (``decoding.chroma_quantile``),
+    circular-mean hue, chromatic fading ``min(|z| / decoding.fading_threshold, 1)``. ``mode="mean"``: the expected a*b* ``E[C] * z`` (least
     squared error, so the best PSNR; less vivid). Not differentiable: evaluation and inference only.
 
     Args:
@@ -422,7 +422,7 @@ def decode_ab(hue_probs, chroma_probs, fading_threshold: float = FADING_THRESHOL
     hue_np = hue_p.detach().cpu().double().numpy().reshape(-1, k, h, w)
     chroma_np = chroma_p.detach().cpu().double().numpy().reshape(-1, k, h, w)
     ab: np.ndarray | torch.Tensor
-    ab = np.stack([decode_one_image(hp, cp, mode=mode, fading_threshold=fading_threshold)
+    ab = np.stack([decode_one_image(hp, cp, mode=mode, decoding=decoding)
                    for hp, cp in zip(hue_np, chroma_np)])  # (N, h, w, 2)
     ab = torch.from_numpy(np.moveaxis(ab, -1, -3).reshape(*batch, 2, h, w)).to(dtype=hue_p.dtype, device=hue_p.device)
     return ab.numpy() if as_numpy else ab

@@ -96,26 +96,27 @@ def test_hue_shift_needs_a_histogram_model(models_dir, gray_png, tmp_path, capsy
     assert not out.exists()
 
 
-def test_card_fading_threshold_decodes_every_path_alike(models_dir, tmp_path):
+def test_card_decoding_decodes_every_path_alike(models_dir, tmp_path):
+    from colorstudio.engine import histogram_edit as he
     from colorstudio.engine.pipeline import EditSettings, apply_edits
 
     L = np.linspace(20, 80, 32 * 32, dtype=np.float32).reshape(32, 32)
     no_ab, no_mask = np.zeros((2, 32, 32), np.float32), np.zeros((1, 32, 32), np.float32)
     paper = load_colorizer("tiny-hist", torch.device("cpu"))
-    card = dict(paper.card, decoding={"fading_threshold": 0.6})
+    card = dict(paper.card, decoding={"fading_threshold": 0.6, "chroma_quantile": 0.4})
     damped = type(paper)("tiny-hist", paper.network, card, torch.device("cpu"))
     ab_paper = paper.predict(L, no_ab, no_mask).ab_samples[0]
     pred = damped.predict(L, no_ab, no_mask)
-    assert pred.histograms.fading_threshold == 0.6
-    # a larger threshold fades undecided hues more: never more chroma than the paper's decoding
+    assert pred.histograms.decoding == he.Decoding(fading_threshold=0.6, chroma_quantile=0.4)
+    # a larger threshold fades undecided hues more, a lower quantile takes less chroma: never more than the paper
     assert np.all(np.hypot(*np.moveaxis(pred.ab_samples[0], -1, 0)) <= np.hypot(*np.moveaxis(ab_paper, -1, 0)) + 1e-4)
-    from colorstudio.engine import histogram_edit as he
-
     edited = apply_edits(pred.ab_samples, pred.histograms, EditSettings(hue_shift_deg=30.0, hue_strength=1.0))
     hue = he.hue_bias(pred.histograms.hue, 30.0, 1.0)
-    expected = he.decode_ab(hue, pred.histograms.chroma, fading_threshold=0.6)
+    expected = he.decode_ab(hue, pred.histograms.chroma, decoding=pred.histograms.decoding)
     assert not np.allclose(expected, he.decode_ab(hue, pred.histograms.chroma), atol=1e-3)
     np.testing.assert_allclose(edited.ab_samples[0], expected, atol=1e-4)
-    bad = type(paper)("tiny-hist", paper.network, dict(paper.card, decoding={"fading_threshold": 0}), torch.device("cpu"))
-    with pytest.raises(ColorStudioError, match="fading_threshold"):
-        bad.predict(L, no_ab, no_mask)
+    for decoding, field in (({"fading_threshold": 0}, "fading_threshold"), ({"chroma_quantile": 1.0}, "chroma_quantile"),
+                            ({"chroma_quantile": "high"}, "chroma_quantile"), ({"gamma": 2}, "unknown")):
+        bad = type(paper)("tiny-hist", paper.network, dict(paper.card, decoding=decoding), torch.device("cpu"))
+        with pytest.raises(ColorStudioError, match=field):
+            bad.predict(L, no_ab, no_mask)
