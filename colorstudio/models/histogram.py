@@ -31,7 +31,7 @@ from torch import nn
 
 from colorstudio.engine.histogram_edit import FADING_THRESHOLD, PAPER_DECODING, Decoding, decode_ab as decode_one_image
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_activation, make_norm, pad_to_multiple
-from colorstudio.models.encoder import LITE0_TAPS, EfficientNetLite, gray_input
+from colorstudio.models.encoder import LITE0_TAPS, STEM_CH, EfficientNetLite, gray_input
 
 ENCODERS = ("none", "efficientnet_lite0")
 
@@ -71,6 +71,7 @@ class HistogramConfig:
     encoder_lr_scale: float = 0.1  # the encoder's learning rate relative to the rest (0 = frozen)
     hint_branch_channels: int = 32  # encoder trunk: the hint branch injected into the encoder at 1/4 and 1/8
     head_blocks: int = 0  # residual blocks after h_fc1, at 1/4 resolution
+    hint_stem: bool = False  # encoder trunk: hints also added to the stem's output, so every block sees them
 
     @property
     def total_stride(self) -> int:
@@ -262,7 +263,11 @@ class HistogramColorizer(nn.Module):
         self.hint_branch8 = ConvNormAct(c, 2 * c, 3, stride=2, norm="none", act=cfg.act)
         self.hint_inject4 = nn.Conv2d(c, taps[1], 1)
         self.hint_inject8 = nn.Conv2d(2 * c, taps[2], 1)
-        for conv in (self.hint_inject4, self.hint_inject8):
+        injections = [self.hint_inject4, self.hint_inject8]
+        if cfg.hint_stem:
+            self.hint_inject2 = nn.Conv2d(cfg.in_channels, STEM_CH, 3, padding=1)
+            injections.append(self.hint_inject2)
+        for conv in injections:
             assert conv.bias is not None
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
@@ -280,6 +285,8 @@ class HistogramColorizer(nn.Module):
         injections = {LITE0_TAPS[1]: self.hint_inject4(h4), LITE0_TAPS[2]: self.hint_inject8(h8)}
         enc = self.encoder
         feat = F.relu6(enc._bn0(enc._conv_stem(gray_input(x[:, :1]))))
+        if self.config.hint_stem:
+            feat = feat + self.hint_inject2(F.avg_pool2d(x, 2))
         taps = []
         for i, block in enumerate(enc._blocks):
             feat = block(feat)

@@ -269,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--hypercolumn-channels", type=int, default=DEFAULT_CONFIG.hypercolumn_channels)
     p.add_argument("--head-blocks", type=int, default=DEFAULT_CONFIG.head_blocks,
                    help="residual blocks after the hypercolumn, at 1/4 resolution")
+    p.add_argument("--hint-stem", action="store_true", help="also add the hints to the encoder's stem output")
+    p.add_argument("--p-no-hints", type=float, default=DEFAULT_CONFIG.p_no_hints,
+                   help="share of training images without simulated hints")
     p.add_argument("--no-balance", action="store_true", help="train on the sources' own mix instead of equal shares")
     p.add_argument("--init", default=None, metavar="MODEL", help="start from an installed histogram model's weights")
     p.add_argument("--width", type=int, default=SCRATCH_CONFIG.width, help="scratch trunk width (--encoder none)")
@@ -310,7 +313,8 @@ def main(argv: list[str] | None = None) -> int:
 def _config_from_args(args: argparse.Namespace) -> HistogramConfig:
     base = DEFAULT_CONFIG if args.encoder != "none" else SCRATCH_CONFIG
     return replace(base, encoder=args.encoder, encoder_lr_scale=args.encoder_lr_scale, norm=args.norm,
-                   hypercolumn_channels=args.hypercolumn_channels, head_blocks=args.head_blocks, width=args.width)
+                   hypercolumn_channels=args.hypercolumn_channels, head_blocks=args.head_blocks, width=args.width,
+                   hint_stem=args.hint_stem, p_no_hints=args.p_no_hints)
 
 
 if __name__ == "__main__":
