@@ -121,3 +121,14 @@ def test_encoder_learns_at_its_own_rate_and_not_at_all_when_frozen():
     frozen = HistogramColorizer(HistogramConfig(encoder="efficientnet_lite0", encoder_lr_scale=0.0, hypercolumn_channels=16))
     trained = {id(p) for g in _param_groups(frozen, 1e-4) for p in g["params"]}
     assert trained and not trained & {id(p) for p in frozen.encoder.parameters()}
+
+
+def test_hints_at_the_stem_start_at_zero_too():
+    model = HistogramColorizer(HistogramConfig(encoder="efficientnet_lite0", hypercolumn_channels=16, hint_stem=True)).eval()
+    x = torch.zeros(1, 4, 64, 64)
+    hinted = x.clone()
+    hinted[:, 1:, 8:14, 8:14] = torch.tensor([0.4, -0.3, 1.0])[:, None, None]
+    with torch.no_grad():
+        for a, b in zip(model._encoder_sources(x)[2:], model._encoder_sources(hinted)[2:], strict=True):
+            torch.testing.assert_close(a, b)
+    assert model.hint_inject2.weight.abs().sum() == 0 and model.lr_scale("hint_inject2.weight") == 1.0
