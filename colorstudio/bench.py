@@ -232,7 +232,7 @@ def bench_histogram_prediction(repeats: int) -> dict:
     L = rgb_to_lab(_test_photo((512, 512)))[..., 0]
     zeros_ab, zeros_mask = np.zeros((2, 512, 512), np.float32), np.zeros((512, 512), np.float32)
     run = lambda colorizer: predict_full_resolution(L, zeros_ab, zeros_mask, colorizer)  # noqa: E731
-    encoder_name = getattr(ours.network, "config", None) and ours.network.config.encoder
+    encoder_name = ours.network.config.encoder
     return _print_pair(
         f"histogram colorizer, 512x512 photo end to end (working size {ours.card.get('working_resolution')})",
         measure(f"{ours.name} ({encoder_name} encoder)", lambda: run(ours), repeats=repeats, work=0.262144, unit="MP"),

@@ -13,7 +13,14 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
+
+from colorstudio.color import normalize_ab, rgb_to_lab, to_uint
+from colorstudio.engine.pipeline import load_colorizer, predict_full_resolution
+from colorstudio.evaluation.protocol import gray_baseline
+from colorstudio.training.data import _resize_short_side_and_crop
+from colorstudio.training.hint_sim import sweep_hints
 
 __all__ = ["PHOTOS", "render_gallery", "main"]
 
@@ -24,8 +31,6 @@ LABEL_H = 22
 
 def _square(rgb: np.ndarray, side: int) -> np.ndarray:
     """Short side to ``side``, centre crop: the evaluation protocol's framing."""
-    from colorstudio.training.data import _resize_short_side_and_crop
-
     return np.asarray(_resize_short_side_and_crop(Image.fromarray(rgb), side).convert("RGB"))
 
 
@@ -46,12 +51,6 @@ def _hint_outline(tile: Image.Image, mask: np.ndarray) -> None:
 
 def render_gallery(models: list[str], hints: int, device: str = "cpu") -> Image.Image:
     """Rows: photos; columns: gray, then per model automatic and with ``hints`` hints, then the original."""
-    import torch
-
-    from colorstudio.color import lightness_to_gray, normalize_ab, rgb_to_lab, to_uint
-    from colorstudio.engine.pipeline import load_colorizer, predict_full_resolution
-    from colorstudio.training.hint_sim import sweep_hints
-
     colorizers = [load_colorizer(name, torch.device(device)) for name in models]
     columns = ["gray"] + [f"{m} {kind}" for m in models for kind in ("automatic", f"{hints} hints")] + ["original"]
     sheet = Image.new("RGB", (TILE * len(columns), (TILE + LABEL_H) * len(PHOTOS)), (32, 32, 36))
@@ -62,7 +61,7 @@ def render_gallery(models: list[str], hints: int, device: str = "cpu") -> Image.
         L = lab[..., 0]
         hint_ab, mask = sweep_hints(np.moveaxis(normalize_ab(lab[..., 1:]), -1, 0), hints, seed=row)
         no_ab, no_mask = np.zeros_like(hint_ab), np.zeros_like(mask)
-        tiles = [np.repeat(to_uint(lightness_to_gray(L), 8)[..., None], 3, axis=-1)]
+        tiles = [gray_baseline(gt)]
         for colorizer in colorizers:
             for ab, m in ((no_ab, no_mask), (hint_ab, mask)):
                 tiles.append(to_uint(predict_full_resolution(L, ab, m, colorizer)[0], 8))

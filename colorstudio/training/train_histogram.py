@@ -31,7 +31,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from colorstudio.models.encoder import PACKAGE, convert_package_weights, default_pretrained_path, load_pretrained_weights
 from colorstudio.models.histogram import ENCODERS, HistogramColorizer, HistogramConfig, decode_ab
+from colorstudio.models.registry import sha256_file
 from colorstudio.training.family import (  # noqa: F401  (MODEL_CONFIG_JSON re-exported)
     MODEL_CONFIG_JSON,
     TrainSettings,
@@ -246,9 +248,6 @@ def pretrained_encoder_run_info(model: HistogramColorizer, out_dir: Path, weight
     if weights_given:
         previous = read_run_info(out_dir).get("encoder_pretrained")
         return {"encoder_pretrained": previous} if previous else {}
-    from colorstudio.models.encoder import PACKAGE, convert_package_weights, default_pretrained_path, load_pretrained_weights
-    from colorstudio.models.registry import sha256_file
-
     path = default_pretrained_path()
     if not path.is_file():  # the one conversion, on first use
         convert_package_weights(path)

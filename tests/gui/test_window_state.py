@@ -13,13 +13,17 @@ from test_session_fakes import fake_session, write_gray_image
 pytestmark = pytest.mark.gui
 
 
+def _load_reference(qtbot, window, path) -> None:
+    window.load_reference(path)
+    qtbot.waitUntil(lambda: window.session.reference_image is not None, timeout=10_000)
+    wait_idle(qtbot, window)
+
+
 def test_opening_a_photo_starts_clean(qtbot, make_window, gray_path, reference_path, tmp_path, errors):
     window = make_window()
     open_and_colorize(qtbot, window, gray_path, n=2)
     s = window.session
-    window.load_reference(reference_path)
-    qtbot.waitUntil(lambda: s.reference_image is not None, timeout=10_000)
-    wait_idle(qtbot, window)
+    _load_reference(qtbot, window, reference_path)
     window.add_hint(10, 10)
     window._show_suggestions(10, 10)
     wait_idle(qtbot, window)
@@ -41,9 +45,7 @@ def test_a_model_without_histograms_takes_a_carried_reference_without_errors(
     window = make_window()
     open_and_colorize(qtbot, window, gray_path, n=1)
     s = window.session
-    window.load_reference(reference_path)
-    qtbot.waitUntil(lambda: s.reference_image is not None, timeout=10_000)
-    wait_idle(qtbot, window)
+    _load_reference(qtbot, window, reference_path)
     assert s.reference.method == "energy"
     window.set_model("propagation")  # no histograms: no energy transfer
     window.add_hint(32, 24, "#2050d0")
