@@ -72,6 +72,9 @@ class HistogramConfig:
     hint_branch_channels: int = 32  # encoder trunk: the hint branch injected into the encoder at 1/4 and 1/8
     head_blocks: int = 0  # residual blocks after h_fc1, at 1/4 resolution
     hint_stem: bool = False  # encoder trunk: hints also added to the stem's output, so every block sees them
+    # > 0: every cell attends to the hinted cells (query/key width) and mixes their colour histograms
+    # into its own, so one hint reaches its whole object (see HintAttention); 0 = off
+    hint_attention_dim: int = 0
 
     @property
     def total_stride(self) -> int:
@@ -202,6 +205,79 @@ class _HypercolumnFC1(nn.Module):
         return self.act(self.norm(out))
 
 
+class HintAttention(nn.Module):
+    """Carries each hint over its object: every cell attends to the hinted cells and mixes their colours in.
+
+    A hinted cell (any hinted pixel in its 4x4 pixels) is a key with the mean hint a*b* of its pixels,
+    encoded as hue and chroma histograms the way the targets are. Each cell's query meets the keys
+    (scaled dot product of hypercolumn projections, minus a learned penalty on squared distance in units
+    of the image's short side, plus the log of the cell's hinted fraction) and a per-cell "no hint" sink.
+    The attention-weighted hint histograms are mixed into the network's own distributions with weight
+    ``(1 - sink share) * gate``, so with no hints the output is exactly the network's, and a hint decides
+    the colour of every cell whose features match it. Returns log-probabilities, which are valid logits.
+    """
+
+    def __init__(self, channels: int, dim: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.query = nn.Conv2d(channels, dim, 1)
+        self.key = nn.Conv2d(channels, dim, 1)
+        self.sink = nn.Conv2d(channels, 1, 1)
+        self.gate = nn.Conv2d(channels, 1, 1)
+        nn.init.constant_(self.gate.bias, 2.0)  # trust an attended hint from the start
+        self.distance_scale = nn.Parameter(torch.tensor(math.log(math.expm1(16.0))))  # softplus -> 16
+
+    def forward(self, h: torch.Tensor, hint: torch.Tensor, hue_logits: torch.Tensor, chroma_logits: torch.Tensor,
+                hue_smooth: torch.Tensor, chroma_smooth: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        b, _, gh, gw = h.shape
+        stride = hint.shape[-1] // gw
+        frac = F.avg_pool2d(hint[:, 2:3], stride).flatten(1)  # (B, N) hinted fraction of each cell
+        n_keys = int((frac > 0).sum(dim=1).max()) if frac.numel() else 0
+        if n_keys == 0:
+            return hue_logits, chroma_logits
+        order = torch.argsort((frac > 0).to(h.dtype), dim=1, descending=True, stable=True)[:, :n_keys]  # (B, M)
+        key_frac = frac.gather(1, order)
+        ab_sum = F.avg_pool2d(hint[:, :2], stride).flatten(2)  # (B, 2, N)
+        key_ab = ab_sum.gather(2, order[:, None].expand(-1, 2, -1)) / key_frac.clamp_min(1e-6)[:, None]
+        key_hue, key_chroma = _ab_histograms(key_ab, hue_smooth, chroma_smooth)  # (B, M, K) each
+        q = self.query(h).flatten(2).transpose(1, 2)  # (B, N, d)
+        k = self.key(h).flatten(2).gather(2, order[:, None].expand(-1, self.dim, -1))  # (B, d, M)
+        rows = torch.arange(gh, device=h.device, dtype=h.dtype).repeat_interleave(gw)
+        cols = torch.arange(gw, device=h.device, dtype=h.dtype).repeat(gh)
+        pos = torch.stack([rows, cols], dim=1) / min(gh, gw)  # (N, 2)
+        key_pos = pos[order]  # (B, M, 2)
+        dist2 = (pos[None, :, None, :] - key_pos[:, None, :, :]).pow(2).sum(-1)  # (B, N, M)
+        logits = q @ k / math.sqrt(self.dim) - F.softplus(self.distance_scale) * dist2
+        logits = logits + torch.where(key_frac > 0, key_frac.clamp_min(1e-6).log(), torch.full_like(key_frac, -1e4))[:, None]
+        sink = self.sink(h).flatten(2).transpose(1, 2)  # (B, N, 1)
+        attn = torch.cat([sink, logits], dim=2).softmax(dim=2)
+        hinted = 1.0 - attn[..., 0]  # (B, N)
+        weights = attn[..., 1:] / hinted.clamp_min(1e-6)[..., None]
+        mix = (hinted * torch.sigmoid(self.gate(h).flatten(1))).view(b, 1, gh, gw)
+        return (_mix_log_probs(hue_logits, (weights @ key_hue).transpose(1, 2).view(b, -1, gh, gw), mix),
+                _mix_log_probs(chroma_logits, (weights @ key_chroma).transpose(1, 2).view(b, -1, gh, gw), mix))
+
+
+def _ab_histograms(ab_norm: torch.Tensor, hue_smooth: torch.Tensor, chroma_smooth: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
+    """(B, 2, M) normalized a*b* -> hue and chroma histograms (B, M, K), one-hot bins smoothed like the targets."""
+    from colorstudio.color import denormalize_ab
+
+    hue_q, chroma_q = _quantizers()
+    ab = denormalize_ab(ab_norm)
+    chroma = ab.pow(2).sum(dim=1).sqrt()
+    hue = torch.remainder(torch.atan2(ab[:, 1], ab[:, 0]) / (2 * math.pi), 1.0)
+    hue_hist = F.one_hot(hue_q.encode(hue).long(), hue_q.bins).to(ab.dtype) @ hue_smooth.to(ab.dtype)
+    chroma_hist = F.one_hot(chroma_q.encode(chroma).long(), chroma_q.bins).to(ab.dtype) @ chroma_smooth.to(ab.dtype)
+    return hue_hist, chroma_hist
+
+
+def _mix_log_probs(logits: torch.Tensor, probs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """log((1 - w) softmax(logits) + w probs), stable where w is 0."""
+    mixed = (1.0 - weight) * logits.softmax(dim=1) + weight * probs
+    return mixed.clamp_min(1e-8).log()
+
+
 class HistogramColorizer(nn.Module):
     """Fully convolutional hypercolumn network with 32-way hue and chroma heads (Larsson et al. 2016).
 
@@ -228,6 +304,8 @@ class HistogramColorizer(nn.Module):
         self.chroma_head = nn.Conv2d(cfg.hypercolumn_channels, cfg.bins, 1)
         self.register_buffer("hue_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=True), persistent=False)
         self.register_buffer("chroma_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=False), persistent=False)
+        self.hint_attention = (HintAttention(cfg.hypercolumn_channels, cfg.hint_attention_dim)
+                               if cfg.hint_attention_dim > 0 else None)
         self.train_with_hints = True  # False: training_loss simulates no hints (a hint-free ablation)
 
     def _build_scratch_trunk(self, cfg: HistogramConfig) -> tuple[list[int], int]:
@@ -258,6 +336,8 @@ class HistogramColorizer(nn.Module):
         self.encoder = EfficientNetLite()
         taps = self.encoder.tap_channels  # strides 2, 4, 8, 16, 32
         c = cfg.hint_branch_channels
+        if c == 0:  # hints reach the model only through the pooled input (and the hint attention)
+            return [cfg.in_channels] + taps, (taps[-1] if cfg.global_context else 0)
         self.hint_branch4 = nn.Sequential(ConvNormAct(cfg.in_channels, c, 3, norm="none", act=cfg.act),
                                           ConvNormAct(c, c, 3, dilation=2, norm="none", act=cfg.act))
         self.hint_branch8 = ConvNormAct(c, 2 * c, 3, stride=2, norm="none", act=cfg.act)
@@ -280,10 +360,12 @@ class HistogramColorizer(nn.Module):
     def _encoder_sources(self, x: torch.Tensor) -> list[torch.Tensor]:
         """(B, 4, H, W) padded input -> hypercolumn sources: pooled input, hint branch, encoder taps."""
         pooled = F.avg_pool2d(x, 4)  # (B, 4, H/4, W/4)
+        enc = self.encoder
+        if self.config.hint_branch_channels == 0:
+            return [pooled] + enc(gray_input(x[:, :1]))
         h4 = self.hint_branch4(pooled)
         h8 = self.hint_branch8(h4)
         injections = {LITE0_TAPS[1]: self.hint_inject4(h4), LITE0_TAPS[2]: self.hint_inject8(h8)}
-        enc = self.encoder
         feat = F.relu6(enc._bn0(enc._conv_stem(gray_input(x[:, :1]))))
         if self.config.hint_stem:
             feat = feat + self.hint_inject2(F.avg_pool2d(x, 2))
@@ -322,8 +404,10 @@ class HistogramColorizer(nn.Module):
                 sources.append(feat)
         global_feat = sources[-1].mean(dim=(-2, -1)) if self.config.global_context else None
         h = self.head(self.h_fc1(sources, global_feat, cell))
-        h = crop_to(h, out_size)  # (B, C_h, H/4, W/4)
-        return h, self.hue_head(h), self.chroma_head(h)
+        hue, chroma = self.hue_head(h), self.chroma_head(h)
+        if self.hint_attention is not None:
+            hue, chroma = self.hint_attention(h, x[:, 1:4], hue, chroma, self.hue_smooth, self.chroma_smooth)
+        return crop_to(h, out_size), crop_to(hue, out_size), crop_to(chroma, out_size)
 
     @staticmethod
     def make_input(L_norm: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:

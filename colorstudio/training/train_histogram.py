@@ -69,7 +69,8 @@ __all__ = [
 
 # The configuration chosen from the measurements in the model card: the ImageNet-trained encoder, a
 # 128-channel hypercolumn and one residual block at 1/4 resolution, GroupNorm in the new layers.
-DEFAULT_CONFIG = HistogramConfig(encoder="efficientnet_lite0", norm="group", hypercolumn_channels=128, head_blocks=1)
+DEFAULT_CONFIG = HistogramConfig(encoder="efficientnet_lite0", norm="group", hypercolumn_channels=128, head_blocks=1,
+                                 hint_branch_channels=0, hint_attention_dim=32, p_no_hints=0.3)
 # the trunk trained from scratch (the models before the encoder)
 SCRATCH_CONFIG = HistogramConfig(width=32, stage_blocks=(0, 1, 2, 3), norm="group", hypercolumn_channels=256)
 
@@ -269,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--head-blocks", type=int, default=DEFAULT_CONFIG.head_blocks,
                    help="residual blocks after the hypercolumn, at 1/4 resolution")
     p.add_argument("--hint-stem", action="store_true", help="also add the hints to the encoder's stem output")
+    p.add_argument("--hint-branch-channels", type=int, default=DEFAULT_CONFIG.hint_branch_channels,
+                   help="width of the hint branch injected into the encoder (0 = none)")
+    p.add_argument("--hint-attention-dim", type=int, default=DEFAULT_CONFIG.hint_attention_dim,
+                   help="query/key width of the hint attention that carries hints over their objects (0 = off)")
     p.add_argument("--p-no-hints", type=float, default=DEFAULT_CONFIG.p_no_hints,
                    help="share of training images without simulated hints")
     p.add_argument("--no-balance", action="store_true", help="train on the sources' own mix instead of equal shares")
@@ -313,7 +318,8 @@ def _config_from_args(args: argparse.Namespace) -> HistogramConfig:
     base = DEFAULT_CONFIG if args.encoder != "none" else SCRATCH_CONFIG
     return replace(base, encoder=args.encoder, encoder_lr_scale=args.encoder_lr_scale, norm=args.norm,
                    hypercolumn_channels=args.hypercolumn_channels, head_blocks=args.head_blocks, width=args.width,
-                   hint_stem=args.hint_stem, p_no_hints=args.p_no_hints)
+                   hint_stem=args.hint_stem, p_no_hints=args.p_no_hints,
+                   hint_branch_channels=args.hint_branch_channels, hint_attention_dim=args.hint_attention_dim)
 
 
 if __name__ == "__main__":
