@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_norm, pad_to_multiple, upsample_to
+from colorstudio.models.histogram import expected_ab_norm
 from colorstudio.models.registry import register_family
 
 __all__ = ["GANConfig", "UNetGenerator", "PatchDiscriminator", "CGANColorizer"]
@@ -46,11 +47,16 @@ class GANConfig:
     adv_weight: float = 1.0
     p_no_hints: float = 0.5
     histogram: dict[str, Any] | None = None  # a frozen histogram network's HistogramConfig dict, or None
+    # with a histogram network: the generator adds a correction to the network's expected a*b* (which
+    # already carries the hints over their objects) instead of drawing every colour itself
+    histogram_residual: bool = False
 
     def __post_init__(self) -> None:
         if self.levels < 1 or self.width < 1 or self.disc_layers < 1:
             raise ValueError(
                 f"levels, width and disc_layers must be positive, got {self.levels}, {self.width}, {self.disc_layers}")
+        if self.histogram_residual and not self.histogram:
+            raise ValueError("histogram_residual needs a histogram network")
         if self.histogram and self.levels < HISTOGRAM_LEVEL:
             raise ValueError(f"histogram features enter at 1/4 resolution: need levels >= {HISTOGRAM_LEVEL}")
 
@@ -83,6 +89,10 @@ class UNetGenerator(nn.Module):
         self.inject = ConvNormAct(extra_channels, c(HISTOGRAM_LEVEL), 1, norm=norm, act=act) if extra_channels else None
         self.dec = nn.ModuleList([ConvNormAct(c(k + 1) + c(k), c(k), 3, norm=norm, act=act) for k in range(cfg.levels)])
         self.head = nn.Conv2d(c(0), 2, 3, padding=1)
+        if cfg.histogram_residual:  # start as the histogram network's own colours
+            nn.init.zeros_(self.head.weight)
+            assert self.head.bias is not None
+            nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor, extra: torch.Tensor | None = None) -> torch.Tensor:
         x, size = pad_to_multiple(x, self.multiple)
@@ -150,10 +160,16 @@ class CGANColorizer(nn.Module):
         """(B, 1, H, W) normalized L (+ (B, 3, H, W) hint channels) -> (B, 2, H, W) normalized ab."""
         x = self.make_input(L_norm, hint)
         extra = None
-        if self.encoder is not None:
-            grid = (-(-x.shape[-2] // 4), -(-x.shape[-1] // 4))
-            extra = self.encoder.grid_features(x, grid)
-        return self.generator(x, extra)
+        if self.encoder is None:
+            return self.generator(x, extra)
+        grid = (-(-x.shape[-2] // 4), -(-x.shape[-1] // 4))
+        extra = self.encoder.grid_features(x, grid)
+        out = self.generator(x, extra)
+        if not self.config.histogram_residual:
+            return out
+        base = expected_ab_norm(*self.encoder.split_distributions(extra))
+        base = F.interpolate(base, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)
+        return (base + out).clamp(-1.0, 1.0)
 
     def _critic_without_grad(self, L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
         """The critic's logits with its parameters detached: gradients reach ``ab_norm`` only."""

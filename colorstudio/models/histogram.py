@@ -224,6 +224,7 @@ class HintAttention(nn.Module):
         self.key = nn.Conv2d(channels, dim, 1)
         self.sink = nn.Conv2d(channels, 1, 1)
         self.gate = nn.Conv2d(channels, 1, 1)
+        assert self.gate.bias is not None
         nn.init.constant_(self.gate.bias, 2.0)  # trust an attended hint from the start
         self.distance_scale = nn.Parameter(torch.tensor(math.log(math.expm1(16.0))))  # softplus -> 16
 
@@ -469,6 +470,11 @@ class FrozenHistogramNetwork(HistogramColorizer):
         cfg = self.config
         return cfg.hypercolumn_channels + 2 * cfg.bins + cfg.in_channels
 
+    def split_distributions(self, grid_features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The hue and chroma distributions inside a :meth:`grid_features` tensor."""
+        start, k = self.config.hypercolumn_channels, self.config.bins
+        return grid_features[:, start:start + k], grid_features[:, start + k:start + 2 * k]
+
     def grid_features(self, x: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         """(B, in, H, W) input -> (B, feature_channels, gh, gw): the hypercolumn, the hue and chroma
         distributions (resized to the grid when it is not 1/4 of the input) and the input's cell means
@@ -479,6 +485,20 @@ class FrozenHistogramNetwork(HistogramColorizer):
             if tuple(feats.shape[-2:]) != tuple(grid):
                 feats = F.interpolate(feats, size=grid, mode="bilinear", align_corners=False, antialias=True)
             return torch.cat([feats, F.adaptive_avg_pool2d(x, grid)], dim=1)
+
+
+def expected_ab_norm(hue_probs: torch.Tensor, chroma_probs: torch.Tensor) -> torch.Tensor:
+    """E[C] * E[exp(i hue)] of (B, K, h, w) distributions as normalized a*b* (B, 2, h, w): the torch,
+    differentiable twin of the ``mean`` decoding (hue and chroma taken as independent)."""
+    from colorstudio.color import AB_SCALE
+
+    hue_q, chroma_q = _quantizers()
+    angles = torch.tensor(hue_q.centres, dtype=hue_probs.dtype, device=hue_probs.device) * (2 * math.pi)
+    centres = torch.tensor(chroma_q.centres, dtype=chroma_probs.dtype, device=chroma_probs.device)
+    mean_c = torch.einsum("bkhw,k->bhw", chroma_probs, centres) / AB_SCALE
+    cos = torch.einsum("bkhw,k->bhw", hue_probs, angles.cos())
+    sin = torch.einsum("bkhw,k->bhw", hue_probs, angles.sin())
+    return torch.stack([mean_c * cos, mean_c * sin], dim=1)
 
 
 def build_histogram_model(config: dict[str, Any] | HistogramConfig | None = None) -> HistogramColorizer:

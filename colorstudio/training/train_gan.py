@@ -194,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="build the generator on this trained histogram model (default: the installed one)")
     p.add_argument("--from-scratch", action="store_true", help="no histogram network: train the whole generator")
     p.add_argument("--init", metavar="MODEL", default=None, help="start a new run from this installed cGAN's weights")
+    p.add_argument("--histogram-residual", action="store_true",
+                   help="the generator corrects the histogram network's expected colours instead of drawing its own")
     p.add_argument("--eval-hints", default="0,10", help="sweep hint counts, e.g. 0,10")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -201,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
         config, histogram_model = None, None if args.from_scratch else args.histogram_model
     else:
         histogram_model = None if args.from_scratch else args.histogram_model or default_histogram_model()
-        config = _config_for(histogram_model, GANConfig(width=args.width))
+        config = _config_for(histogram_model, GANConfig(width=args.width, histogram_residual=args.histogram_residual))
     if args.measure:
         measured = config or _new_run_config(histogram_model, args.init)[0]
         print(json.dumps(measure_cost(measured, args.crop, args.batch_size, threads=args.threads)))

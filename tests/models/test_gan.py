@@ -125,3 +125,20 @@ def test_config_rejects_what_cannot_be_built():
         GANConfig.from_dict({"width": 4, "depth": 3})
     with pytest.raises(ValueError, match="levels >= 2"):
         GANConfig(levels=1, histogram=TINY_HISTOGRAM.to_dict())
+
+
+def test_histogram_residual_starts_from_the_histogram_networks_expected_colours():
+    from colorstudio.models.histogram import expected_ab_norm
+
+    config = replace(TINY, histogram=TINY_HISTOGRAM.to_dict(), histogram_residual=True)
+    net = CGANColorizer(config).eval()
+    L = torch.rand(1, 1, 24, 20) * 2 - 1
+    with torch.no_grad():
+        hue, chroma = net.encoder.predict_distributions(L)
+        base = torch.nn.functional.interpolate(expected_ab_norm(hue, chroma), size=(24, 20), mode="bilinear")
+        torch.testing.assert_close(net(L), base.clamp(-1, 1))
+    loss, _ = net.train().training_loss(_batch())
+    loss.backward()
+    assert net.generator.head.weight.grad is not None and net.generator.head.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="histogram_residual"):
+        GANConfig(histogram_residual=True)
