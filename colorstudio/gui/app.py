@@ -48,12 +48,12 @@ def run(path: str | None = None) -> int:
     window = MainWindow()
     window.show()
     # Recovered sessions go to their own windows when a file was asked for, so that file opens here.
-    recovered = window.offer_recovery(use_this_window=path is None)
+    recovered = window.files.offer_recovery(use_this_window=path is None)
     if path is not None:
         if not Path(path).exists():
-            window.show_error("Cannot open the file", f"{path}: no such file")
+            window.feedback.show_error("Cannot open the file", f"{path}: no such file")
         else:
-            window.open_path(path)
-    elif not recovered and not window.recent_files() and FIRST_START_SAMPLE.exists():
-        window.open_path(FIRST_START_SAMPLE)  # something to try on the very first start
+            window.files.open_path(path)
+    elif not recovered and not window.files.recent_files() and FIRST_START_SAMPLE.exists():
+        window.files.open_path(FIRST_START_SAMPLE)  # something to try on the very first start
     return int(app.exec())

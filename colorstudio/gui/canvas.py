@@ -2,7 +2,7 @@
 
 Scene coordinates are source-image pixels, so a hint's (x, y, radius) is drawn and hit-tested as stored
 in the session. Preview images (long side ~512) are drawn stretched over the full source rectangle.
-The canvas never edits the session: it emits requests that the window turns into undo commands.
+The canvas never edits the session: it emits requests that the hints controller turns into undo commands.
 """
 
 from __future__ import annotations

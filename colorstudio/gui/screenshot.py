@@ -66,37 +66,37 @@ def take_screenshot(output: Path, image: Path = DEFAULT_IMAGE, model: str | None
                         state_dir=scratch, confirm_close=False)
     window.resize(*size)
     window.show()
-    window.open_path(image)
+    window.files.open_path(image)
     if not _pump(app, lambda: window.session.has_image, 60):
-        raise SystemExit(f"could not open {image}: {window.last_error}")
+        raise SystemExit(f"could not open {image}: {window.feedback.last_error}")
     session = window.session
-    window.set_model(model or _best_model(session))
+    window.jobs.set_model(model or _best_model(session))
     session.set_sample_count(4)
     scale = session.source_size[0] / 512.0
     for x, y, color in ASTRONAUT_HINTS:
-        window.add_hint(x * scale, y * scale, color)
+        window.hints.add_hint(x * scale, y * scale, color)
     window.canvas.select_hint(None)
     for color in ("#27367a", "#e3a58c", "#8d9cad", "#d8692c"):  # fills the picker's recent colours
         window.hints_panel.pick(color)
-    window.colorize()
+    window.jobs.colorize()
 
     def idle() -> bool:
-        lanes = (window.predict_lane, window.preview_lane)
+        lanes = (window.jobs.predict_lane, window.jobs.preview_lane)
         return not any(lane.busy for lane in lanes) and not session.samples_pending and session.preview_current
 
     if not _pump(app, idle, timeout_s):
-        raise SystemExit(f"colorization did not finish in {timeout_s} s: {window.last_error}")
-    if window.last_error:
-        raise SystemExit(f"error while colorizing: {window.last_error}")
+        raise SystemExit(f"colorization did not finish in {timeout_s} s: {window.feedback.last_error}")
+    if window.feedback.last_error:
+        raise SystemExit(f"error while colorizing: {window.feedback.last_error}")
     window.canvas.select_hint(6)
     hint = session.hints[6]
-    window._show_suggestions(hint.x, hint.y)
+    window.hints.show_suggestions(hint.x, hint.y)
     window.set_view_mode("split", 0.3)
     window.split_slider.blockSignals(True)
     window.split_slider.setValue(30)
     window.split_slider.blockSignals(False)
     _pump(app, lambda: False, 0.3)
-    window.open_picker(PICKER_POINT_512[0] * scale, PICKER_POINT_512[1] * scale)  # a hint being added
+    window.hints.open_picker(PICKER_POINT_512[0] * scale, PICKER_POINT_512[1] * scale)  # a hint being added
     _pump(app, lambda: False, 0.2)
     output.parent.mkdir(parents=True, exist_ok=True)
     if not window.grab().save(str(output)):

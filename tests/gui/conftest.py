@@ -73,10 +73,10 @@ def errors(monkeypatch):
     """Capture the error notices the window shows (title: text), instead of showing message boxes."""
     from PySide6.QtWidgets import QMessageBox
 
-    from colorstudio.gui.main_window import MainWindow
+    from colorstudio.gui.feedback import Feedback
 
     captured: list[str] = []
-    monkeypatch.setattr(MainWindow, "_present_error", lambda self, title, text: captured.append(f"{title}: {text}"),
+    monkeypatch.setattr(Feedback, "_present_error", lambda self, title, text: captured.append(f"{title}: {text}"),
                         raising=False)
     # A modal box would hang the test; none is expected, but one must fail it rather than block it.
     monkeypatch.setattr(QMessageBox, "critical",

@@ -9,8 +9,8 @@ def wait_idle(qtbot, window, timeout=15_000):
     s = window.session
 
     def idle():
-        lanes = (window.predict_lane, window.preview_lane, window.open_lane, window.reference_lane, window.export_lane)
-        return (not window._scheduled and not any(lane.busy for lane in lanes) and not s.samples_pending
+        jobs = window.jobs
+        return (not jobs._scheduled and not any(lane.busy for lane in jobs.lanes) and not s.samples_pending
                 and (s.current_sample is None or s.preview_current))
 
     qtbot.waitUntil(idle, timeout=timeout)
@@ -18,7 +18,7 @@ def wait_idle(qtbot, window, timeout=15_000):
 
 def open_image(qtbot, window, path):
     before = window.session.image
-    window.open_path(path)
+    window.files.open_path(path)
     qtbot.waitUntil(lambda: window.session.has_image and window.session.image is not before, timeout=10_000)
 
 

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.gui
 
 
 def open_export_dialog(qtbot, window) -> ExportDialog:
-    window.act_export.trigger()
+    window.acts.export.trigger()
     qtbot.waitUntil(lambda: window.findChild(ExportDialog) is not None and window.findChild(ExportDialog).isVisible(),
                     timeout=5_000)
     return window.findChild(ExportDialog)
@@ -44,8 +44,8 @@ def test_typed_tiff_extension_writes_a_tiff(qtbot, make_window, gray_path, tmp_p
     assert dialog.format_combo.currentData() == "tiff"  # the name chose the format
     assert dialog.path_edit.text() == str(target)  # and the name was left as typed
     click_export(qtbot, dialog)
-    qtbot.waitUntil(lambda: bool(window.last_export), timeout=15_000)
-    assert window.last_export == [target] and not (tmp_path / "export.png").exists()
+    qtbot.waitUntil(lambda: bool(window.export.last_export), timeout=15_000)
+    assert window.export.last_export == [target] and not (tmp_path / "export.png").exists()
     assert tifffile.imread(target).shape == (48, 64, 3)
 
 
@@ -56,7 +56,7 @@ def test_another_image_extension_is_refused_not_renamed(qtbot, make_window, gray
     type_file_name(qtbot, dialog, str(tmp_path / "export.jpg"))
     assert "PNG and TIFF" in dialog.message.text()
     click_export(qtbot, dialog)
-    assert dialog.isVisible() and not window.export_lane.busy
+    assert dialog.isVisible() and not window.jobs.export_lane.busy
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("tiff"))  # choosing a format renames
     assert dialog.path_edit.text() == str(tmp_path / "export.tiff")
     dialog.reject()
@@ -71,14 +71,14 @@ def test_export_folder_defaults_to_the_photo_and_is_remembered(qtbot, make_windo
     elsewhere.mkdir()
     type_file_name(qtbot, dialog, str(elsewhere / "first.png"))
     click_export(qtbot, dialog)
-    qtbot.waitUntil(lambda: bool(window.last_export), timeout=15_000)
+    qtbot.waitUntil(lambda: bool(window.export.last_export), timeout=15_000)
 
     again = open_export_dialog(qtbot, window)
     assert Path(again.path_edit.text()).parent == elsewhere
     again.reject()
     other = make_window()  # a later run reads the same settings
     open_and_colorize(qtbot, other, gray_path, n=1)
-    assert Path(other.make_export_dialog().path_edit.text()).parent == elsewhere
+    assert Path(other.export.make_export_dialog().path_edit.text()).parent == elsewhere
 
 
 def test_bundled_sample_exports_to_pictures_not_the_app_folder(qtbot, make_window):
@@ -88,7 +88,7 @@ def test_bundled_sample_exports_to_pictures_not_the_app_folder(qtbot, make_windo
         pytest.skip("the bundled sample photo is not shipped here")
     window = make_window()
     open_and_colorize(qtbot, window, FIRST_START_SAMPLE, n=1)
-    folder = Path(window.make_export_dialog().path_edit.text()).parent
+    folder = Path(window.export.make_export_dialog().path_edit.text()).parent
     assert folder != FIRST_START_SAMPLE.parent
     pictures = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.PicturesLocation)
     assert folder in (Path(pictures), Path.home())

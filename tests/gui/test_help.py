@@ -26,7 +26,7 @@ def test_shortcuts_dialog_lists_the_window_actions(qtbot, make_window):
     texts = [a.text() for a in help_menu.actions()]
     assert "&Keyboard Shortcuts" in texts and "&How To…" in texts and "&About ColorStudio" in texts
 
-    window.act_shortcuts.trigger()
+    window.acts.shortcuts.trigger()
     dialog = window.findChild(ShortcutsDialog)
     assert dialog is not None and dialog.isVisible()
     listed = dict(dialog.listed())
@@ -40,7 +40,7 @@ def test_shortcuts_dialog_lists_the_window_actions(qtbot, make_window):
     extra = QAction("Frobnicate", window)
     extra.setShortcut(QKeySequence("Ctrl+Alt+F"))
     window.addAction(extra)
-    window.act_shortcuts.trigger()
+    window.acts.shortcuts.trigger()
     qtbot.waitUntil(lambda: any(d.isVisible() for d in window.findChildren(ShortcutsDialog)), timeout=2_000)
     dialog = next(d for d in window.findChildren(ShortcutsDialog) if d.isVisible())
     assert dict(dialog.listed())["Frobnicate"] == "Ctrl+Alt+F"
@@ -49,7 +49,7 @@ def test_shortcuts_dialog_lists_the_window_actions(qtbot, make_window):
 
 def test_how_to_text(make_window):
     window = make_window()
-    window.act_how_to.trigger()
+    window.acts.how_to.trigger()
     dialog = window.findChild(HowToDialog)
     assert dialog.isVisible()
     text = dialog.text.toPlainText()

@@ -57,11 +57,11 @@ def test_escape_cancels_without_a_hint(qtbot, make_window, gray_path):
     s, picker = window.session, window.hint_picker
     click_photo(qtbot, window, 30, 20)
     assert picker.isVisible()
-    window.colorize()  # work running: Esc is also the window's Cancel shortcut, which must not fire
-    assert window.predict_lane.busy
+    window.jobs.colorize()  # work running: Esc is also the window's Cancel shortcut, which must not fire
+    assert window.jobs.predict_lane.busy
     qtbot.keyClick(picker.focusWidget(), Qt.Key.Key_Escape)
     assert not picker.isVisible() and s.hints == ()
-    assert window.predict_lane.busy  # the picker took the Escape
+    assert window.jobs.predict_lane.busy  # the picker took the Escape
     wait_idle(qtbot, window)
     # Tab reaches the gamut chart; Escape from there cancels too.
     click_photo(qtbot, window, 30, 20)
@@ -110,7 +110,7 @@ def test_clicking_a_hint_recolours_it_through_the_picker(qtbot, make_window, gra
     window = make_window()
     open_and_colorize(qtbot, window, gray_path, n=1)
     s, picker = window.session, window.hint_picker
-    window.add_hint(20, 15, "#808080")
+    window.hints.add_hint(20, 15, "#808080")
     wait_idle(qtbot, window)
     click_photo(qtbot, window, 20, 15)
     assert picker.isVisible() and len(s.hints) == 1 and "Hint 1" in picker.title.text()
@@ -130,8 +130,8 @@ def test_clicking_a_hint_recolours_it_through_the_picker(qtbot, make_window, gra
 def test_a_model_without_distributions_suggests_the_result_colours_around_the_point(qtbot, make_window, gray_path):
     window = make_window()
     open_image(qtbot, window, gray_path)
-    window.set_model("propagation")
-    window.add_hint(32, 24, "#2050d0")
+    window.jobs.set_model("propagation")
+    window.hints.add_hint(32, 24, "#2050d0")
     wait_idle(qtbot, window)
     click_photo(qtbot, window, 36, 26)
     colors = window.hint_picker.suggestion_colors()

@@ -26,8 +26,9 @@ def test_open_colorize_and_pick_a_sample(qtbot, make_window, gray_path):
     assert gallery.count() == 3
     assert [gallery.item(i).text() for i in range(3)] == ["seed 0", "seed 1", "seed 2"]
     assert s.result is not None and s.result.rgb.shape == (48, 64, 3)
-    assert window.work_label.text() == "work: 32 × 24"
-    assert "CPU" in window.device_label.text() and "ms" in window.time_label.text() or "s" in window.time_label.text()
+    assert window.jobs.work_label.text() == "work: 32 × 24"
+    timings = window.feedback.time_label.text()
+    assert "CPU" in window.device_label.text() and "ms" in timings or "s" in timings
     first = s.result.rgb.copy()
 
     rect = gallery.visualItemRect(gallery.item(2))
@@ -97,7 +98,7 @@ def test_hints_with_the_mouse_and_undo_redo(qtbot, make_window, gray_path):
     qtbot.mouseClick(viewport, Qt.MouseButton.LeftButton, pos=viewport_point(window, 10, 10))
     qtbot.mouseClick(window.hint_picker.visible_suggestions()[0], Qt.MouseButton.LeftButton)
     assert len(s.hints) == 1 and window.canvas.selected_hint == 0
-    window.act_delete.trigger()
+    window.acts.delete.trigger()
     assert s.hints == ()
     for _ in range(4):
         window.undo_stack.undo()
@@ -108,12 +109,12 @@ def test_hints_with_the_mouse_and_undo_redo(qtbot, make_window, gray_path):
 def test_hints_file_round_trip(qtbot, make_window, gray_path, tmp_path):
     window = make_window()
     open_and_colorize(qtbot, window, gray_path, n=1)
-    window.add_hint(5, 6)
-    window.add_hint(30, 20)
+    window.hints.add_hint(5, 6)
+    window.hints.add_hint(30, 20)
     path = window.session.save_hints(tmp_path / "photo.hints.json")
-    window.clear_hints()
+    window.hints.clear_hints()
     assert window.session.hints == ()
-    window.load_hints(path)
+    window.hints.load_hints(path)
     assert [(h.x, h.y) for h in window.session.hints] == [(5.0, 6.0), (30.0, 20.0)]
     window.undo_stack.undo()
     assert window.session.hints == ()
@@ -138,7 +139,7 @@ def test_hue_dial_and_reference(qtbot, make_window, gray_path, reference_path):
     wait_idle(qtbot, window)
 
     hued = s.result.rgb.copy()
-    window.load_reference(reference_path)
+    window.adjust.load_reference(reference_path)
     qtbot.waitUntil(lambda: s.reference_image is not None, timeout=10_000)
     wait_idle(qtbot, window)
     assert not panel.ref_thumb.pixmap().isNull()
@@ -155,7 +156,7 @@ def test_hue_dial_and_reference(qtbot, make_window, gray_path, reference_path):
     np.testing.assert_allclose(s.result.rgb, hued, atol=1e-6)
 
     # Uncertainty overlay toggles on the canvas.
-    window.act_uncertainty.trigger()
+    window.acts.uncertainty.trigger()
     assert window.canvas.overlay.isVisible()
     window.uncertainty_panel.opacity.setValue(30)
     assert abs(window.canvas.overlay.opacity() - 0.3) < 1e-6
@@ -164,24 +165,24 @@ def test_hue_dial_and_reference(qtbot, make_window, gray_path, reference_path):
 def test_session_save_and_reopen_identical(qtbot, make_window, gray_path, tmp_path):
     window = make_window()
     open_and_colorize(qtbot, window, gray_path, n=2)
-    window.add_hint(12, 9)
-    window.choose_sample(1)
+    window.hints.add_hint(12, 9)
+    window.jobs.choose_sample(1)
     window.adjust_panel.hue_strength.setValue(60)
     window.adjust_panel.dial.setValue(200)
     wait_idle(qtbot, window)
     path = tmp_path / "photo.colorstudio.json"
-    assert window._save_to(path)
+    assert window.files._save_to(path)
     assert not window.windowTitle().startswith("*")
     expected = window.session.result.rgb.copy()
 
     other = make_window()
-    other.open_path(path)
+    other.files.open_path(path)
     qtbot.waitUntil(lambda: other.session.has_image and other.session.chosen == 1, timeout=10_000)
     wait_idle(qtbot, other)
     assert other.session.hints == window.session.hints
     assert other.session.hue_bias == window.session.hue_bias
     np.testing.assert_array_equal(other.session.result.rgb, expected)
-    assert other.recent_files()[0] == str(path.resolve())
+    assert other.files.recent_files()[0] == str(path.resolve())
 
 
 def test_export_16bit_tiff(qtbot, make_window, gray_path, tmp_path):
@@ -199,11 +200,11 @@ def test_export_16bit_tiff(qtbot, make_window, gray_path, tmp_path):
     assert "source" in dialog.message.text() and dialog.result() == 0  # refused
 
     target = tmp_path / "result.tiff"
-    window.export_to(target, ExportSettings(fmt="tiff", bit_depth=16, all_samples=True, uncertainty=True))
-    qtbot.waitUntil(lambda: bool(window.last_export), timeout=15_000)
+    window.export.export_to(target, ExportSettings(fmt="tiff", bit_depth=16, all_samples=True, uncertainty=True))
+    qtbot.waitUntil(lambda: bool(window.export.last_export), timeout=15_000)
     pixels = tifffile.imread(target)
     assert pixels.dtype == np.uint16 and pixels.shape == (48, 64, 3)
-    assert sorted(p.name for p in window.last_export) == [
+    assert sorted(p.name for p in window.export.last_export) == [
         "result.tiff", "result.uncertainty.png", "result_s0.tiff", "result_s1.tiff"]
 
 
@@ -211,49 +212,49 @@ def test_corrupt_files_show_clear_errors(qtbot, make_window, tmp_path, errors):
     window = make_window()
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\n this is not really a png")
-    window.open_path(bad)
+    window.files.open_path(bad)
     qtbot.waitUntil(lambda: bool(errors), timeout=10_000)
     assert "broken.png" in errors[0] and "Traceback" not in errors[0]
     assert not window.session.has_image
 
     session_file = tmp_path / "broken.colorstudio.json"
     session_file.write_text("{ nope")
-    window.open_path(session_file)
+    window.files.open_path(session_file)
     assert "invalid JSON" in errors[-1]
 
-    window.open_path(tmp_path / "missing.jpg")
+    window.files.open_path(tmp_path / "missing.jpg")
     qtbot.waitUntil(lambda: len(errors) == 3, timeout=10_000)
     assert "missing.jpg" in errors[-1]
 
 
 def test_window_stays_responsive_while_colorizing(qtbot, make_window, gray_path):
     window = make_window(delay_s=1.0)
-    window.open_path(gray_path)
+    window.files.open_path(gray_path)
     qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
     window.samples_panel.count_spin.setValue(2)
     ticks = []
     timer = QTimer()
-    timer.timeout.connect(lambda: ticks.append(window.predict_lane.busy))
+    timer.timeout.connect(lambda: ticks.append(window.jobs.predict_lane.busy))
     timer.start(20)
-    window.colorize()
-    assert window.predict_lane.busy and window.samples_panel.cancel_button.isEnabled()
+    window.jobs.colorize()
+    assert window.jobs.predict_lane.busy and window.samples_panel.cancel_button.isEnabled()
     qtbot.waitUntil(lambda: window.session.slots[0].sample is not None, timeout=10_000)
     assert sum(ticks) >= 10  # the event loop kept turning while the worker ran
     assert window.samples_panel.progress.value() > 0
     qtbot.mouseClick(window.samples_panel.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not window.predict_lane.busy, timeout=5_000)
+    qtbot.waitUntil(lambda: not window.jobs.predict_lane.busy, timeout=5_000)
     timer.stop()
     assert len(window.session.slots) == 1  # cancelled before the second sample, whose slot is dropped
 
 
 def test_newer_colorize_supersedes_older(qtbot, make_window, gray_path):
     window = make_window(delay_s=0.3)
-    window.open_path(gray_path)
+    window.files.open_path(gray_path)
     qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
     window.samples_panel.count_spin.setValue(1)
-    window.colorize()
+    window.jobs.colorize()
     window.samples_panel.seed_spin.setValue(42)
-    window.colorize()
+    window.jobs.colorize()
     wait_idle(qtbot, window)
     assert [slot.seed for slot in window.session.slots] == [42]
     assert window.session.result.seed == 42
@@ -262,29 +263,29 @@ def test_newer_colorize_supersedes_older(qtbot, make_window, gray_path):
 def test_autosave_and_recovery(qtbot, make_window, gray_path, monkeypatch):
     window = make_window(autosave_interval_ms=50)
     open_and_colorize(qtbot, window, gray_path, n=1)
-    window.add_hint(8, 8)
+    window.hints.add_hint(8, 8)
 
     def autosaved_with_hint():
-        path = window.autosaver.path
+        path = window.files.autosaver.path
         return path.exists() and len(json.loads(path.read_text())["hints"]) == 1
 
     qtbot.waitUntil(autosaved_with_hint, timeout=5_000)
 
     # While the first window lives, another instance must not offer its autosave.
     monkeypatch.setattr(QMessageBox, "question", staticmethod(lambda *a, **k: QMessageBox.StandardButton.Yes))
-    assert make_window().offer_recovery() == 0
+    assert make_window().files.offer_recovery() == 0
     # The first window "crashes": its process is gone, so its lock is stale (a dead pid in the lock file).
-    orphan = window.autosaver.path
-    window.autosaver._lock.unlock()
+    orphan = window.files.autosaver.path
+    window.files.autosaver._lock.unlock()
     orphan.with_name(orphan.name.replace(".colorstudio.json", ".lock")).write_text("999999999\ncolorstudio\n\n")
     second = make_window()
-    assert second.offer_recovery() == 1
+    assert second.files.offer_recovery() == 1
     qtbot.waitUntil(lambda: second.session.has_image and len(second.session.hints) == 1, timeout=10_000)
     wait_idle(qtbot, second)
     assert not orphan.exists()  # recovered: the orphan is gone, the work lives in second's own autosave
-    assert second.autosaver.path.exists() and second.session.dirty and second.session.path is None
+    assert second.files.autosaver.path.exists() and second.session.dirty and second.session.path is None
     second.close()
-    assert not second.autosaver.path.exists()  # a clean exit leaves nothing to recover
+    assert not second.files.autosaver.path.exists()  # a clean exit leaves nothing to recover
 
 
 def test_view_zoom_and_drop(qtbot, make_window, gray_path):
@@ -295,16 +296,16 @@ def test_view_zoom_and_drop(qtbot, make_window, gray_path):
     drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
     window.canvas.dropEvent(drop)  # offscreen Qt delivers no synthetic drops without a drag in progress
     qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
-    assert Path(window.recent_files()[0]) == Path(event_path).resolve()
-    window.act_actual.trigger()
+    assert Path(window.files.recent_files()[0]) == Path(event_path).resolve()
+    window.acts.actual.trigger()
     assert window.canvas.current_scale() == 1.0 and window.zoom_label.text() == "100%"
-    window.act_zoom_in.trigger()
+    window.acts.zoom_in.trigger()
     assert window.canvas.current_scale() > 1.0
-    window.act_fit.trigger()
+    window.acts.fit.trigger()
     assert window.canvas.current_scale() > 5  # 64x48 fills the canvas
     window.split_slider.setValue(30)
     assert window.canvas.compare.mode == "split" and abs(window.canvas.compare.split - 0.3) < 1e-9
-    window.act_view_gray.trigger()
+    window.acts.view_gray.trigger()
     assert window.canvas.compare.mode == "gray"
 
 
@@ -325,11 +326,11 @@ def test_propagation_baseline_colorizes_after_a_first_hint(qtbot, make_window, g
     from colorstudio.color import rgb_to_lab
 
     window = make_window()
-    window.open_path(gray_path)
+    window.files.open_path(gray_path)
     qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
     from colorstudio.gui.hint_picker import hex_to_ab
 
-    window.set_model("propagation")
+    window.jobs.set_model("propagation")
     qtbot.mouseClick(window.canvas.viewport(), Qt.MouseButton.LeftButton, pos=viewport_point(window, 32, 24))
     chart = window.hint_picker.gamut  # nothing predicted yet: no suggestions, the gamut chart is there
     assert window.hint_picker.suggestion_colors() == [] and chart.isVisible()
@@ -344,7 +345,7 @@ def test_propagation_baseline_colorizes_after_a_first_hint(qtbot, make_window, g
 
 def test_pan_with_middle_button(qtbot, make_window, gray_path):
     window = make_window()
-    window.open_path(gray_path)
+    window.files.open_path(gray_path)
     qtbot.waitUntil(lambda: window.session.has_image, timeout=10_000)
     window.canvas.actual_size()
     window.canvas.zoom_by(25.0)  # 64 px -> 1600 screen px: wider than the viewport
@@ -371,7 +372,7 @@ def test_single_sample_model_disables_n_with_a_reason(qtbot, make_window, gray_p
     open_and_colorize(qtbot, window, gray_path, n=1)
     assert len(window.session.slots) == 1
     assert panel.gallery.item(0).text() == window.session.model  # no meaningless seed label
-    assert not window.act_more.isEnabled()
+    assert not window.acts.more.isEnabled()
 
 
 def test_sampling_model_enables_n(qtbot, make_window):
@@ -413,7 +414,7 @@ def test_uncertainty_overlay_is_stretched_with_a_legend(qtbot, make_window, gray
     window = make_window()
     open_and_colorize(qtbot, window, gray_path, n=1)
     panel = window.uncertainty_panel
-    window.act_uncertainty.trigger()
+    window.acts.uncertainty.trigger()
     assert window.canvas.overlay.isVisible()
     assert "confident" in panel.legend_low.text() and "unsure" in panel.legend_high.text()
     u = window.session.result.uncertainty
@@ -456,12 +457,12 @@ def test_autosaves_are_per_instance_and_each_orphan_is_offered(qtbot, make_windo
     from colorstudio.gui.autosave import orphaned_autosaves
 
     first, second = make_window(autosave_interval_ms=20), make_window(autosave_interval_ms=20)
-    assert first.autosaver.path != second.autosaver.path
+    assert first.files.autosaver.path != second.files.autosaver.path
     for window in (first, second):
         open_and_colorize(qtbot, window, gray_path, n=1)
-        window.add_hint(8, 8)
-    qtbot.waitUntil(lambda: first.autosaver.path.exists() and second.autosaver.path.exists(), timeout=5_000)
-    state = first.autosaver.state_dir
+        window.hints.add_hint(8, 8)
+    qtbot.waitUntil(lambda: first.files.autosaver.path.exists() and second.files.autosaver.path.exists(), timeout=5_000)
+    state = first.files.autosaver.state_dir
     assert orphaned_autosaves(state) == []  # both owners are alive
 
     # Two orphans of crashed runs (no live lock) and one legacy shared autosave.
@@ -480,7 +481,7 @@ def test_autosaves_are_per_instance_and_each_orphan_is_offered(qtbot, make_windo
 
     monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
     third = make_window()
-    assert third.offer_recovery() == 2
+    assert third.files.offer_recovery() == 2
     assert len(asked) == 3 and all("photo.png" in text for text in asked)
     assert len(third.extra_windows) == 1  # the first recovery went into this window, the next into a new one
     recovered = [third, third.extra_windows[0]]
@@ -490,7 +491,7 @@ def test_autosaves_are_per_instance_and_each_orphan_is_offered(qtbot, make_windo
         wait_idle(qtbot, window)
         assert window.session.path is None and window.session.dirty  # Save asks where; never the state folder
     assert not any(p.exists() for p in orphans)  # recovered or declined: all removed
-    assert first.autosaver.path.exists() and second.autosaver.path.exists()  # live instances untouched
+    assert first.files.autosaver.path.exists() and second.files.autosaver.path.exists()  # live instances untouched
 
 
 def test_about_shows_version_models_and_device(qtbot, make_window, monkeypatch):
@@ -500,10 +501,10 @@ def test_about_shows_version_models_and_device(qtbot, make_window, monkeypatch):
     shown: list[str] = []
     monkeypatch.setattr(QMessageBox, "about", staticmethod(lambda parent, title, text: shown.append(text)))
     window = make_window()
-    window.act_about.trigger()
+    window.acts.about.trigger()
     assert len(shown) == 1
     text = shown[0]
-    assert f"ColorStudio {__version__}" in text and window._device_text() in text
+    assert f"ColorStudio {__version__}" in text and window.device_text() in text
     available = [c.name for c in window.session.model_choices if c.available]
     assert available and all(f"<b>{name}</b>" in text for name in available)
     assert all(str(folder) in text for folder in models_dirs())

@@ -21,24 +21,24 @@ def test_the_gallery_follows_the_model(qtbot, make_window, gray_path):
     window = make_window()  # the fake model samples
     open_image(qtbot, window, gray_path)
     s = window.session
-    window.set_model("propagation")  # a single-sample model
+    window.jobs.set_model("propagation")  # a single-sample model
     window.session.set_sample_count(4)
-    window.add_hint(32, 24, "#2050d0")
+    window.hints.add_hint(32, 24, "#2050d0")
     wait_idle(qtbot, window)
     assert len(s.slots) == 1
 
     # Switching to a sampler with N = 4 draws four samples, not the one slot the other model had.
-    window.set_model("fake-for-tests")
+    window.jobs.set_model("fake-for-tests")
     wait_idle(qtbot, window)
     assert [slot.seed for slot in s.slots] == [0, 1, 2, 3]
     assert gallery_texts(window) == ["seed 0", "seed 1", "seed 2", "seed 3"]
-    assert window.make_export_dialog().all_samples.isEnabled()
+    assert window.export.make_export_dialog().all_samples.isEnabled()
 
     # Back to the single-sample model: one result, not four identical copies, and no "all 4 samples".
-    window.set_model("propagation")
+    window.jobs.set_model("propagation")
     wait_idle(qtbot, window)
     assert len(s.slots) == 1 and gallery_texts(window) == ["propagation"]
-    dialog = window.make_export_dialog()
+    dialog = window.export.make_export_dialog()
     assert not dialog.all_samples.isEnabled() and "4" not in dialog.all_samples.text()
 
 
@@ -77,7 +77,7 @@ def test_compare_two_samples_side_by_side(qtbot, make_window, gray_path):
     button = window.samples_panel.compare_button
     assert button.isEnabled()
     qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
-    dialog = window.compare_dialog
+    dialog = window.jobs.compare_dialog
     assert dialog is not None and dialog.isVisible() and not dialog.isModal()
     assert dialog.shown_indices() == (0, 1)
     left, right = (pane.pixmap().toImage() for pane in dialog.panes)

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.gui
 
 
 def _load_reference(qtbot, window, path) -> None:
-    window.load_reference(path)
+    window.adjust.load_reference(path)
     qtbot.waitUntil(lambda: window.session.reference_image is not None, timeout=10_000)
     wait_idle(qtbot, window)
 
@@ -24,17 +24,17 @@ def test_opening_a_photo_starts_clean(qtbot, make_window, gray_path, reference_p
     open_and_colorize(qtbot, window, gray_path, n=2)
     s = window.session
     _load_reference(qtbot, window, reference_path)
-    window.add_hint(10, 10)
-    window._show_suggestions(10, 10)
+    window.hints.add_hint(10, 10)
+    window.hints.show_suggestions(10, 10)
     wait_idle(qtbot, window)
-    assert window.hints_panel.suggested.colors() and "reference" in window.time_label.text()
+    assert window.hints_panel.suggested.colors() and "reference" in window.feedback.time_label.text()
 
     open_image(qtbot, window, write_gray_image(tmp_path / "second.png", seed=3))
     assert s.reference.path is None and s.reference_image is None
     assert s.hints == () and s.slots == [] and s.result is None
     assert window.adjust_panel.ref_thumb.text() == "No reference"
     assert window.hints_panel.suggested.colors() == []
-    assert all(word not in window.time_label.text() for word in ("colorize", "preview", "reference"))
+    assert all(word not in window.feedback.time_label.text() for word in ("colorize", "preview", "reference"))
     assert window.samples_panel.gallery.count() == 0
     assert errors == []
 
@@ -47,8 +47,8 @@ def test_a_model_without_histograms_takes_a_carried_reference_without_errors(
     s = window.session
     _load_reference(qtbot, window, reference_path)
     assert s.reference.method == "energy"
-    window.set_model("propagation")  # no histograms: no energy transfer
-    window.add_hint(32, 24, "#2050d0")
+    window.jobs.set_model("propagation")  # no histograms: no energy transfer
+    window.hints.add_hint(32, 24, "#2050d0")
     wait_idle(qtbot, window)
     assert s.result is not None and s.preview_current  # the canvas shows a colour result
     assert errors == []
@@ -70,37 +70,37 @@ def test_an_error_is_shown_once_and_not_modally(qtbot, make_window, gray_path, m
     for row in (1, 2, 0):
         rect = gallery.visualItemRect(gallery.item(row))
         qtbot.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-        qtbot.waitUntil(lambda: not window.preview_lane.busy and not window._scheduled, timeout=5_000)
+        qtbot.waitUntil(lambda: not window.jobs.preview_lane.busy and not window.jobs._scheduled, timeout=5_000)
         assert QApplication.activeModalWidget() is None  # nothing blocks the next click
     assert window.session.chosen == 0  # every click went through
-    notices = window.error_notices
+    notices = window.feedback.error_notices
     assert len(notices) == 1 and "the preview broke" in notices[0]
-    assert window.error_box.isVisible() and not window.error_box.isModal()
+    assert window.feedback.error_box.isVisible() and not window.feedback.error_box.isModal()
 
 
 def test_cancel_leaves_no_computing_placeholders(qtbot, make_window, gray_path):
     window = make_window(delay_s=0.6)
     open_image(qtbot, window, gray_path)
     window.samples_panel.count_spin.setValue(3)
-    window.colorize()
+    window.jobs.colorize()
     qtbot.waitUntil(lambda: window.session.slots[0].sample is not None, timeout=10_000)
     qtbot.mouseClick(window.samples_panel.cancel_button, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(lambda: not window.predict_lane.busy, timeout=5_000)
+    qtbot.waitUntil(lambda: not window.jobs.predict_lane.busy, timeout=5_000)
     gallery = window.samples_panel.gallery
     texts = [gallery.item(i).text() for i in range(gallery.count())]
     assert texts and not any("computing" in t or "updating" in t for t in texts), texts
     assert len(window.session.slots) == gallery.count()
     assert all(slot.sample is not None for slot in window.session.slots)
     wait_idle(qtbot, window)
-    assert window.act_export.isEnabled()
+    assert window.acts.export.isEnabled()
 
 
 def test_progress_text_fits_on_one_line(qtbot, make_window):
     window = make_window()
     message = "compositing a-rather-long-photo-name-from-the-scanner-0001-color.tiff at full resolution"
-    window._busy_any(True)
-    window._progress(0.42, message)
-    for bar in (window.status_progress, window.samples_panel.progress):
+    window.jobs._busy_any(True)
+    window.jobs._progress(0.42, message)
+    for bar in (window.jobs.status_progress, window.samples_panel.progress):
         text = bar.text()
         assert "\n" not in text and "42%" in text
         assert bar.fontMetrics().horizontalAdvance(text) <= bar.contentsRect().width()
