@@ -214,7 +214,8 @@ class HintAttention(nn.Module):
     of the image's short side, plus the log of the cell's hinted fraction) and a per-cell "no hint" sink.
     The attention-weighted hint histograms are mixed into the network's own distributions with weight
     ``(1 - sink share) * gate``, so with no hints the output is exactly the network's, and a hint decides
-    the colour of every cell whose features match it. Returns log-probabilities, which are valid logits.
+    the colour of every cell whose features match it. Finally each hinted cell takes the hint's own bins.
+    Returns log-probabilities, which are valid logits.
     """
 
     def __init__(self, channels: int, dim: int) -> None:
@@ -255,8 +256,16 @@ class HintAttention(nn.Module):
         hinted = 1.0 - attn[..., 0]  # (B, N)
         weights = attn[..., 1:] / hinted.clamp_min(1e-6)[..., None]
         mix = (hinted * torch.sigmoid(self.gate(h).flatten(1))).view(b, 1, gh, gw)
-        return (_mix_log_probs(hue_logits, (weights @ key_hue).transpose(1, 2).view(b, -1, gh, gw), mix),
-                _mix_log_probs(chroma_logits, (weights @ key_chroma).transpose(1, 2).view(b, -1, gh, gw), mix))
+        hue = _mix(hue_logits.softmax(dim=1), (weights @ key_hue).transpose(1, 2).view(b, -1, gh, gw), mix)
+        chroma = _mix(chroma_logits.softmax(dim=1), (weights @ key_chroma).transpose(1, 2).view(b, -1, gh, gw), mix)
+        # A hinted cell is the user's colour (PixColor clamps hinted cells too): one bin each, so the
+        # cell under a hint is certain whatever the network thought of it.
+        own_hue, own_chroma = _ab_histograms(ab_sum.flatten(2) / frac.clamp_min(1e-6)[:, None],
+                                             torch.eye(hue.shape[1], device=h.device), torch.eye(chroma.shape[1], device=h.device))
+        covered = (frac > 0).to(h.dtype).view(b, 1, gh, gw)
+        hue = _mix(hue, own_hue.transpose(1, 2).view(b, -1, gh, gw), covered)
+        chroma = _mix(chroma, own_chroma.transpose(1, 2).view(b, -1, gh, gw), covered)
+        return hue.clamp_min(1e-8).log(), chroma.clamp_min(1e-8).log()
 
 
 def _ab_histograms(ab_norm: torch.Tensor, hue_smooth: torch.Tensor, chroma_smooth: torch.Tensor
@@ -273,10 +282,9 @@ def _ab_histograms(ab_norm: torch.Tensor, hue_smooth: torch.Tensor, chroma_smoot
     return hue_hist, chroma_hist
 
 
-def _mix_log_probs(logits: torch.Tensor, probs: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """log((1 - w) softmax(logits) + w probs), stable where w is 0."""
-    mixed = (1.0 - weight) * logits.softmax(dim=1) + weight * probs
-    return mixed.clamp_min(1e-8).log()
+def _mix(probs: torch.Tensor, other: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """(1 - w) probs + w other: distributions over dim 1, w (B, 1, h, w) in [0, 1]."""
+    return (1.0 - weight) * probs + weight * other
 
 
 class HistogramColorizer(nn.Module):
