@@ -260,8 +260,12 @@ class HintAttention(nn.Module):
         chroma = _mix(chroma_logits.softmax(dim=1), (weights @ key_chroma).transpose(1, 2).view(b, -1, gh, gw), mix)
         # A hinted cell is the user's colour (PixColor clamps hinted cells too): one bin each, so the
         # cell under a hint is certain whatever the network thought of it.
+        # (While training, smoothed like the targets: a one-hot cell would cost log(1e-8) on every
+        # neighbouring bin of the target.)
+        exact = torch.eye(hue.shape[1], device=h.device)
         own_hue, own_chroma = _ab_histograms(ab_sum.flatten(2) / frac.clamp_min(1e-6)[:, None],
-                                             torch.eye(hue.shape[1], device=h.device), torch.eye(chroma.shape[1], device=h.device))
+                                             hue_smooth if self.training else exact,
+                                             chroma_smooth if self.training else exact)
         covered = (frac > 0).to(h.dtype).view(b, 1, gh, gw)
         hue = _mix(hue, own_hue.transpose(1, 2).view(b, -1, gh, gw), covered)
         chroma = _mix(chroma, own_chroma.transpose(1, 2).view(b, -1, gh, gw), covered)

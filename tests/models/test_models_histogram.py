@@ -257,8 +257,7 @@ def test_hint_attention_learns_to_spread_a_hint():
         loss.backward()
         opt.step()
     test = batch()
-    net.eval()
-    with torch.no_grad():
+    with torch.no_grad():  # training mode: the loss of the training distributions
         hinted, _ = net.training_loss(test)
         unhinted, _ = net.training_loss({**test, "hint": torch.zeros_like(test["hint"])})
     assert float(hinted) < 0.5 * float(unhinted)
