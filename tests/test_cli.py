@@ -181,7 +181,7 @@ def test_train_runs_resumes_and_exports_a_loadable_model(tmp_path, monkeypatch):
     import torch
     from skimage import data
 
-    from colorstudio.engine.pipeline import load_colorizer
+    from colorstudio.families import load_colorizer
 
     monkeypatch.setenv("COLORSTUDIO_CACHE", str(tmp_path / "cache"))
     photos = tmp_path / "photos"

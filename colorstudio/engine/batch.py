@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from colorstudio.engine.hints import load_hints
 from colorstudio.engine.pipeline import (
     Cancel,
     Colorizer,
@@ -19,8 +20,10 @@ from colorstudio.engine.pipeline import (
     Progress,
     colorize_source,
     sample_suffixes,
+    single_sample_message,
 )
 from colorstudio.errors import ColorStudioError
+from colorstudio.io import UNCERTAINTY_COLORMAP, load_image, luminance, save_image, save_uncertainty_map
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -195,7 +198,6 @@ def plan_batch(
     folders). Raises ColorStudioError for a missing input, hints file or reference, an output format
     its file name contradicts, a folder that cannot be created, and a write onto anything read.
     """
-    from colorstudio.engine.hints import load_hints
 
     inputs = expand_inputs(paths)
     several = len(inputs) > 1 or any(p.is_dir() for p in paths)
@@ -238,16 +240,13 @@ def colorize_files(
     """Colorize each input of ``plan`` with the one colorizer; returns the files written."""
     from dataclasses import replace
 
-    from colorstudio.engine.hints import load_hints
-    from colorstudio.io import UNCERTAINTY_COLORMAP, load_image, luminance, save_image, save_uncertainty_map
 
     request.validate()
     if request.samples != plan.samples or request.reference_path != plan.reference:
         raise ValueError("colorize_files: the request does not match the plan it was made for")
-    if request.samples > 1 and not colorizer.supports_samples:
-        raise ColorStudioError(f"--samples {request.samples}: model {colorizer.name!r} gives one colorization per "
-                               "image; use a sampling model (pixcolor, pic) for several samples")
-    if getattr(colorizer, "predicts_histograms", None) is False:  # None: not declared, checked per result below
+    if request.samples > 1 and not colorizer.capabilities.samples:
+        raise ColorStudioError(f"--samples {request.samples}: {single_sample_message(colorizer.name)}")
+    if not colorizer.capabilities.histograms:
         if plan.wants_uncertainty:
             first = next(f.uncertainty for f in plan.files if f.uncertainty is not None)
             raise ColorStudioError(f"model {colorizer.name!r} gives no uncertainty map; use the histogram model", first)

@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from colorstudio.engine.hints import rasterize_hints
+from colorstudio.engine.histogram_edit import reference_histograms, uncertainty_map
 from colorstudio.engine.limits import MAX_SEED
 from colorstudio.engine.pipeline import (
     Cancel,
@@ -33,10 +35,10 @@ from colorstudio.engine.pipeline import (
     check_cancel,
     composite_with_edits,
     fit_working_size,
-    load_colorizer,
     resize_lightness,
 )
 from colorstudio.errors import ColorStudioError
+from colorstudio.io import load_image, luminance, save_image, save_uncertainty_map
 
 __all__ = [
     "ColorizerCache",
@@ -186,7 +188,6 @@ class Edits:
             return None
         if image.histograms is not None:
             return image.histograms
-        from colorstudio.engine.histogram_edit import reference_histograms
 
         return reference_histograms(image.rgb)
 
@@ -218,7 +219,6 @@ def uncertainty_of(histograms: HistogramPrediction | None) -> np.ndarray | None:
     """(h, w) uncertainty in [0, 1] (entropy of hue x chroma), or None for models without histograms."""
     if histograms is None:
         return None
-    from colorstudio.engine.histogram_edit import uncertainty_map
 
     return np.asarray(uncertainty_map(histograms.hue, histograms.chroma), np.float32)
 
@@ -228,13 +228,11 @@ def uncertainty_of(histograms: HistogramPrediction | None) -> np.ndarray | None:
 
 
 class ColorizerCache:
-    """Loads each (model, device) once; thread-safe, so workers can load while the GUI keeps running.
+    """Loads each (model, device) once with ``loader`` (a catalog's, or a test's fake); thread-safe, so workers
+    can load while the GUI keeps running."""
 
-    ``loader`` defaults to :func:`colorstudio.engine.pipeline.load_colorizer`; tests inject a fake.
-    """
-
-    def __init__(self, loader: Callable[[str, torch.device], Colorizer] | None = None) -> None:
-        self._loader = loader or load_colorizer
+    def __init__(self, loader: Callable[[str, torch.device], Colorizer]) -> None:
+        self._loader = loader
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], Colorizer] = {}
 
@@ -277,8 +275,6 @@ class OpenImageJob:
             raise ColorStudioError("no such file", path)
 
     def run(self, path: Path, progress: Progress | None = None, cancel: Cancel | None = None) -> LoadedImage:
-        from colorstudio.io import load_image, luminance
-
         self.validate(path)
         _report(progress, 0.0, f"reading {Path(path).name}")
         source = load_image(Path(path))
@@ -301,7 +297,6 @@ class OpenReferenceJob:
     def run(self, path: Path, progress: Progress | None = None, cancel: Cancel | None = None) -> LoadedReference:
         import cv2
 
-        from colorstudio.io import load_image
 
         self.validate(path)
         source = load_image(Path(path))
@@ -309,7 +304,6 @@ class OpenReferenceJob:
         rgb = source.rgb if (w, h) == source.size else cv2.resize(source.rgb, (w, h), interpolation=cv2.INTER_AREA)
         rgb = np.clip(rgb, 0.0, 1.0).astype(np.float32)
         check_cancel(cancel)
-        from colorstudio.engine.histogram_edit import reference_histograms
 
         histograms = reference_histograms(rgb)
         return LoadedReference(path=Path(path), sha256=source.sha256, rgb=rgb, histograms=histograms)
@@ -374,7 +368,6 @@ class PredictJob:
         cancel: Cancel | None = None,
         on_sample: Callable[[SampleResult], None] | None = None,
     ) -> list[SampleResult]:
-        from colorstudio.engine.hints import rasterize_hints
 
         self.validate(request)
         _report(progress, 0.0, f"loading model {request.model}")
@@ -512,8 +505,6 @@ class ExportJob:
                 raise ColorStudioError("the folder does not exist", Path(target).parent)
 
     def run(self, request: ExportRequest, progress: Progress | None = None, cancel: Cancel | None = None) -> list[Path]:
-        from colorstudio.io import save_image, save_uncertainty_map
-
         self.validate(request)
         settings = request.settings
         targets = export_targets(request.target, settings, [s.seed for s in request.samples])

@@ -11,15 +11,25 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, TypeVar, cast
+from typing import Any, NamedTuple, Protocol
 
 import cv2
 import numpy as np
 import torch
 
-from colorstudio.engine.histogram_edit import PAPER_DECODING, Decoding
+from colorstudio.engine import histogram_edit as he
+from colorstudio.engine.composite import composite
+from colorstudio.engine.hints import rasterize_hints
+from colorstudio.engine.histogram_edit import (
+    PAPER_DECODING,
+    Decoding,
+    quantile_match_transfer,
+    reference_histograms,
+    uncertainty_map,
+)
 from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
 from colorstudio.errors import CancelledError, ColorStudioError
+from colorstudio.io.maps import upsample_map
 
 __all__ = [
     "MAX_SAMPLES",
@@ -28,6 +38,7 @@ __all__ = [
     "Cancel",
     "HistogramPrediction",
     "Prediction",
+    "Capabilities",
     "Colorizer",
     "ColorizeRequest",
     "ColorizeResult",
@@ -36,12 +47,8 @@ __all__ = [
     "EditedChroma",
     "apply_edits",
     "composite_with_edits",
-    "PropagationColorizer",
     "NetworkColorizer",
-    "register_colorizer_factory",
-    "available_model_names",
-    "load_colorizer",
-    "load_installed_colorizer",
+    "single_sample_message",
     "fit_working_size",
     "resize_lightness",
     "colorize_source",
@@ -84,13 +91,41 @@ class Prediction:
     histograms: HistogramPrediction | None = None
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a family's colorizer can do; the CLI and the GUI read this instead of knowing families.
+
+    ``samples``: different samples per seed, so seeds, N and the temperature apply (else one deterministic
+    prediction). ``histograms``: per-cell hue/chroma distributions, which the uncertainty map, hue bias,
+    energy-minimization reference transfer and suggested colours work on. ``hints``: honours colour hints.
+    ``likelihood``: exact bits/dim (``colorizer.bits_per_dim(dataset)``).
+    """
+
+    samples: bool = False
+    histograms: bool = False
+    hints: bool = True
+    likelihood: bool = False
+
+    @property
+    def uncertainty(self) -> bool:
+        return self.histograms
+
+    @property
+    def hue_bias(self) -> bool:
+        return self.histograms
+
+    @property
+    def reference_methods(self) -> tuple[str, ...]:
+        """The reference-transfer methods this model can use, its default first."""
+        return ("energy", "quantile") if self.histograms else ("quantile",)
+
+
 class Colorizer(Protocol):
-    """One per model family; built by :func:`load_colorizer`."""
+    """A trained model ready to predict; each family's colorizer class builds one (see colorstudio.families)."""
 
     name: str
     card: dict
-    supports_samples: bool
-    predicts_histograms: bool  # hue/chroma histograms: uncertainty map, hue bias, energy transfer
+    capabilities: Capabilities
 
     def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]: ...
 
@@ -107,6 +142,12 @@ class Colorizer(Protocol):
         progress: Progress | None = None,
         cancel: Cancel | None = None,
     ) -> Prediction: ...
+
+
+def single_sample_message(model: str) -> str:
+    """Why a model without samples refuses N > 1 (one wording for every front end)."""
+    return (f"model {model!r} gives one colorization per image; for several samples use a model that draws "
+            "them (see `colorstudio models`)")
 
 
 def fit_working_size(source_size: tuple[int, int], long_side: int, multiple: int = 1) -> tuple[int, int]:
@@ -130,8 +171,7 @@ class NetworkColorizer:
     size whose long side is the card's ``working_resolution`` (else ``default_long_side``), rounded to
     ``working_multiple`` (a chroma grid's stride)."""
 
-    supports_samples = False
-    predicts_histograms = False
+    capabilities = Capabilities()
     default_long_side = 256
     working_multiple = 1
 
@@ -146,109 +186,11 @@ class NetworkColorizer:
         return fit_working_size(source_size, self.long_side, multiple=self.working_multiple)
 
 
-class PropagationColorizer:
-    """Levin et al. 2004 hint propagation: no learning; without hints it returns the gray image."""
-
-    name = "propagation"
-    card = {
-        "name": "propagation",
-        "family": "propagation",
-        "description": "Non-learned baseline: spreads hint colours to pixels of similar luminance "
-        "(Levin, Lischinski, Weiss 2004). Without hints the result is gray.",
-    }
-    supports_samples = False
-    predicts_histograms = False
-
-    def __init__(self, long_side: int = 256) -> None:
-        self.long_side = long_side
-
-    def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]:
-        return fit_working_size(source_size, self.long_side)
-
-    def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast",
-                progress=None, cancel=None):
-        from colorstudio.color import denormalize_ab
-        from colorstudio.models.propagation import propagate_hints
-
-        check_cancel(cancel)
-        _report(progress, 0.0, "propagating hints")
-        ab = propagate_hints(lightness, denormalize_ab(hint_ab), hint_mask)
-        _report(progress, 1.0, "propagated")
-        h, w = lightness.shape
-        return Prediction(ab_samples=[ab], seeds=[seed], work_size=(w, h))
-
-
-# family name -> factory(model_name, device, models_dir) -> Colorizer
-ColorizerFactory = Callable[[str, torch.device, "Path | None"], Colorizer]
-_FACTORIES: dict[str, ColorizerFactory] = {}
-
-
-def register_colorizer_factory(family: str, factory: ColorizerFactory) -> None:
-    """Model families register how to wrap their trained network as a :class:`Colorizer`."""
-    _FACTORIES[family] = factory
-
-
-def _import_families() -> None:
-    # Importing a family module registers its network builder and colorizer factory.
-    import importlib
-
-    for module in ("colorstudio.engine.gan_colorizer", "colorstudio.engine.histogram_colorizer",
-                   "colorstudio.engine.pic_colorizer", "colorstudio.engine.pixcolor_colorizer"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
-
-
-def available_model_names(models_dir: Path | None = None) -> list[str]:
-    """Installed trained models (from the registry) plus the always-available baseline."""
-    from colorstudio.models.registry import scan_models
-
-    names = [card.name for card in scan_models(models_dir)[0]]
-    return names + [PropagationColorizer.name]
-
-
-def load_colorizer(name: str, device: torch.device, models_dir: Path | None = None) -> Colorizer:
-    """Build the colorizer for a model name found in ``models/`` (or the baseline ``propagation``)."""
-    if name == PropagationColorizer.name:
-        return PropagationColorizer()
-    from colorstudio.models.registry import scan_models
-
-    _import_families()
-    installed, broken = scan_models(models_dir)  # other models' broken cards do not concern this one
-    cards = {card.name: card for card in installed}
-    if name in broken:
-        raise ColorStudioError(f"model {name!r} cannot be used: {broken[name]}")
-    if name not in cards:
-        known = ", ".join(sorted([*cards, PropagationColorizer.name]))
-        raise ColorStudioError(f"unknown model {name!r}; installed models: {known}")
-    family = cards[name].family
-    if family not in _FACTORIES:
-        raise ColorStudioError(f"model {name!r} has family {family!r}, which this version cannot run")
-    return _FACTORIES[family](name, device, models_dir)
-
-
-ColorizerT = TypeVar("ColorizerT", bound=Colorizer)
-
-
-def load_installed_colorizer(name: str | None, device: torch.device,
-                             untrained: Callable[[], ColorizerT]) -> ColorizerT:
-    """The installed model ``name``, else ``untrained()``: what the speed benchmarks time, since a sampler's
-    cost depends on its architecture, not on its weights."""
-    if name is not None:
-        try:
-            return cast(ColorizerT, load_colorizer(name, device))  # the benchmarks name a model of untrained's family
-        except ColorStudioError:
-            pass
-    return untrained()
-
-
 @dataclass(frozen=True)
 class ColorizeRequest:
     """Everything that determines a result; the same request gives the same bytes."""
 
-    model: str = "histogram"
+    model: str = ""  # the model's name, as listed by `colorstudio models`
     samples: int = 1
     seed: int = 0
     temperature: float = 1.0
@@ -400,7 +342,6 @@ def apply_edits(
             "hue shift and energy-minimization reference transfer need a model that predicts colour "
             "histograms (e.g. 'histogram'); use the quantile reference method with this model"
         )
-    from colorstudio.engine import histogram_edit as he
 
     new_warm = warm
     if reference is not None and settings.energy_active(has_reference):
@@ -432,12 +373,9 @@ def composite_with_edits(
     cancel: Cancel | None = None,
 ) -> np.ndarray:
     """Steps 3-4 of :class:`EditSettings`: chroma (h, w, 2) onto L* (H, W) -> sRGB (H, W, 3) float32 in [0, 1]."""
-    from colorstudio.engine.composite import composite
 
     rgb = composite(lightness, ab, cancel=cancel)
     if settings.quantile_active(reference_rgb is not None):
-        from colorstudio.engine.histogram_edit import quantile_match_transfer
-
         rgb = quantile_match_transfer(rgb, reference_rgb, min(settings.reference_strength, 1.0))
     return rgb
 
@@ -456,7 +394,6 @@ def colorize_source(
 
     Hints come from ``request.hints``, or already rasterized at full resolution as ``hint_channels``
     (normalized ab (2,H,W), mask (1,H,W)), as the evaluation sweep makes them."""
-    from colorstudio.engine.hints import rasterize_hints
 
     request.validate()
     height, width = lightness_full.shape
@@ -486,8 +423,6 @@ def colorize_source(
     settings = request.edit_settings
     reference_hists = None
     if settings.energy_active(reference_rgb is not None):
-        from colorstudio.engine.histogram_edit import reference_histograms
-
         reference_hists = reference_histograms(reference_rgb)
     ab_list = apply_edits(pred.ab_samples, pred.histograms, settings, reference_hists).ab_samples
 
@@ -499,9 +434,6 @@ def colorize_source(
 
     uncertainty = None
     if pred.histograms is not None:
-        from colorstudio.engine.histogram_edit import uncertainty_map
-        from colorstudio.io.maps import upsample_map
-
         # Bicubic: the histogram grid is coarse (e.g. 32x32), and bilinear shows its cells as facets.
         uncertainty = upsample_map(uncertainty_map(pred.histograms.hue, pred.histograms.chroma), (width, height))
     _report(progress, 1.0, "done")

@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 from colorstudio import __version__
-from colorstudio.engine.jobs import ExportSettings, HueBias, LoadedImage, LoadedReference, ReferenceSettings
+from colorstudio.engine.hints import parse_hints
+from colorstudio.engine.jobs import (
+    ExportSettings,
+    HueBias,
+    LoadedImage,
+    LoadedReference,
+    OpenImageJob,
+    OpenReferenceJob,
+    ReferenceSettings,
+)
 from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
 from colorstudio.errors import ColorStudioError
 
@@ -204,8 +213,6 @@ def read_session(path: str | Path) -> SessionDocument:
 
 
 def _parse_document(obj: dict, path: Path) -> SessionDocument:
-    from colorstudio.engine.hints import parse_hints
-
     folder = path.resolve().parent
     source = _field(obj, "source", dict, path, "")
     model = _field(obj, "model", dict, path, "")
@@ -285,7 +292,6 @@ def restore_session(
 
 def open_session(session: Any, path: str | Path) -> SessionDocument:
     """Read a session file and restore it synchronously, predictions included (scripts and tests)."""
-    from colorstudio.engine.jobs import OpenImageJob, OpenReferenceJob
 
     path = Path(path)
     document = read_session(path)

@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from colorstudio import __version__
 from colorstudio.engine.session import ModelChoice
+from colorstudio.models.registry import models_dirs
 
 __all__ = ["about_html", "show_about"]
 
@@ -27,6 +28,4 @@ def about_html(version: str, models: Sequence[ModelChoice], device: str, folders
 
 
 def show_about(parent: QWidget, models: Sequence[ModelChoice], device: str) -> None:
-    from colorstudio.models.registry import models_dirs
-
     QMessageBox.about(parent, "About ColorStudio", about_html(__version__, models, device, models_dirs()))

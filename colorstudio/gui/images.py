@@ -7,6 +7,7 @@ import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
 
+from colorstudio.color import lab_to_rgb
 from colorstudio.io.maps import FIXED_RANGE, OVERLAY_COLORMAPS, colormap_rgb, stretch, stretch_range, upsample_map
 from colorstudio.resources import app_icon_path
 
@@ -34,7 +35,6 @@ def rgb_to_qimage(rgb: np.ndarray) -> QImage:
 
 def lightness_to_qimage(lightness: np.ndarray) -> QImage:
     """(H, W) L* in [0, 100] -> gray QImage of the same lightness (L* -> sRGB gray)."""
-    from colorstudio.color import lab_to_rgb
 
     lab = np.zeros((*lightness.shape, 3), np.float32)
     lab[..., 0] = lightness
@@ -44,7 +44,6 @@ def lightness_to_qimage(lightness: np.ndarray) -> QImage:
 def sample_qimage(lightness: np.ndarray, ab: np.ndarray, long_side: int) -> QImage:
     """A sample's chroma (h, w, 2) over L* (H, W), ``long_side`` px at most: cheap (no edits, no full-size
     composite), for thumbnails and the side-by-side comparison."""
-    from colorstudio.color import lab_to_rgb
 
     h, w = lightness.shape
     scale = min(1.0, long_side / max(h, w))

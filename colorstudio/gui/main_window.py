@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from colorstudio.devices import describe_device, resolve_device
+from colorstudio.engine.hints import Hint, load_hints
 from colorstudio.engine.jobs import (
     ExportJob,
     HueBias,
@@ -40,6 +42,7 @@ from colorstudio.engine.jobs import (
 from colorstudio.engine.session import Session, default_hint_radius
 from colorstudio.engine.session_file import SESSION_SUFFIX, read_session, restore_session, save_session
 from colorstudio.errors import ColorStudioError
+from colorstudio.families import REGISTRY
 from colorstudio.gui.about import show_about
 from colorstudio.gui.autosave import AUTOSAVE_INTERVAL_MS, Autosaver, default_state_dir, describe_autosave
 from colorstudio.gui.canvas import ImageCanvas
@@ -79,9 +82,7 @@ def _duration(seconds: float) -> str:
 
 
 def _default_session() -> Session:
-    from colorstudio.devices import resolve_device
-
-    return Session(device=resolve_device("auto"))
+    return Session(device=resolve_device("auto"), catalog=REGISTRY)
 
 
 def _string_list(value: object) -> list[str]:
@@ -325,8 +326,6 @@ class MainWindow(QMainWindow):
         bar.showMessage("Open a grayscale photo to begin (Ctrl+O or drop a file here)")
 
     def _device_text(self) -> str:
-        from colorstudio.devices import describe_device
-
         try:
             return describe_device(self.session.device)
         except Exception:  # noqa: BLE001 - a status label must not stop the window
@@ -642,8 +641,6 @@ class MainWindow(QMainWindow):
             self.load_hints(Path(name))
 
     def load_hints(self, path: Path) -> None:
-        from colorstudio.engine.hints import load_hints
-
         try:
             hints = load_hints(path, image_size=self.session.source_size)
             self.undo_stack.push(SetHintsCommand(self.session, tuple(hints), f"Load hints from {path.name}"))
@@ -869,7 +866,6 @@ class MainWindow(QMainWindow):
     # ================================================================== hints
     def add_hint(self, x: float, y: float, color: str | None = None) -> None:
         """Add a hint at source pixel (x, y) in ``color`` (default: the picker's current colour)."""
-        from colorstudio.engine.hints import Hint
 
         if not self.session.has_image:
             return

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from colorstudio.color import lab_to_rgb
 from colorstudio.engine.session import MAX_SAMPLES, Session
 from colorstudio.gui.images import COLORMAPS, colormap_bar, rgb_to_qimage, sample_qimage, swatch_icon, thumbnail_icon
 
@@ -50,7 +51,6 @@ def lab_hue_color(angle_deg: float, lightness: float = 65.0, chroma: float = 45.
     """'#rrggbb' of the Lab hue ``angle_deg`` at a mid lightness and chroma (for the dial's swatch)."""
     import numpy as np
 
-    from colorstudio.color import lab_to_rgb
 
     rad = np.radians(angle_deg)
     rgb = np.clip(lab_to_rgb(np.array([[lightness, chroma * np.cos(rad), chroma * np.sin(rad)]], np.float32))[0], 0, 1)
@@ -520,7 +520,6 @@ class HueDial(QDial):
     def _hue_stops(steps: int = 24) -> list[tuple[float, QColor]]:
         import numpy as np
 
-        from colorstudio.color import lab_to_rgb
 
         angles = np.radians(np.arange(steps + 1) * 360.0 / steps)
         lab = np.stack([np.full_like(angles, 65.0), 45.0 * np.cos(angles), 45.0 * np.sin(angles)], -1)

@@ -22,10 +22,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_norm, pad_to_multiple, upsample_to
-from colorstudio.models.registry import register_family
+from colorstudio.models.hint_sim import hint_for_batch
+from colorstudio.models.histogram import FrozenHistogramNetwork, HistogramConfig
 
-__all__ = ["GANConfig", "UNetGenerator", "PatchDiscriminator", "CGANColorizer"]
+__all__ = ["FAMILY", "GANConfig", "UNetGenerator", "PatchDiscriminator", "CGANColorizer"]
 
+FAMILY = "gan"  # the family name its cards carry
 HISTOGRAM_LEVEL = 2  # the U-Net level at 1/4 resolution, where the histogram network's features enter
 
 
@@ -129,8 +131,6 @@ class CGANColorizer(nn.Module):
         self.encoder = None
         extra = 0
         if cfg.histogram:
-            from colorstudio.models.histogram import FrozenHistogramNetwork, HistogramConfig
-
             self.encoder = FrozenHistogramNetwork(HistogramConfig.from_dict(cfg.histogram))
             if self.encoder.config.in_channels != cfg.in_channels:
                 raise ValueError(
@@ -167,8 +167,6 @@ class CGANColorizer(nn.Module):
         simulated while training (when enabled), else none.
         """
         L_norm, ab = batch["L"], batch["ab"]
-        from colorstudio.training.hint_sim import hint_for_batch
-
         hint = hint_for_batch(batch, hints and self.training and self.train_with_hints, self.config.p_no_hints)
         fake = self(L_norm, hint)
         l1 = (fake - ab).abs().mean()
@@ -186,6 +184,5 @@ class CGANColorizer(nn.Module):
         return loss, metrics
 
 
-@register_family("gan")
 def build_gan_model(config: dict[str, Any]) -> CGANColorizer:
     return CGANColorizer(GANConfig.from_dict(config))

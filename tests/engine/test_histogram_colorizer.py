@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from colorstudio.cli import main
-from colorstudio.engine.pipeline import ColorizeRequest, colorize_source, load_colorizer
+from colorstudio.engine.pipeline import ColorizeRequest, colorize_source
 from colorstudio.errors import ColorStudioError
+from colorstudio.families import load_colorizer
 from colorstudio.models.histogram import HistogramColorizer, HistogramConfig
 from colorstudio.models.registry import ModelCard, save_model
 
