@@ -38,9 +38,12 @@ from colorstudio.engine.histogram_edit import (
 from colorstudio.engine.pic_colorizer import DEFAULT_LONG_SIDE as PIC_LONG_SIDE, PICColorizer
 from colorstudio.engine.pipeline import (
     ColorizeRequest,
-    EditSettings,
+    Edits,
     EditWarmStart,
     HistogramPrediction,
+    HueBias,
+    LoadedReference,
+    ReferenceSettings,
     apply_edits,
     colorize_source,
     composite_with_edits,
@@ -192,28 +195,31 @@ def bench_slider(repeats: int, cells: int = 128) -> dict:
 
     hue, chroma, lightness, reference_rgb = _histogram_inputs(cells)
     histograms = HistogramPrediction(hue=hue, chroma=chroma)
-    reference = reference_histograms(reference_rgb)
+    reference = LoadedReference(Path("coffee"), "", reference_rgb, reference_histograms(reference_rgb))
     strengths = [1.0 + 0.05 * (i % 10) for i in range(repeats + 1)]  # a drag: small steps, both directions
     hue_angles = [40.0 + 3.0 * (i % 10) for i in range(repeats + 1)]
 
-    def move(settings: EditSettings, warm: EditWarmStart | None) -> tuple[float, float, EditWarmStart | None]:
+    def edits(strength: float, hue: HueBias = HueBias()) -> Edits:
+        return Edits(hue, ReferenceSettings(path=str(reference.path), strength=strength), reference)
+
+    def move(settings: Edits, warm: EditWarmStart | None) -> tuple[float, float, EditWarmStart | None]:
         start = time.perf_counter()
-        edited = apply_edits([], histograms, settings, reference, warm)
+        edited = apply_edits([], histograms, settings, warm)
         middle = time.perf_counter()
-        composite_with_edits(lightness, edited.ab_samples[0], settings, reference_rgb)
+        composite_with_edits(lightness, edited.ab_samples[0], settings)
         return 1000.0 * (middle - start), 1000.0 * (time.perf_counter() - middle), edited.warm
 
     rows: dict[str, tuple[list[float], list[float]]] = {"warm": ([], []), "cold": ([], []), "hue": ([], [])}
-    warm = move(EditSettings(reference_strength=strengths[0]), None)[2]
+    warm = move(edits(strengths[0]), None)[2]
     hue_warm = warm
     for strength, angle in zip(strengths[1:], hue_angles[1:], strict=True):
-        edit_ms, comp_ms, warm = move(EditSettings(reference_strength=strength), warm)
+        edit_ms, comp_ms, warm = move(edits(strength), warm)
         rows["warm"][0].append(edit_ms)
         rows["warm"][1].append(comp_ms)
-        edit_ms, comp_ms, _ = move(EditSettings(reference_strength=strength), None)
+        edit_ms, comp_ms, _ = move(edits(strength), None)
         rows["cold"][0].append(edit_ms)
         rows["cold"][1].append(comp_ms)
-        settings = EditSettings(hue_shift_deg=angle, hue_strength=1.0, reference_strength=strengths[0])
+        settings = edits(strengths[0], HueBias(angle, 1.0))
         edit_ms, comp_ms, hue_warm = move(settings, hue_warm)
         rows["hue"][0].append(edit_ms)
         rows["hue"][1].append(comp_ms)

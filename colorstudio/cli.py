@@ -34,7 +34,7 @@ from colorstudio.color import to_uint
 from colorstudio.devices import resolve_device
 from colorstudio.engine.batch import check_no_overwrites, colorize_files, plan_batch
 from colorstudio.engine.limits import MAX_SAMPLES
-from colorstudio.engine.pipeline import Colorizer, ColorizeRequest, predict_full_resolution
+from colorstudio.engine.pipeline import Colorizer, ColorizeRequest, HueBias, ReferenceSettings, predict_full_resolution
 from colorstudio.errors import CancelledError, ColorStudioError
 from colorstudio.evaluation.protocol import evaluate, format_table, load_eval_set, merge_reports, write_json
 from colorstudio.families import DEFAULT_MODEL, REGISTRY, Family
@@ -129,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--hue-strength", type=float, default=1.0, metavar="X",
                      help="hue-bias strength from 0 to 10 (default 1; 0 = off); used with --hue-shift")
     col.add_argument("--uncertainty", type=Path, metavar="MAP",
-                     help="write the uncertainty map (a .png file; a folder for several inputs); histogram models")
+                     help="write the uncertainty map (a .png file; a folder for several inputs); models that predict "
+                          "colour histograms")
     col.add_argument("--format", choices=("png", "tiff"), default=None,
                      help="png or tiff; default: from the output file's extension (.png, .tif, .tiff), png for a "
                           "folder. An extension that names another format (e.g. -o out.jpg) is refused, so a "
@@ -283,21 +284,40 @@ def _reference_method(requested: str | None, colorizer: Colorizer) -> str:
     return requested or colorizer.capabilities.reference_methods[0]
 
 
+def _hue_bias(args: argparse.Namespace) -> HueBias:
+    """``--hue-shift DEG --hue-strength X`` as the GUI's hue bias (strength 0, off, without --hue-shift)."""
+    bias = HueBias(0.0 if args.hue_shift is None else args.hue_shift, args.hue_strength)  # both checked here
+    return bias if args.hue_shift is not None else replace(bias, strength=0.0)
+
+
+def _check_capabilities(args: argparse.Namespace, colorizer: Colorizer) -> None:
+    """Refuse, naming the flag, what the model cannot do (asked for at all, even at strength 0)."""
+    capabilities = colorizer.capabilities
+    if args.hue_shift is not None and not capabilities.hue_bias:
+        raise ColorStudioError(f"--hue-shift needs a model that predicts colour histograms; model {colorizer.name!r} "
+                               "does not (see `colorstudio models`)")
+    if args.reference is not None and args.reference_method not in (None, *capabilities.reference_methods):
+        raise ColorStudioError(f"--reference-method {args.reference_method} needs a model that predicts colour "
+                               f"histograms; model {colorizer.name!r} does not (use --reference-method "
+                               f"{capabilities.reference_methods[0]}, its default)")
+
+
 def _run_colorize(args: argparse.Namespace) -> int:
     model = _default_model(args.model)
+    # Options and files are checked before a model is loaded; the model's own defaults come after.
     request = ColorizeRequest(
         model=model, samples=args.samples, seed=args.seed,
-        temperature=1.0 if args.temperature is None else args.temperature,  # the card's default comes later
-        reference_path=args.reference, reference_strength=args.reference_strength,
-        reference_method=args.reference_method or "quantile",  # the model's default comes later
-        hue_shift_deg=args.hue_shift, hue_strength=args.hue_strength, device=args.device, sampler=args.sampler,
+        temperature=1.0 if args.temperature is None else args.temperature, sampler=args.sampler,
+        hue_bias=_hue_bias(args), device=args.device,
+        reference=ReferenceSettings(path=None if args.reference is None else str(args.reference),
+                                    strength=args.reference_strength, method=args.reference_method or "quantile"),
     )
-    request.validate()  # options and files are checked before a model is loaded
     plan = plan_batch(args.inputs, args.output, samples=args.samples, fmt=args.format, hints=args.hints,
                       reference=args.reference, uncertainty=args.uncertainty)
     colorizer = REGISTRY.load_colorizer(model, resolve_device(args.device))
+    _check_capabilities(args, colorizer)
     request = replace(request, temperature=_temperature(args.temperature, colorizer),
-                      reference_method=_reference_method(args.reference_method, colorizer))
+                      reference=replace(request.reference, method=_reference_method(args.reference_method, colorizer)))
     written = colorize_files(plan, request, colorizer, bit_depth=args.bit_depth, log=lambda m: print(m, file=sys.stderr))
     for path in written:
         print(path)
@@ -411,8 +431,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         raise ColorStudioError(f"--limit must be at least 1, got {args.limit}")
     if args.size < 8:
         raise ColorStudioError(f"--size must be at least 8 pixels, got {args.size}")
-    ColorizeRequest(samples=args.samples, seed=args.seed, reference_strength=args.reference_strength,
-                    temperature=1.0 if args.temperature is None else args.temperature).validate()
+    ColorizeRequest(samples=args.samples, seed=args.seed, reference=ReferenceSettings(strength=args.reference_strength),
+                    temperature=1.0 if args.temperature is None else args.temperature)  # checks them
     if args.json is not None:
         check_no_overwrites([(args.data, "evaluation data")], [(args.json, "report")])
     model = _default_model(args.model)

@@ -42,11 +42,10 @@ class PixColorColorizer:
     def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast",
                 progress=None, cancel=None) -> Prediction:
         """``lightness`` (h, w) L*, ``hint_ab`` (2, h, w) normalized a*b*, ``hint_mask`` (1, h, w) in {0, 1}
-        -> ``samples`` Lab a*b* maps (h, w, 2) with seeds ``seed .. seed + samples - 1``."""
+        -> ``samples`` Lab a*b* maps (h, w, 2) with seeds ``seed .. seed + samples - 1`` (a request has
+        checked count and temperature; the sampler is checked here for callers that pass no request)."""
         if sampler not in SAMPLERS:
             raise ColorStudioError(f"unknown sampler {sampler!r} ({' or '.join(SAMPLERS)})")
-        if samples < 1 or temperature <= 0:
-            raise ColorStudioError(f"samples must be >= 1 and temperature > 0, got {samples} and {temperature}")
         check_cancel(cancel)
         h, w = lightness.shape
         mask = np.asarray(hint_mask, np.float32).reshape(1, h, w)

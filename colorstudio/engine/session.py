@@ -12,7 +12,6 @@ reference), which is exactly what a session file stores (:mod:`colorstudio.engin
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +43,7 @@ from colorstudio.engine.jobs import (
     SampleResult,
 )
 from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
-from colorstudio.engine.pipeline import Colorizer
+from colorstudio.engine.pipeline import Colorizer, ColorizeRequest
 from colorstudio.errors import ColorStudioError
 
 __all__ = [
@@ -213,9 +212,7 @@ class Session:
         self.events.model.emit()
 
     def set_temperature(self, temperature: float) -> None:
-        if not (math.isfinite(temperature) and temperature > 0):  # NaN fails every comparison
-            raise ColorStudioError(f"temperature must be a positive finite number, got {temperature}")
-        self.temperature = float(temperature)
+        self.temperature = ColorizeRequest.check_temperature(temperature)
         self._invalidate_predictions()
         self.events.model.emit()
 
@@ -277,10 +274,15 @@ class Session:
 
     def _predict_request(self, seeds: Sequence[int]) -> PredictRequest:
         image = self._require_image()
-        return PredictRequest(
-            model=self.model, device=self.device, lightness=image.lightness, hints=tuple(self.hints),
-            seeds=tuple(int(s) for s in seeds), temperature=self.temperature, revision=self.predict_revision,
-        )
+        return PredictRequest(request=self.request, device=self.device, lightness=image.lightness,
+                              seeds=tuple(int(s) for s in seeds), revision=self.predict_revision)
+
+    @property
+    def request(self) -> ColorizeRequest:
+        """The session's settings as the one request type the CLI builds too (seeds come with each job)."""
+        return ColorizeRequest(model=self.model, seed=self.base_seed, temperature=self.temperature,
+                               hints=tuple(self.hints), hue_bias=self.hue_bias, reference=self.reference,
+                               device=str(self.device))
 
     def begin_colorize(self) -> PredictRequest:
         """New gallery of ``sample_count`` seeds starting at ``base_seed``; returns the work to run."""
@@ -538,7 +540,6 @@ class Session:
 
     # ------------------------------------------------------------------ edits
     def set_hue_bias(self, bias: HueBias) -> None:
-        bias.validate()
         if bias == self.hue_bias:
             return
         self.hue_bias = bias
@@ -548,7 +549,6 @@ class Session:
 
     def set_reference(self, settings: ReferenceSettings, image: LoadedReference | None = None) -> None:
         """Set the reference settings; ``image`` must be given when the path changes (None clears it)."""
-        settings.validate()
         if settings.path is None:
             image = None
         elif image is None:
@@ -583,13 +583,9 @@ class Session:
         """The edits the current sample can take. A sample without histograms gets no hue bias and quantile
         matching for an energy reference, so settings kept from a histogram model never block its preview
         or export; the settings themselves stay as they are for when such a model is chosen again."""
-        hue_bias, reference = self.hue_bias, self.reference
+        edits = self.request.edits(self.reference_image)
         sample = self.current_sample
-        if sample is not None and sample.histograms is None:
-            hue_bias = dataclasses.replace(hue_bias, strength=0.0)
-            if reference.method == "energy":
-                reference = dataclasses.replace(reference, method="quantile", strength=min(reference.strength, 1.0))
-        return Edits(hue_bias=hue_bias, reference=reference, reference_image=self.reference_image)
+        return edits if sample is None else edits.fitted(histograms=sample.histograms is not None)
 
     # ------------------------------------------------------------------ preview
     def _invalidate_preview(self) -> None:

@@ -354,8 +354,15 @@ def test_single_sample_models_are_known_before_loading():
 def test_requests_refuse_non_finite_and_out_of_range_values(change):
     from colorstudio.engine.pipeline import ColorizeRequest
 
+    def request() -> ColorizeRequest:  # the CLI's options, each in its place in the one request type
+        fields = dict(change)
+        hue = {k: fields.pop(k) for k in ("hue_shift_deg", "hue_strength") if k in fields}
+        reference = {"strength": fields.pop("reference_strength")} if "reference_strength" in fields else {}
+        return ColorizeRequest(**fields, hue_bias=HueBias(hue.get("hue_shift_deg", 0.0), hue.get("hue_strength", 1.0)),
+                               reference=ReferenceSettings(**reference))
+
     with pytest.raises(ColorStudioError, match="--" + next(iter(change)).replace("_deg", "").replace("_", "-")):
-        ColorizeRequest(**change).validate()
+        request()
 
 
 def test_session_settings_refuse_non_finite_values(session):
