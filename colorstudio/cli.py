@@ -178,7 +178,8 @@ def _add_train_parser(sub: Any) -> None:
     families = tr.add_subparsers(dest="family", metavar="FAMILY", required=True)
     for family in trainable:
         assert family.trainer is not None  # trainable() keeps only these
-        fp = families.add_parser(family.name, help=family.description, description=family.description)
+        fp = families.add_parser(family.name, help=family.description, description=family.description,
+                                 formatter_class=train_command.DefaultsHelpFormatter)
         train_command.add_train_arguments(fp, family.trainer)
 
 

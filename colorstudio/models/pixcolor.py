@@ -69,6 +69,8 @@ __all__ = [
     "CHROMA_SCALE",
     "SAMPLERS",
     "CONDITIONINGS",
+    "HISTOGRAM_CONDITIONING",
+    "OWN_CONDITIONING",
     "ConditioningNet",
     "HistogramConditioning",
     "PixColor",
@@ -83,7 +85,7 @@ __all__ = [
 
 FAMILY = "pixcolor"  # the family name its cards carry
 SAMPLERS = GENERATION_METHODS  # ("fast", "naive")
-CONDITIONINGS = ("own", "histogram")
+OWN_CONDITIONING, HISTOGRAM_CONDITIONING = CONDITIONINGS = ("own", "histogram")  # the config values cards store
 # Network scale of chroma: (c - 0.5) * 4; photo chroma mostly lies in 0.5 +- 0.15, so inputs are ~ +-0.6.
 CHROMA_SCALE = 4.0
 
@@ -120,7 +122,7 @@ class PixColorConfig:
     def __post_init__(self) -> None:
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
-        if self.conditioning == "histogram" and not self.histogram:
+        if self.conditioning == HISTOGRAM_CONDITIONING and not self.histogram:
             raise ValueError("conditioning='histogram' needs the histogram network's config (histogram=...)")
         if not 0.0 <= self.p_no_hints <= 1.0:
             raise ValueError(f"p_no_hints must be in [0, 1], got {self.p_no_hints}")
@@ -337,7 +339,7 @@ class PixColor(nn.Module):
         self.config = cfg = config
         if YCBCR_QUANTIZER.bins != cfg.bins:
             raise ValueError(f"bins must be {YCBCR_QUANTIZER.bins} (YCBCR_QUANTIZER), got {cfg.bins}")
-        self.conditioning = HistogramConditioning(cfg) if cfg.conditioning == "histogram" else ConditioningNet(cfg)
+        self.conditioning = HistogramConditioning(cfg) if cfg.conditioning == HISTOGRAM_CONDITIONING else ConditioningNet(cfg)
         self.pixelcnn = PixelCNN(cfg.pixelcnn_config())
         self.cr_head = nn.Linear(cfg.head_channels, cfg.bins)
         self.cr_embed = nn.Embedding(cfg.bins, cfg.head_channels)

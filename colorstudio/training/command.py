@@ -31,6 +31,7 @@ from colorstudio.training.data import refuse_validation_source
 from colorstudio.training.loop import TrainResult, TrainSettings
 
 __all__ = [
+    "DefaultsHelpFormatter",
     "Trainer",
     "add_train_arguments",
     "build_parser",
@@ -47,6 +48,16 @@ _SETTINGS_OF_OPTIONS = {
     "steps": "steps", "batch_size": "batch_size", "crop": "crop", "lr": "lr", "checkpoint_every": "checkpoint_every_s",
     "log_every": "log_every", "threads": "threads", "device": "device",
 }
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that ends with each option's default, where it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if action.option_strings and action.default not in (None, False, argparse.SUPPRESS) and "%(default)" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 @dataclass(frozen=True)
@@ -94,10 +105,10 @@ def add_train_arguments(parser: argparse.ArgumentParser, trainer: Trainer) -> No
     settings = parser.add_argument_group("settings")
     if trainer.crop:
         settings.add_argument("--crop", type=int, default=default("crop"), help="side of the training crops, pixels")
-    settings.add_argument("--batch-size", type=int, default=default("batch_size"))
-    settings.add_argument("--lr", type=float, default=default("lr"))
+    settings.add_argument("--batch-size", type=int, default=default("batch_size"), help="images per step (per process)")
+    settings.add_argument("--lr", type=float, default=default("lr"), help="peak learning rate (warmup, then cosine)")
     settings.add_argument("--checkpoint-every", type=float, default=default("checkpoint_every_s"), help="seconds")
-    settings.add_argument("--log-every", type=int, default=default("log_every"))
+    settings.add_argument("--log-every", type=int, default=default("log_every"), help="steps between log lines")
     settings.add_argument("--threads", type=int, default=default("threads"), help="torch threads")
     settings.add_argument("--device", default=default("device"), help="auto, cpu, cuda, cuda:N or mps")
     other = parser.add_argument_group("instead of training")
@@ -116,7 +127,8 @@ def add_train_arguments(parser: argparse.ArgumentParser, trainer: Trainer) -> No
 def build_parser(family: str, trainer: Trainer, prog: str | None = None,
                  description: str | None = None) -> argparse.ArgumentParser:
     """A parser for ``colorstudio train FAMILY`` (used standalone by the module aliases)."""
-    parser = argparse.ArgumentParser(prog=prog or f"colorstudio train {family}", description=description)
+    parser = argparse.ArgumentParser(prog=prog or f"colorstudio train {family}", description=description,
+                                     formatter_class=DefaultsHelpFormatter)
     add_train_arguments(parser, trainer)
     return parser
 

@@ -263,7 +263,7 @@ def add_options(p) -> None:
                    help="the trunk: the ImageNet-trained encoder, or 'none' to train one from scratch")
     p.add_argument("--encoder-lr-scale", type=float, default=DEFAULT_CONFIG.encoder_lr_scale,
                    help="the encoder's learning rate relative to --lr (0 = frozen)")
-    p.add_argument("--hypercolumn-channels", type=int, default=DEFAULT_CONFIG.hypercolumn_channels)
+    p.add_argument("--hypercolumn-channels", type=int, default=DEFAULT_CONFIG.hypercolumn_channels, help="width of h_fc1")
     p.add_argument("--head-blocks", type=int, default=DEFAULT_CONFIG.head_blocks,
                    help="residual blocks after the hypercolumn, at 1/4 resolution")
     p.add_argument("--hint-stem", action="store_true", help="also add the hints to the encoder's stem output")
@@ -275,7 +275,7 @@ def add_options(p) -> None:
                    help="share of training images without simulated hints")
     p.add_argument("--no-balance", action="store_true", help="train on the sources' own mix instead of equal shares")
     p.add_argument("--width", type=int, default=SCRATCH_CONFIG.width, help="scratch trunk width (--encoder none)")
-    p.add_argument("--norm", default=DEFAULT_CONFIG.norm, choices=("batch", "group", "none"))
+    p.add_argument("--norm", default=DEFAULT_CONFIG.norm, choices=("batch", "group", "none"), help="normalization layers")
     p.add_argument("--eval-sizes", default="native,128", help="working sizes for --eval-only, e.g. native,128")
     p.add_argument("--eval-modes", default="median,mean", help="decode modes for --eval-only (median, mean)")
     p.add_argument("--eval-hints", default="", help="sweep hint counts for --eval-only, e.g. 1,10")

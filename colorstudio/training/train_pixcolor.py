@@ -30,7 +30,15 @@ import torch
 from colorstudio.engine.pixcolor_colorizer import PixColorColorizer
 from colorstudio.errors import ColorStudioError
 from colorstudio.models.histogram import FAMILY as HISTOGRAM
-from colorstudio.models.pixcolor import FAMILY, HistogramConditioning, PixColor, PixColorConfig, chroma_of_rgb
+from colorstudio.models.pixcolor import (
+    CONDITIONINGS,
+    FAMILY,
+    HISTOGRAM_CONDITIONING,
+    HistogramConditioning,
+    PixColor,
+    PixColorConfig,
+    chroma_of_rgb,
+)
 from colorstudio.models.registry import find_model_dir
 from colorstudio.training import command
 from colorstudio.training.command import Trainer, parse_hint_counts, settings_from_args
@@ -151,7 +159,7 @@ def export_pixcolor_model(run_dir: str | Path, out_dir: str | Path = "models/pix
     """
     run = open_run(run_dir)
     config = PixColorConfig.from_dict(run.config)
-    if config.conditioning == "histogram":
+    if config.conditioning == HISTOGRAM_CONDITIONING:
         source = run.info.get("conditioned_on") or {}
         note = ("Conditioning: the trained histogram model's network "
                 f"({source.get('name', 'histogram')} at step {source.get('steps', '?')}, weights SHA-256 "
@@ -178,7 +186,7 @@ def evaluate_checkpoint(path: str | Path, val_path: str | Path, limit: int = 50,
 # ---------------------------------------------------------------------------------------------- training
 def histogram_conditioned_config(histogram_model: str | Path, base: PixColorConfig = DEFAULT_CONFIG) -> PixColorConfig:
     """``base`` with conditioning by the trained histogram model's network (its card's config)."""
-    return replace(base, conditioning="histogram", histogram=histogram_network_config(histogram_model))
+    return replace(base, conditioning=HISTOGRAM_CONDITIONING, histogram=histogram_network_config(histogram_model))
 
 
 FROZEN_ENCODER_PREFIX = "conditioning.encoder."  # state-dict keys of the frozen histogram copy
@@ -187,7 +195,7 @@ FROZEN_ENCODER_PREFIX = "conditioning.encoder."  # state-dict keys of the frozen
 def _config_of_init_model(init_model: str | Path, histogram_model: str | Path) -> PixColorConfig:
     """The architecture of ``init_model``, conditioned on ``histogram_model`` when it was before."""
     config = config_of_model(init_model, PixColorConfig)
-    if config.conditioning == "histogram":
+    if config.conditioning == HISTOGRAM_CONDITIONING:
         config = histogram_conditioned_config(histogram_model, config)
     return config
 
@@ -195,9 +203,9 @@ def _config_of_init_model(init_model: str | Path, histogram_model: str | Path) -
 def load_histogram_encoder(model: PixColor, histogram_model: str | Path) -> dict[str, Any]:
     """Copy the trained histogram model's weights into ``model``'s frozen encoder; returns that model's
     name, steps and weights SHA-256 for the card."""
-    if model.config.conditioning != "histogram":
+    if model.config.conditioning != HISTOGRAM_CONDITIONING:
         raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
-    conditioning = cast(HistogramConditioning, model.conditioning)  # conditioning == "histogram", checked above
+    conditioning = cast(HistogramConditioning, model.conditioning)  # conditioned on a histogram network, checked above
     return load_frozen_histogram(conditioning.encoder, histogram_model)
 
 
@@ -229,7 +237,7 @@ def train_pixcolor(
     """Train PixColor with the shared loop; checkpoints and ``log.jsonl`` go to ``out_dir``.
 
     On resume the configuration stored in ``out_dir/model_config.json`` wins over ``config``. With
-    ``config.conditioning == "histogram"`` a new run starts its frozen encoder from the trained
+    ``config.conditioning == HISTOGRAM_CONDITIONING`` a new run starts its frozen encoder from the trained
     ``histogram_model`` (a model name or folder; see :func:`histogram_conditioned_config`). Without a
     ``config`` (``colorstudio train pixcolor``) the installed ``histogram`` model conditions the new
     network when there is one, else the conditioning net is trained from scratch. ``init_model`` (an
@@ -244,7 +252,7 @@ def train_pixcolor(
     config = resolve_config_on_resume(out_dir, config, PixColorConfig, resume)
     dataset = training_dataset(data_paths, s, limit)
     model = PixColor(config)
-    if histogram_model is not None and not resume and config.conditioning != "histogram":
+    if histogram_model is not None and not resume and config.conditioning != HISTOGRAM_CONDITIONING:
         raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
     extra = frozen_histogram_run_info(getattr(model.conditioning, "encoder", None), histogram_model, out_dir, resume)
     extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,))
@@ -257,9 +265,9 @@ def add_options(p) -> None:
     """PixColor's own options of ``colorstudio train pixcolor``."""
     p.add_argument("--channels", type=int, default=DEFAULT_CONFIG.pixelcnn_channels, help="PixelCNN width")
     p.add_argument("--blocks", type=int, default=DEFAULT_CONFIG.pixelcnn_blocks, help="PixelCNN block pairs")
-    p.add_argument("--cond-width", type=int, default=DEFAULT_CONFIG.cond_width)
-    p.add_argument("--refine-width", type=int, default=DEFAULT_CONFIG.refine_width)
-    p.add_argument("--conditioning", choices=("own", "histogram"), default=None,
+    p.add_argument("--cond-width", type=int, default=DEFAULT_CONFIG.cond_width, help="conditioning net width")
+    p.add_argument("--refine-width", type=int, default=DEFAULT_CONFIG.refine_width, help="refinement net width")
+    p.add_argument("--conditioning", choices=CONDITIONINGS, default=None,
                    help="own: conditioning net from scratch; histogram: the trained --histogram-model, frozen "
                         "(default: histogram when that model is installed, else own)")
     p.add_argument("--histogram-model", default=None,
@@ -267,7 +275,7 @@ def add_options(p) -> None:
     p.add_argument("--p-no-hints", type=float, default=None,
                    help=f"fraction of training images without simulated hints (default: --init's, else "
                         f"{DEFAULT_CONFIG.p_no_hints}); a resumed run keeps its own")
-    p.add_argument("--eval-samples", type=int, default=8)
+    p.add_argument("--eval-samples", type=int, default=8, help="samples per image for --eval-only")
     p.add_argument("--eval-hints", default="0,10", help="sweep hint counts, e.g. 0,10")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --eval-only")
 
@@ -283,13 +291,13 @@ def _config_from_args(args: argparse.Namespace) -> tuple[PixColorConfig, str | P
         if args.conditioning is None:  # the installed histogram model when there is one
             config, source = _default_config(args.histogram_model, base)
             histogram_model = source or histogram_model
-        elif args.conditioning == "histogram":
+        elif args.conditioning == HISTOGRAM_CONDITIONING:
             config = histogram_conditioned_config(histogram_model, base)
         else:
             config = base
     if args.p_no_hints is not None:
         config = replace(config, p_no_hints=args.p_no_hints)
-    return config, histogram_model if config.conditioning == "histogram" else None
+    return config, histogram_model if config.conditioning == HISTOGRAM_CONDITIONING else None
 
 
 def _train(args: argparse.Namespace):
