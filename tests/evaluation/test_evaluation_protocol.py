@@ -185,7 +185,6 @@ def test_evaluate_several_samples(tiny_set):
 
 
 def test_evaluate_passes_sweep_hints(tiny_set):
-    pytest.importorskip("colorstudio.models.hint_sim")
     masks = {}
 
     def record(L, hint_ab, hint_mask, samples, seed):
