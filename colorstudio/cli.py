@@ -1,23 +1,46 @@
-"""`colorstudio` command line: a thin layer that parses into the engine's dataclasses and calls it."""
+"""`colorstudio` command line: a thin layer that parses into the engine's dataclasses and calls it.
+
+Models and families come from the families' registry (:mod:`colorstudio.families`); nothing here names one.
+"""
 
 from __future__ import annotations
+
+import os
+
+# Spinning OpenMP threads made 2-thread torch steps 5-20x slower whenever anything else wanted a core
+# (the GUI thread, a second job); it must be set before torch is first imported, which the imports below do.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse
 import contextlib
 import difflib
-import os
+import multiprocessing
 import re
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
+
+import numpy as np
+import torch
 
 from colorstudio import __version__
+from colorstudio.bench import run_bench
+from colorstudio.color import to_uint
+from colorstudio.devices import resolve_device
+from colorstudio.engine.batch import check_no_overwrites, colorize_files, plan_batch
 from colorstudio.engine.limits import MAX_SAMPLES
+from colorstudio.engine.pipeline import Colorizer, ColorizeRequest, HueBias, ReferenceSettings, predict_full_resolution
 from colorstudio.errors import CancelledError, ColorStudioError
+from colorstudio.evaluation.protocol import evaluate, format_table, load_eval_set, merge_reports, write_json
+from colorstudio.families import DEFAULT_MODEL, REGISTRY, Family
+from colorstudio.models.registry import default_temperature, models_dirs, scan_models
+from colorstudio.training import command as train_command
+from colorstudio.training.data import evaluation_dataset
 
 __all__ = ["main", "build_parser"]
 
@@ -77,9 +100,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "over: such a run is refused before any model time is spent.")
     col.add_argument("inputs", nargs="+", type=Path, help="image files or folders")
     col.add_argument("-o", "--output", type=Path, required=True, metavar="OUT", help="output file (one input) or folder")
-    col.add_argument("--model", default=None, help="model name from `colorstudio models` (default: histogram if installed)")
+    col.add_argument("--model", default=None,
+                     help=f"model name from `colorstudio models` (default: {DEFAULT_MODEL} if installed)")
     col.add_argument("--samples", type=int, default=1, metavar="N",
-                     help=f"samples per input, 1 to {MAX_SAMPLES} (sampling models: pixcolor, pic); "
+                     help=f"samples per input, 1 to {MAX_SAMPLES} (models that draw samples, see `colorstudio "
+                          "models`); "
                           "several are written as NAME_s0 ... NAME_s{N-1} (default 1)")
     col.add_argument("--seed", type=int, default=0, metavar="S",
                      help="first seed, 0 or more; sample k uses seed + k, and the same seed and options give "
@@ -95,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="0 or more (default 1; 0 = off): energy method: lambda of Larsson et al. eq. 6, "
                           "useful from 0.1 to 10; quantile method: blend from 0 to 1 (more acts as 1)")
     col.add_argument("--reference-method", choices=("energy", "quantile"), default=None,
-                     help="energy minimization (histogram models, default there) or quantile matching")
+                     help="energy minimization (models that predict colour histograms; their default) or quantile "
+                          "matching (any model; the default of the others)")
     col.add_argument("--hue-shift", type=float, default=None, metavar="DEG",
                      help="bias toward hue DEG (a Lab hue angle: 0 red, 90 yellow, 180 green, 270 blue; histogram "
                           "models): uncertain pixels move toward that hue, confident ones barely; not a rotation "
@@ -103,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--hue-strength", type=float, default=1.0, metavar="X",
                      help="hue-bias strength from 0 to 10 (default 1; 0 = off); used with --hue-shift")
     col.add_argument("--uncertainty", type=Path, metavar="MAP",
-                     help="write the uncertainty map (a .png file; a folder for several inputs); histogram models")
+                     help="write the uncertainty map (a .png file; a folder for several inputs); models that predict "
+                          "colour histograms")
     col.add_argument("--format", choices=("png", "tiff"), default=None,
                      help="png or tiff; default: from the output file's extension (.png, .tif, .tiff), png for a "
                           "folder. An extension that names another format (e.g. -o out.jpg) is refused, so a "
@@ -129,14 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--device", type=_device, default="auto", help=DEVICE_HELP)
     ev.add_argument("--jobs", type=int, default=1, help="evaluate in this many processes (one CPU thread each)")
 
-    tr = sub.add_parser("train", help="train a model family on folders or tar files of photos")
-    tr.add_argument("model", help="model family, e.g. histogram")
-    tr.add_argument("--data", type=Path, nargs="+", required=True)
-    tr.add_argument("--steps", type=int, default=None)
-    tr.add_argument("--resume", action="store_true")
-    tr.add_argument("--out", type=Path, default=None,
-                    help="model folder to write: a bare NAME goes to the user's models folder (see `colorstudio models`)")
-    tr.add_argument("--run-dir", type=Path, default=None, help="checkpoint folder (default runs/NAME)")
+    _add_train_parser(sub)
 
     sub.add_parser("models", help="list installed models and their cards")
 
@@ -145,6 +165,41 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=5)
     bench.add_argument("--list", action="store_true", help="list the benchmarks")
     return parser
+
+
+def _add_train_parser(sub: Any) -> None:
+    """``colorstudio train FAMILY [options]``: one subcommand per trainable family, each with the shared
+    options and its own; ``colorstudio train --help`` lists them all."""
+    trainable = REGISTRY.trainable()
+    tr = sub.add_parser("train", help="train a model family on folders or tar files of photos",
+                        description="Train a model family on folders or tar files of colour photos. "
+                                    "`colorstudio train FAMILY --help` explains each option.",
+                        epilog=_train_epilog(trainable), formatter_class=argparse.RawDescriptionHelpFormatter)
+    families = tr.add_subparsers(dest="family", metavar="FAMILY", required=True)
+    for family in trainable:
+        assert family.trainer is not None  # trainable() keeps only these
+        fp = families.add_parser(family.name, help=family.description, description=family.description,
+                                 formatter_class=train_command.DefaultsHelpFormatter)
+        train_command.add_train_arguments(fp, family.trainer)
+
+
+def _train_epilog(trainable: Sequence[Family]) -> str:
+    """Every option of every family, for `colorstudio train --help`: the shared ones, then each family's own."""
+    options = {family.name: _option_strings(family) for family in trainable}
+    shared = set.intersection(*options.values()) if options else set()
+    lines = ["options of every family:", "  " + " ".join(sorted(shared))]
+    for family in trainable:
+        lines += [f"options of {family.name} (`colorstudio train {family.name} --help`):",
+                  "  " + " ".join(sorted(options[family.name] - shared))]
+    return "\n".join(lines)
+
+
+def _option_strings(family: Family) -> set[str]:
+    """The long options ``colorstudio train FAMILY`` takes."""
+    assert family.trainer is not None
+    parser = argparse.ArgumentParser(add_help=False)
+    train_command.add_train_arguments(parser, family.trainer)
+    return {option for action in parser._actions for option in action.option_strings if option.startswith("--")}
 
 
 def _normalize_argv(argv: list[str]) -> list[str]:
@@ -165,9 +220,6 @@ def _normalize_argv(argv: list[str]) -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    # Spinning OpenMP threads made 2-thread torch steps 5-20x slower whenever anything else wanted a core
-    # (the GUI thread, a second job); must be set before torch is first imported.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     try:
         argv = _normalize_argv(list(sys.argv[1:] if argv is None else argv))
     except ColorStudioError as exc:
@@ -196,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "gui":
-        from colorstudio.gui.app import run
+        from colorstudio.gui.app import run  # deferred: Qt (PySide6) loads only for the GUI, and may be missing
 
         return run(args.file)
     if args.command == "colorize":
@@ -208,8 +260,6 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "models":
         return _run_models()
     if args.command == "bench":
-        from colorstudio.bench import run_bench
-
         if args.repeats < 1:
             raise ColorStudioError(f"--repeats must be at least 1, got {args.repeats}")
         return run_bench(args.what, repeats=args.repeats, list_only=args.list)
@@ -221,39 +271,54 @@ def _default_model(requested: str | None) -> str:
         if not requested.strip():
             raise ColorStudioError("--model needs a model name (see `colorstudio models`)")
         return requested
-    from colorstudio.engine.pipeline import available_model_names
-
-    names = available_model_names()
-    return "histogram" if "histogram" in names else names[0]
+    return REGISTRY.default_model(REGISTRY.available_model_names())
 
 
-def _temperature(requested: float | None, colorizer) -> float:
+def _temperature(requested: float | None, colorizer: Colorizer) -> float:
     """``--temperature``, else the model card's recommendation (1 for cards without one)."""
-    from colorstudio.models.registry import default_temperature
+    return requested if requested is not None else default_temperature(colorizer.card)
 
-    return requested if requested is not None else default_temperature(getattr(colorizer, "card", None))
+
+def _reference_method(requested: str | None, colorizer: Colorizer) -> str:
+    """``--reference-method``, else the model's own default (energy minimization where it predicts
+    histograms, quantile matching elsewhere)."""
+    return requested or colorizer.capabilities.reference_methods[0]
+
+
+def _hue_bias(args: argparse.Namespace) -> HueBias:
+    """``--hue-shift DEG --hue-strength X`` as the GUI's hue bias (strength 0, off, without --hue-shift)."""
+    bias = HueBias(0.0 if args.hue_shift is None else args.hue_shift, args.hue_strength)  # both checked here
+    return bias if args.hue_shift is not None else replace(bias, strength=0.0)
+
+
+def _check_capabilities(args: argparse.Namespace, colorizer: Colorizer) -> None:
+    """Refuse, naming the flag, what the model cannot do (asked for at all, even at strength 0)."""
+    capabilities = colorizer.capabilities
+    if args.hue_shift is not None and not capabilities.hue_bias:
+        raise ColorStudioError(f"--hue-shift needs a model that predicts colour histograms; model {colorizer.name!r} "
+                               "does not (see `colorstudio models`)")
+    if args.reference is not None and args.reference_method not in (None, *capabilities.reference_methods):
+        raise ColorStudioError(f"--reference-method {args.reference_method} needs a model that predicts colour "
+                               f"histograms; model {colorizer.name!r} does not (use --reference-method "
+                               f"{capabilities.reference_methods[0]}, its default)")
 
 
 def _run_colorize(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from colorstudio.devices import resolve_device
-    from colorstudio.engine.batch import colorize_files, plan_batch
-    from colorstudio.engine.pipeline import ColorizeRequest, load_colorizer
-
     model = _default_model(args.model)
-    method = args.reference_method or ("energy" if model != "propagation" else "quantile")
+    # Options and files are checked before a model is loaded; the model's own defaults come after.
     request = ColorizeRequest(
         model=model, samples=args.samples, seed=args.seed,
-        temperature=1.0 if args.temperature is None else args.temperature,  # the card's default comes later
-        reference_path=args.reference, reference_strength=args.reference_strength, reference_method=method,
-        hue_shift_deg=args.hue_shift, hue_strength=args.hue_strength, device=args.device, sampler=args.sampler,
+        temperature=1.0 if args.temperature is None else args.temperature, sampler=args.sampler,
+        hue_bias=_hue_bias(args), device=args.device,
+        reference=ReferenceSettings(path=None if args.reference is None else str(args.reference),
+                                    strength=args.reference_strength, method=args.reference_method or "quantile"),
     )
-    request.validate()  # options and files are checked before a model is loaded
     plan = plan_batch(args.inputs, args.output, samples=args.samples, fmt=args.format, hints=args.hints,
                       reference=args.reference, uncertainty=args.uncertainty)
-    colorizer = load_colorizer(model, resolve_device(args.device))
-    request = replace(request, temperature=_temperature(args.temperature, colorizer))
+    colorizer = REGISTRY.load_colorizer(model, resolve_device(args.device))
+    _check_capabilities(args, colorizer)
+    request = replace(request, temperature=_temperature(args.temperature, colorizer),
+                      reference=replace(request.reference, method=_reference_method(args.reference_method, colorizer)))
     written = colorize_files(plan, request, colorizer, bit_depth=args.bit_depth, log=lambda m: print(m, file=sys.stderr))
     for path in written:
         print(path)
@@ -261,8 +326,6 @@ def _run_colorize(args: argparse.Namespace) -> int:
 
 
 def _run_models() -> int:
-    from colorstudio.models.registry import models_dirs, scan_models
-
     listed: set[str] = set()
     for folder in models_dirs():  # the first folder holding a name wins, as when loading
         print(f"models folder: {folder}{'' if folder.is_dir() else ' (none yet)'}")
@@ -275,8 +338,24 @@ def _run_models() -> int:
             print(f"  {name:<14} {'BROKEN':<12} {problem.reason} ({problem.path}){hidden}")
         listed.update(card.name for card in cards)
         listed.update(broken)
-    print(f"  {'propagation':<14} {'baseline':<12} non-learned hint propagation (always available)")
+    for family in REGISTRY.families():
+        if family.builtin:
+            print(f"  {family.name:<14} {'built-in':<12} {family.description} (always available)")
+    print("families:")
+    for family in REGISTRY.families():
+        trains = f"; `colorstudio train {family.name}`" if family.trainer is not None else ""
+        print(f"  {family.name:<14} {_supports(family)}{trains}")
+        print(f"  {'':<14} {family.description}")
     return 0
+
+
+def _supports(family: Family) -> str:
+    """What a family's models can do, in a few words."""
+    caps = family.capabilities
+    parts = ["samples" if caps.samples else "one result", *(["hints"] if caps.hints else []),
+             *(["uncertainty", "hue bias"] if caps.histograms else []),
+             f"reference: {', '.join(caps.reference_methods)}", *(["bits/dim"] if caps.likelihood else [])]
+    return ", ".join(parts)
 
 
 def _number(value: object) -> bool:
@@ -327,18 +406,10 @@ class _EvalJob:
 def _evaluate_job(job: _EvalJob, progress=None, colorizer=None):
     """Evaluate shard ``job.shard`` of ``job.shards`` (images i with i % shards == shard) of the set, with
     ``colorizer`` if it is already loaded."""
-    import numpy as np
-    import torch
-
-    from colorstudio.color import to_uint
-    from colorstudio.devices import resolve_device
-    from colorstudio.engine.pipeline import load_colorizer, predict_full_resolution
-    from colorstudio.evaluation.protocol import evaluate, load_eval_set
-
     if job.threads:
         torch.set_num_threads(job.threads)
     if colorizer is None:
-        colorizer = load_colorizer(job.model, resolve_device(job.device))
+        colorizer = REGISTRY.load_colorizer(job.model, resolve_device(job.device))
     images = load_eval_set(job.data, limit=job.limit, size=job.size)
     indices = list(range(job.shard, len(images), job.shards))
 
@@ -355,34 +426,28 @@ def _evaluate_job(job: _EvalJob, progress=None, colorizer=None):
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from colorstudio.devices import resolve_device
-    from colorstudio.engine.batch import check_no_overwrites
-    from colorstudio.engine.pipeline import ColorizeRequest, load_colorizer
-    from colorstudio.evaluation.protocol import format_table, merge_reports, write_json
-
     if args.jobs < 1:
         raise ColorStudioError(f"--jobs must be >= 1, got {args.jobs}")
     if args.limit is not None and args.limit < 1:
         raise ColorStudioError(f"--limit must be at least 1, got {args.limit}")
     if args.size < 8:
         raise ColorStudioError(f"--size must be at least 8 pixels, got {args.size}")
-    ColorizeRequest(samples=args.samples, seed=args.seed, reference_strength=args.reference_strength,
-                    temperature=1.0 if args.temperature is None else args.temperature).validate()
+    ColorizeRequest(samples=args.samples, seed=args.seed, reference=ReferenceSettings(strength=args.reference_strength),
+                    temperature=1.0 if args.temperature is None else args.temperature)  # checks them
     if args.json is not None:
         check_no_overwrites([(args.data, "evaluation data")], [(args.json, "report")])
     model = _default_model(args.model)
-    colorizer = load_colorizer(model, resolve_device(args.device))
+    colorizer = REGISTRY.load_colorizer(model, resolve_device(args.device))
     job = _EvalJob(model=model, data=args.data, limit=args.limit, size=args.size, counts=tuple(_parse_counts(args.hints_sweep)),
                    samples=args.samples, seed=args.seed, temperature=_temperature(args.temperature, colorizer),
                    reference_strength=args.reference_strength,
-                   reference_method=args.reference_method or ("energy" if model != "propagation" else "quantile"),
+                   reference_method=_reference_method(args.reference_method, colorizer),
                    reference_gt=args.reference_gt, device=args.device)
     bpd = None
-    if hasattr(colorizer, "bits_per_dim"):
+    if colorizer.capabilities.likelihood:
         # Likelihood models: bits/dim over the subsampled chroma grid at the model's own resolution.
-        bpd = colorizer.bits_per_dim(args.data, limit=args.limit)
+        dataset = evaluation_dataset(args.data, colorizer.long_side, args.limit)  # type: ignore[attr-defined]
+        bpd = {**colorizer.bits_per_dim(dataset), "data": str(args.data)}  # type: ignore[attr-defined]
         print(f"{model}: {bpd['bpd']:.4f} bits/dim over {bpd['images']} images of {args.data} "
               f"({bpd['dims_per_image']} chroma dims each, working resolution {bpd['working_resolution']})")
 
@@ -393,9 +458,6 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.jobs == 1:
         report = _evaluate_job(job, progress, colorizer)
     else:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
         # spawn, not fork: forked OpenMP/torch thread pools can deadlock
         with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
             shards = [replace(job, shard=i, shards=args.jobs, threads=1) for i in range(args.jobs)]
@@ -403,7 +465,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     print(file=sys.stderr)
     report.settings["temperature"] = job.temperature
     print(format_table(report))
-    if getattr(colorizer, "supports_samples", False):  # each --jobs process loaded its own copy
+    if colorizer.capabilities.samples:  # each --jobs process loaded its own copy
         print(f"sampling temperature {job.temperature:g}")
     if args.json is not None:
         if bpd is not None:
@@ -413,36 +475,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-# family -> module with train_<family>(data_paths, out_dir, steps, resume) and export_<family>_model(run, out)
-TRAINABLE_FAMILIES = {"gan": "colorstudio.training.train_gan", "histogram": "colorstudio.training.train_histogram",
-                      "pic": "colorstudio.training.train_pic",
-                      "pixcolor": "colorstudio.training.train_pixcolor"}
-
-
 def _run_train(args: argparse.Namespace) -> int:
-    import importlib
-
-    from colorstudio.training.data import refuse_validation_source
-
-    if args.model not in TRAINABLE_FAMILIES:
-        raise ColorStudioError(f"unknown model family {args.model!r}; trainable: {', '.join(TRAINABLE_FAMILIES)}")
-    for path in args.data:
-        if not path.exists():
-            raise ColorStudioError("training data not found", path)
-        refuse_validation_source(path)
-    module = importlib.import_module(TRAINABLE_FAMILIES[args.model])
-    train_fn = getattr(module, f"train_{args.model}")
-    export_fn = getattr(module, f"export_{args.model}_model")
-    run_dir = args.run_dir or Path("runs") / args.model
-    kwargs = {"steps": args.steps} if args.steps is not None else {}
-    result = train_fn(args.data, run_dir, resume=args.resume, **kwargs)
-    if os.environ.get("RANK", "0") != "0":
-        return 1 if result.interrupted else 0  # under torchrun only rank 0 reports and exports
-    print(f"trained to step {result.step} in {result.wall_time_s / 60:.1f} min; checkpoints in {run_dir}")
-    if args.out is not None:
-        from colorstudio.models.registry import default_models_dir
-
-        out = default_models_dir() / args.out if len(args.out.parts) == 1 else args.out
-        card = export_fn(run_dir, out)
-        print(f"exported {card.name} to {out}")
-    return 1 if result.interrupted else 0
+    family = REGISTRY.get(args.family)
+    assert family.trainer is not None  # only trainable families have a subcommand
+    return train_command.run(family.name, family.trainer, args)

@@ -181,7 +181,7 @@ def test_train_runs_resumes_and_exports_a_loadable_model(tmp_path, monkeypatch):
     import torch
     from skimage import data
 
-    from colorstudio.engine.pipeline import load_colorizer
+    from colorstudio.families import load_colorizer
 
     monkeypatch.setenv("COLORSTUDIO_CACHE", str(tmp_path / "cache"))
     photos = tmp_path / "photos"
@@ -237,3 +237,25 @@ def test_hue_shift_help_says_it_biases_toward_a_hue(capsys):
         main(["colorize", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "--hue-shift DEG" in text and "bias toward hue DEG" in text and "not a rotation" in text
+
+
+def test_train_help_lists_every_option_of_every_family(capsys):
+    from colorstudio.families import REGISTRY
+    from colorstudio.training.command import add_train_arguments
+
+    every = set()
+    for family in REGISTRY.trainable():
+        parser = argparse.ArgumentParser(add_help=False)
+        add_train_arguments(parser, family.trainer)
+        assert [a.option_strings for a in parser._actions if not a.help] == []  # each option explains itself
+        options = {o for a in parser._actions for o in a.option_strings}
+        every |= options
+        with pytest.raises(SystemExit) as done:
+            main(["train", family.name, "--help"])
+        assert done.value.code == 0
+        text = capsys.readouterr().out
+        assert {o for o in options if o not in text} == set(), family.name
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = capsys.readouterr().out
+    assert {o for o in every if o not in text} == set()

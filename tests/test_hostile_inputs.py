@@ -210,10 +210,10 @@ def test_colorize_with_a_broken_model_names_its_card(models_dir, tmp_path, capsy
 
 def test_default_model_and_gui_choices_survive_broken_models(models_dir):
     from colorstudio.cli import _default_model
-    from colorstudio.engine.session import list_model_choices
+    from colorstudio.families import REGISTRY
 
     assert _default_model(None) == CHEAP_MODEL  # no histogram here; the first intact model
-    choices = {choice.name: choice for choice in list_model_choices(models_dir)}
+    choices = {choice.name: choice for choice in REGISTRY.model_choices(models_dir)}
     assert choices[CHEAP_MODEL].available
     for name in BROKEN_CARDS:
         assert not choices[name].available and "card.json" in choices[name].reason

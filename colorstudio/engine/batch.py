@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from colorstudio.engine.hints import load_hints
+from colorstudio.engine.jobs import OpenReferenceJob
 from colorstudio.engine.pipeline import (
     Cancel,
     Colorizer,
@@ -19,8 +21,10 @@ from colorstudio.engine.pipeline import (
     Progress,
     colorize_source,
     sample_suffixes,
+    single_sample_message,
 )
 from colorstudio.errors import ColorStudioError
+from colorstudio.io import UNCERTAINTY_COLORMAP, load_image, luminance, save_image, save_uncertainty_map
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -195,7 +199,6 @@ def plan_batch(
     folders). Raises ColorStudioError for a missing input, hints file or reference, an output format
     its file name contradicts, a folder that cannot be created, and a write onto anything read.
     """
-    from colorstudio.engine.hints import load_hints
 
     inputs = expand_inputs(paths)
     several = len(inputs) > 1 or any(p.is_dir() for p in paths)
@@ -235,30 +238,24 @@ def colorize_files(
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> list[Path]:
-    """Colorize each input of ``plan`` with the one colorizer; returns the files written."""
-    from dataclasses import replace
+    """Colorize each input of ``plan`` with the one colorizer; returns the files written.
 
-    from colorstudio.engine.hints import load_hints
-    from colorstudio.io import UNCERTAINTY_COLORMAP, load_image, luminance, save_image, save_uncertainty_map
-
-    request.validate()
-    if request.samples != plan.samples or request.reference_path != plan.reference:
+    Each input goes through :func:`colorstudio.engine.pipeline.colorize_source` (the GUI's prediction and
+    export path), its reference read as the GUI reads one (:class:`colorstudio.engine.jobs.OpenReferenceJob`)
+    and its uncertainty map written as the GUI's export writes it."""
+    reference_path = Path(request.reference.path) if request.reference.path is not None else None
+    if request.samples != plan.samples or reference_path != plan.reference:
         raise ValueError("colorize_files: the request does not match the plan it was made for")
-    if request.samples > 1 and not colorizer.supports_samples:
-        raise ColorStudioError(f"--samples {request.samples}: model {colorizer.name!r} gives one colorization per "
-                               "image; use a sampling model (pixcolor, pic) for several samples")
-    if getattr(colorizer, "predicts_histograms", None) is False:  # None: not declared, checked per result below
-        if plan.wants_uncertainty:
-            first = next(f.uncertainty for f in plan.files if f.uncertainty is not None)
-            raise ColorStudioError(f"model {colorizer.name!r} gives no uncertainty map; use the histogram model", first)
-        if request.hue_shift_deg is not None or (plan.reference is not None and request.reference_method == "energy"):
-            hue = request.hue_shift_deg is not None
-            what, instead = ("--hue-shift", "") if hue else ("--reference-method energy", " (use quantile instead)")
-            raise ColorStudioError(f"{what} needs a model that predicts colour histograms (e.g. 'histogram'); "
-                                   f"model {colorizer.name!r} does not{instead}")
+    capabilities = colorizer.capabilities
+    if request.samples > 1 and not capabilities.samples:
+        raise ColorStudioError(f"--samples {request.samples}: {single_sample_message(colorizer.name)}")
+    if not capabilities.histograms and plan.wants_uncertainty:
+        first = next(f.uncertainty for f in plan.files if f.uncertainty is not None)
+        raise ColorStudioError(f"model {colorizer.name!r} gives no uncertainty map; use a model that predicts "
+                               "colour histograms (see `colorstudio models`)", first)
     for folder in plan.folders:
         _ensure_folder(folder)
-    reference_rgb = load_image(plan.reference).rgb if plan.reference is not None else None
+    reference = OpenReferenceJob().run(plan.reference) if plan.reference is not None else None
     written: list[Path] = []
     for index, item in enumerate(plan.files):
         source = load_image(item.source)
@@ -268,12 +265,8 @@ def colorize_files(
             if progress is not None:
                 progress((_i + fraction) / len(plan.files), f"{_name}: {message}")
 
-        result = colorize_source(luminance(source), colorizer, file_request, reference_rgb=reference_rgb,
+        result = colorize_source(luminance(source), colorizer, file_request, reference=reference,
                                  progress=file_progress, cancel=cancel)
-        # Both checked before this input's first write (a colorizer may not declare what it predicts).
-        if item.uncertainty is not None and result.uncertainty is None:
-            raise ColorStudioError(f"model {colorizer.name!r} gives no uncertainty map; use the histogram model",
-                                   item.uncertainty)
         if len(result.rgb_samples) != len(item.targets):
             raise ColorStudioError(f"model {colorizer.name!r} gave {len(result.rgb_samples)} results where "
                                    f"{len(item.targets)} were planned; nothing more was written", item.source)
@@ -281,9 +274,8 @@ def colorize_files(
             written.append(save_image(target, rgb, bit_depth=bit_depth, fmt=plan.fmt, icc_profile=source.icc_profile,
                                       source_path=item.source, cancel=cancel))
         legend = ""
-        if item.uncertainty is not None and result.uncertainty is not None:  # the second: checked above
-            height, width = result.uncertainty.shape
-            path, (lo, hi) = save_uncertainty_map(item.uncertainty, result.uncertainty, (width, height),
+        if item.uncertainty is not None and result.uncertainty_grid is not None:  # checked above: the model has them
+            path, (lo, hi) = save_uncertainty_map(item.uncertainty, result.uncertainty_grid, source.size,
                                                   source_path=item.source)
             written.append(path)
             legend = (f"; uncertainty map {path.name}: {UNCERTAINTY_COLORMAP}, "

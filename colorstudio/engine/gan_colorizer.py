@@ -6,13 +6,11 @@ engine composites its a*b* with the full-resolution L* like every family's.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 
 from colorstudio.color import denormalize_ab, normalize_l
-from colorstudio.engine.pipeline import NetworkColorizer, Prediction, check_cancel, register_colorizer_factory
+from colorstudio.engine.pipeline import NetworkColorizer, Prediction, check_cancel, single_sample_message
 from colorstudio.errors import ColorStudioError
 
 __all__ = ["GANColorizer"]
@@ -28,8 +26,7 @@ class GANColorizer(NetworkColorizer):
         """``lightness`` (h, w) L*, ``hint_ab`` (2, h, w) normalized a*b*, ``hint_mask`` (1, h, w) -> one
         Lab a*b* map (h, w, 2)."""
         if samples != 1:
-            raise ColorStudioError(f"model {self.name!r} gives one colorization per image; use a sampling model "
-                                   "(pixcolor, pic) for several samples")
+            raise ColorStudioError(single_sample_message(self.name))
         check_cancel(cancel)
         if progress is not None:
             progress(0.0, "colorizing")
@@ -44,12 +41,3 @@ class GANColorizer(NetworkColorizer):
             progress(1.0, "colorized")
         return Prediction(ab_samples=[np.ascontiguousarray(ab, dtype=np.float32)], seeds=[seed], work_size=(w, h))
 
-
-def _load(name: str, device: torch.device, models_dir: Path | None) -> GANColorizer:
-    from colorstudio.models.registry import load_model
-
-    network, card = load_model(name, device, models_dir)
-    return GANColorizer(name, network, card.to_dict(), device)
-
-
-register_colorizer_factory("gan", _load)

@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from colorstudio.color import normalize_ab, rgb_to_lab
+from colorstudio.color import lab_to_rgb, normalize_ab, rgb_to_lab, to_float
 from colorstudio.errors import ColorStudioError
+from colorstudio.models.hint_sim import SWEEP_PATCH, sweep_corners
 
 __all__ = [
     "HINTS_VERSION",
@@ -37,6 +38,7 @@ __all__ = [
     "save_hints",
     "hints_to_json",
     "rasterize_hints",
+    "sweep_hint_points",
 ]
 
 HINTS_VERSION = 1
@@ -252,3 +254,45 @@ def rasterize_hints(
         ab[1][covered] = b
         mask[0][covered] = 1.0
     return ab, mask
+
+
+# ---------------------------------------------------------------------------------------------- sweep hints as points
+def _hex(rgb: np.ndarray) -> str:
+    return "#" + "".join(f"{int(v):02x}" for v in np.rint(np.clip(rgb, 0.0, 1.0) * 255.0))
+
+
+def _color_with_ab(lightness: float, a: float, b: float) -> str:
+    """An sRGB color with chroma (a, b) at the in-gamut L* closest to ``lightness``.
+
+    Only the hint's chroma reaches the model, so the L* is free: searching for one where (a, b) fits in
+    the gamut keeps the chroma intact where the patch's own L* would clip it.
+    """
+    candidates = np.concatenate([[lightness], np.arange(0.0, 100.5, 0.5)])
+    candidates = candidates[np.argsort(np.abs(candidates - lightness), kind="stable")]
+    lab = np.stack([candidates, np.full_like(candidates, a), np.full_like(candidates, b)], axis=1)
+    rgb = lab_to_rgb(lab, clip=False)
+    inside = np.flatnonzero(np.all((rgb >= -1e-6) & (rgb <= 1 + 1e-6), axis=1))
+    return _hex(rgb[inside[0]] if inside.size else np.clip(rgb[0], 0.0, 1.0))
+
+
+def sweep_hint_points(rgb: np.ndarray, n_hints: int, seed: int, patch: int = SWEEP_PATCH) -> list[Hint]:
+    """The sweep's hints as :class:`Hint` objects (for a ``*.hints.json`` file), same points as
+    :func:`colorstudio.models.hint_sim.sweep_hints`.
+
+    Args:
+        rgb: (H, W, 3) uint8 (or float in [0, 1]) ground-truth sRGB.
+        n_hints, seed, patch: as :func:`colorstudio.models.hint_sim.sweep_hints`.
+
+    Returns:
+        Hints at the patch centres (continuous pixels), radius ``patch / 2``, colored with the patch's
+        mean ab (at the patch's mean L* when that is in gamut; see ``_color_with_ab``).
+    """
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError(f"rgb must be an (H, W, 3) array, got shape {getattr(rgb, 'shape', None)}")
+    lab = rgb_to_lab(to_float(rgb).astype(np.float64))
+    hints = []
+    for top, left, size in sweep_corners(rgb.shape[0], rgb.shape[1], n_hints, seed, patch):
+        lightness, a, b = lab[top : top + size, left : left + size].reshape(-1, 3).mean(axis=0)
+        color = _color_with_ab(float(lightness), float(a), float(b))
+        hints.append(Hint(x=left + size / 2.0, y=top + size / 2.0, radius=size / 2.0, color=color))
+    return hints

@@ -2,27 +2,27 @@
 
 The network predicts per-cell hue and chroma distributions at 1/4 of the working resolution; the
 engine keeps them (for the uncertainty map, hue bias and reference transfer) and decodes a point
-estimate with :func:`colorstudio.engine.histogram_edit.decode_ab`.
+estimate with :func:`colorstudio.models.decoding.decode_ab`.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from colorstudio.color import normalize_l
-from colorstudio.engine.histogram_edit import Decoding, decode_ab
 from colorstudio.engine.pipeline import (
+    Capabilities,
     HistogramPrediction,
     NetworkColorizer,
     Prediction,
     check_cancel,
-    register_colorizer_factory,
+    single_sample_message,
 )
 from colorstudio.errors import ColorStudioError
+from colorstudio.models.decoding import Decoding, decode_ab
 
 if TYPE_CHECKING:
     from colorstudio.models.histogram import HistogramColorizer
@@ -37,8 +37,8 @@ DEFAULT_LONG_SIDE = 256
 class HistogramModelColorizer(NetworkColorizer):
     """Wraps a trained ``HistogramColorizer`` network; one result per image (no sampling)."""
 
+    capabilities = Capabilities(histograms=True)
     default_long_side = DEFAULT_LONG_SIDE
-    predicts_histograms = True
     network: HistogramColorizer
 
     @property
@@ -68,10 +68,7 @@ class HistogramModelColorizer(NetworkColorizer):
     def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast",
                 progress=None, cancel=None) -> Prediction:
         if samples != 1:
-            raise ColorStudioError(
-                f"model {self.name!r} gives one colorization per image; use a sampling model "
-                f"(pixcolor, pic) for several samples"
-            )
+            raise ColorStudioError(single_sample_message(self.name))
         check_cancel(cancel)
         if progress is not None:
             progress(0.0, "predicting colour distributions")
@@ -83,12 +80,3 @@ class HistogramModelColorizer(NetworkColorizer):
         return Prediction(ab_samples=[ab], seeds=[seed],
                           work_size=(w, h), histograms=histograms)
 
-
-def _load(name: str, device: torch.device, models_dir: Path | None) -> HistogramModelColorizer:
-    from colorstudio.models.registry import load_model
-
-    network, card = load_model(name, device, models_dir)
-    return HistogramModelColorizer(name, network, card.to_dict(), device)
-
-
-register_colorizer_factory("histogram", _load)

@@ -27,10 +27,7 @@ matrix-vector product, and ``y*`` is never materialized while solving (``y*_nk =
 
 from __future__ import annotations
 
-import functools
 import math
-import statistics
-import time
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -38,9 +35,24 @@ import numpy as np
 import scipy.linalg
 
 from colorstudio.color import lab_to_rgb, lch_to_lab, rgb_to_lab, to_float
-from colorstudio.color.quantize import CHROMA_QUANTIZER, HUE_QUANTIZER, CircularQuantizer, UniformQuantizer
+from colorstudio.color.quantize import HUE_QUANTIZER, CircularQuantizer
 from colorstudio.engine.composite import lab_to_srgb_keep_lightness
 from colorstudio.errors import ColorStudioError
+from colorstudio.models.decoding import (  # the decoding kernels work on biased distributions here too
+    FADING_THRESHOLD,
+    PAPER_DECODING,
+    Decoding,
+    _as_probs,
+    _check_pair,
+    _chroma_quantizer,
+    _decode_flat,
+    _hue_centres,
+    _median_chroma_flat,
+    circular_mean_hue,
+    decode_ab,
+    median_chroma,
+    uncertainty_map,
+)
 
 __all__ = [
     "FADING_THRESHOLD",
@@ -53,7 +65,6 @@ __all__ = [
     "TransferResult",
     "TransferSolution",
     "apply_bias",
-    "bench_histogram_slider",
     "chi_square",
     "circular_mean_hue",
     "decode_ab",
@@ -72,30 +83,6 @@ __all__ = [
     "uncertainty_map",
 ]
 
-FADING_THRESHOLD = 0.03  # |z| below which chroma fades to gray (paper sec. 3.3, min(|z| / 0.03, 1))
-
-
-@dataclass(frozen=True)
-class Decoding:
-    """How a point estimate is read from a cell's distributions (``median`` mode of :func:`decode_ab`).
-
-    ``chroma_quantile`` 0.5 is the paper's median chroma; above it the colours are more vivid at the cost
-    of PSNR. ``fading_threshold``: chroma fades to gray as ``min(|z| / fading_threshold, 1)`` (paper 0.03).
-    A model's card may choose its own (``decoding`` in card.json).
-    """
-
-    fading_threshold: float = FADING_THRESHOLD
-    chroma_quantile: float = 0.5
-
-    def __post_init__(self) -> None:
-        # a threshold of 1 fades by |z| itself; a quantile of 0 or 1 would be the histogram's ends
-        for name, upper, bracket in (("fading_threshold", 1.0, "]"), ("chroma_quantile", 1.0 - 1e-9, ")")):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= upper:
-                raise ColorStudioError(f"decoding.{name} must be a number in (0, 1{bracket}, got {value!r}")
-
-
-PAPER_DECODING = Decoding()
 HUE_BIAS_AMPLITUDE = 3.0  # nats added at the bump's centre for hue strength 1 (the slider's full strength)
 HUE_BIAS_CONCENTRATION = 4.0  # von Mises kappa of the bump: half height at about +-34 degrees
 _CHI2_EPS = 1e-10  # keeps chi2 finite where p_k = t_k = 0
@@ -103,184 +90,6 @@ _BIAS_BOUND = 40.0  # |b_k| limit: e^80 stays far inside float64, and no useful 
 _GRAY_CHROMA = 1.0  # reference pixels below this C* cast no hue vote
 _QUADRATIC_DECREMENT = 1e-5  # a full Newton step with a smaller decrement ends the solve
 _MAX_REFERENCE_PIXELS = 1 << 20  # reference images are strided down to about 1 MP for their histograms
-
-
-# ----------------------------------------------------------------------------------------------------------
-# Shapes and bins
-
-
-def _as_probs(probs: Any, name: str) -> np.ndarray:
-    """(K, h, w) non-negative distributions as float64 numpy, normalized over K."""
-    if hasattr(probs, "detach"):  # torch tensor: one copy to host, no torch import needed here
-        probs = probs.detach().cpu().numpy()
-    arr = np.asarray(probs, dtype=np.float64)
-    if arr.ndim != 3 or arr.shape[0] < 2:
-        raise ColorStudioError(f"{name} must have shape (K, h, w) with K >= 2, got {arr.shape}")
-    if not np.all(np.isfinite(arr)) or arr.min() < 0:
-        raise ColorStudioError(f"{name} must be finite and non-negative")
-    total = arr.sum(axis=0, keepdims=True)
-    if np.any(total <= 0):
-        raise ColorStudioError(f"{name} has a cell whose distribution sums to zero")
-    return arr / total
-
-
-def _check_pair(hue: np.ndarray, chroma: np.ndarray) -> None:
-    if hue.shape[1:] != chroma.shape[1:]:
-        raise ColorStudioError(f"hue_probs {hue.shape} and chroma_probs {chroma.shape} cover different grids")
-
-
-@functools.lru_cache(maxsize=8)
-def _hue_centres(bins: int) -> np.ndarray:
-    """Hue bin centres in turns; the model's quantizer when K matches, the same rule otherwise."""
-    quantizer = HUE_QUANTIZER if HUE_QUANTIZER.bins == bins else CircularQuantizer(bins)
-    return np.asarray(quantizer.centres, dtype=np.float64)
-
-
-@functools.lru_cache(maxsize=8)
-def _chroma_quantizer(bins: int) -> UniformQuantizer:
-    if CHROMA_QUANTIZER.bins == bins:
-        return CHROMA_QUANTIZER
-    return UniformQuantizer(CHROMA_QUANTIZER.lo, CHROMA_QUANTIZER.hi, bins)
-
-
-def _chroma_max() -> float:
-    return float(CHROMA_QUANTIZER.hi)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# 1. Decoding
-#
-# Kernels take (K, N) arrays ``y`` plus optional bin weights ``w`` (K,) and work on the posterior
-# ``y_kn w_k / Z_n``: a biased distribution is decoded without materializing it. Matrix-vector products
-# go through einsum, single-threaded by design: on a busy 2-core machine multi-threaded BLAS calls of
-# this size wait for a free core and take 10-100x longer than doing the work on one.
-
-
-def _cumsum_bins(y: np.ndarray, w: np.ndarray | None) -> np.ndarray:
-    """cumsum over K of ``y * w[:, None]``; a loop over K rows is ~15x faster than np.cumsum(axis=0)."""
-    out = np.empty_like(y)
-    if w is None:
-        out[0] = y[0]
-    else:
-        np.multiply(y[0], w[0], out=out[0])
-    for k in range(1, y.shape[0]):
-        if w is None:
-            np.add(out[k - 1], y[k], out=out[k])
-        else:
-            np.multiply(y[k], w[k], out=out[k])
-            out[k] += out[k - 1]
-    return out
-
-
-def _median_chroma_flat(chroma: np.ndarray, w: np.ndarray | None = None, q: float = 0.5) -> np.ndarray:
-    """The ``q`` quantile (median by default) of each column of (K, N) histograms (times ``w``), linear
-    within the bin that crosses it."""
-    bins = chroma.shape[0]
-    quantizer = _chroma_quantizer(bins)
-    cdf = _cumsum_bins(chroma, w)
-    half = q * cdf[-1]
-    k = np.minimum((cdf < half).sum(axis=0), bins - 1)  # first bin whose cdf reaches 1/2
-    cols = np.arange(chroma.shape[1])
-    at = cdf[k, cols]
-    before = np.where(k > 0, cdf[np.maximum(k - 1, 0), cols], 0.0)
-    mass = at - before
-    # mass > 0 wherever the cdf crosses 1/2 inside bin k; the guard only covers round-off ties.
-    frac = np.clip(np.divide(half - before, mass, out=np.full_like(half, 0.5), where=mass > 0), 0.0, 1.0)
-    return quantizer.lo + (k + frac) * quantizer.width
-
-
-def _circular_mean_flat(hue: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(angle in turns [0, 1), |z|) of z = sum_k p_k e^{2 pi i h_k} for each column of (K, N) (times ``w``)."""
-    angles = 2.0 * math.pi * _hue_centres(hue.shape[0])
-    weights = np.ones(hue.shape[0]) if w is None else w
-    basis = np.stack([np.cos(angles), np.sin(angles), np.ones_like(angles)]) * weights  # (3, K)
-    re, im, total = np.einsum("jk,kn->jn", basis, hue)
-    return np.mod(np.arctan2(im, re) / (2.0 * math.pi), 1.0), np.hypot(re, im) / total
-
-
-def _mean_chroma_flat(chroma: np.ndarray, w: np.ndarray | None = None) -> np.ndarray:
-    """Expected chroma E[C] (bin centres) of each column of (K, N) histograms (times ``w``)."""
-    centres = np.asarray(_chroma_quantizer(chroma.shape[0]).centres, dtype=np.float64)
-    weights = np.ones(chroma.shape[0]) if w is None else w
-    weighted, total = np.einsum("jk,kn->jn", np.stack([centres * weights, weights]), chroma)
-    return weighted / total
-
-
-def _decode_flat(hue: np.ndarray, chroma: np.ndarray, hue_w: np.ndarray | None = None,
-                 chroma_w: np.ndarray | None = None, *, mode: str = "median",
-                 decoding: Decoding = PAPER_DECODING) -> np.ndarray:
-    """(N, 2) a*b* of (K, N) distributions, each optionally biased by bin weights ``e^b``."""
-    angle, length = _circular_mean_flat(hue, hue_w)
-    if mode == "median":
-        # Chromatic fading: an undecided hue (|z| small) would otherwise pick an arbitrary saturated colour.
-        c = (_median_chroma_flat(chroma, chroma_w, decoding.chroma_quantile)
-             * np.minimum(length / decoding.fading_threshold, 1.0))
-    elif mode == "mean":
-        c = _mean_chroma_flat(chroma, chroma_w) * length  # E[C] * |z|: E[ab] when hue and chroma are independent
-    else:
-        raise ValueError(f"unknown decode mode {mode!r} (median or mean)")
-    theta = 2.0 * math.pi * angle
-    return np.stack([c * np.cos(theta), c * np.sin(theta)], axis=-1)
-
-
-def median_chroma(chroma_probs: Any) -> np.ndarray:
-    """Median chroma C* of each cell's chroma histogram, interpolated within the bin: (h, w) float32.
-
-    A one-hot histogram gives its bin centre; a flat one ``CHROMA_MAX / 2``.
-    """
-    chroma = _as_probs(chroma_probs, "chroma_probs")
-    return _median_chroma_flat(chroma.reshape(chroma.shape[0], -1)).reshape(chroma.shape[1:]).astype(np.float32)
-
-
-def circular_mean_hue(hue_probs: Any) -> tuple[np.ndarray, np.ndarray]:
-    """(hue in turns [0, 1), resultant length |z| in [0, 1]) of each cell's hue distribution, (h, w) each."""
-    hue = _as_probs(hue_probs, "hue_probs")
-    angle, length = _circular_mean_flat(hue.reshape(hue.shape[0], -1))
-    return angle.reshape(hue.shape[1:]).astype(np.float32), length.reshape(hue.shape[1:]).astype(np.float32)
-
-
-def decode_ab(
-    hue_probs: Any, chroma_probs: Any, *, mode: str = "median", decoding: Decoding = PAPER_DECODING
-) -> np.ndarray:
-    """Lab a*b* of each cell: (h, w, 2) float32, |ab| <= CHROMA_MAX. The one implementation of the decoding
-    (:func:`colorstudio.models.histogram.decode_ab` adapts it to batched, channel-first torch tensors).
-
-    ``mode="median"`` (the paper's, the default): chroma = median of the chroma histogram (interpolated
-    within its bin), hue = argument of the circular mean ``z = sum_k p_k exp(2 pi i h_k)``, chroma
-    multiplied by the chromatic fading factor ``min(|z| / fading_threshold, 1)``.
-    ``mode="mean"``: ``E[C] * z``, the expected a*b* if hue and chroma are independent: the least-squares
-    estimate (best PSNR), which shrinks every uncertain cell towards gray in proportion to |z|; less vivid.
-    """
-    hue = _as_probs(hue_probs, "hue_probs")
-    chroma = _as_probs(chroma_probs, "chroma_probs")
-    _check_pair(hue, chroma)
-    ab = _decode_flat(hue.reshape(hue.shape[0], -1), chroma.reshape(chroma.shape[0], -1),
-                      mode=mode, decoding=decoding)
-    return ab.reshape(*hue.shape[1:], 2).astype(np.float32)
-
-
-# ----------------------------------------------------------------------------------------------------------
-# 2. Uncertainty
-
-
-def uncertainty_map(hue_probs: Any, chroma_probs: Any) -> np.ndarray:
-    """Hue entropy / log K times median chroma / CHROMA_MAX: (h, w) float32 in [0, 1].
-
-    The paper's "entropy(hue) x chroma", on a fixed scale rather than stretched per image: both factors are
-    divided by their theoretical maxima, so 1 means "a flat hue distribution at the largest chroma". A
-    fixed scale keeps maps comparable between images and between edits of one image, and a gray photo
-    (every chroma small) gets a dark map instead of amplified noise. Natural photos land in about
-    [0, 0.5]; a display may apply its own gamma. The chroma is the un-faded median: chromatic fading is
-    the *consequence* of hue uncertainty and would cancel it.
-    """
-    hue = _as_probs(hue_probs, "hue_probs")
-    chroma = _as_probs(chroma_probs, "chroma_probs")
-    _check_pair(hue, chroma)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        plogp = np.where(hue > 0, hue * np.log(hue), 0.0)
-    entropy = -plogp.sum(axis=0) / math.log(hue.shape[0])
-    c = _median_chroma_flat(chroma.reshape(chroma.shape[0], -1)).reshape(hue.shape[1:])
-    return np.clip(entropy * c / _chroma_max(), 0.0, 1.0).astype(np.float32)
 
 
 def uncertainty_full_res(uncertainty: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -883,81 +692,3 @@ def suggested_colors(
         code = "#" + "".join(f"{int(round(v * 255)):02x}" for v in rgb)
         by_hex[code] = by_hex.get(code, 0.0) + mass
     return sorted(by_hex.items(), key=lambda item: -item[1])[:k]
-
-
-# ----------------------------------------------------------------------------------------------------------
-# 8. Benchmark
-
-
-def _bench_inputs(cells: int = 128, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Plausible distributions for a natural photo: (hue, chroma (K, cells, cells), L* (4 cells)^2, reference rgb).
-
-    Built from scikit-image's astronaut: each cell's distributions are peaked at the photo's own hue and
-    chroma, with a confidence that varies smoothly over the image (some cells nearly flat).
-    """
-    import cv2
-    from skimage import data
-
-    rng = np.random.default_rng(seed)
-    photo = data.astronaut().astype(np.float32) / 255.0
-    lab_full = rgb_to_lab(cv2.resize(photo, (4 * cells, 4 * cells), interpolation=cv2.INTER_AREA))
-    lab = rgb_to_lab(cv2.resize(photo, (cells, cells), interpolation=cv2.INTER_AREA))
-    chroma = np.hypot(lab[..., 1], lab[..., 2])
-    hue = np.mod(np.arctan2(lab[..., 2], lab[..., 1]) / (2 * math.pi), 1.0)
-    bins = HUE_QUANTIZER.bins
-    confidence = 2.0 + 30.0 * cv2.GaussianBlur(rng.random((cells, cells)).astype(np.float32), (0, 0), 8)
-    gap = (_hue_centres(bins)[:, None, None] - hue[None] + 0.5) % 1.0 - 0.5
-    hue_logits = confidence[None] * np.cos(2 * math.pi * gap) + 0.3 * rng.standard_normal((bins, cells, cells))
-    centres = np.asarray(_chroma_quantizer(bins).centres, dtype=np.float64)
-    chroma_logits = -((centres[:, None, None] - chroma[None]) ** 2) / (2 * 8.0**2)
-    softmax = lambda z: np.exp(z - z.max(0)) / np.exp(z - z.max(0)).sum(0)  # noqa: E731
-    reference = (data.coffee().astype(np.float32) / 255.0)[::2, ::2]
-    return (softmax(hue_logits).astype(np.float32), softmax(chroma_logits).astype(np.float32),
-            lab_full[..., 0].astype(np.float32), reference)
-
-
-def bench_histogram_slider(repeats: int = 20, cells: int = 128) -> dict[str, float]:
-    """Median milliseconds of one slider move at a 512 px preview (``cells`` x ``cells`` at 1/4 resolution).
-
-    Keys: ``transfer_warm_ms`` (eq. 6 for both marginals, warm-started from the previous slider value, plus
-    decode), ``transfer_cold_ms`` (same from b = 0), ``hue_bias_ms`` (hue bump + decode), ``composite_ms``
-    (``engine.composite`` onto the 512 px L*, when that module exists), ``slider_ms`` = warm transfer +
-    composite, ``warm_iterations`` / ``cold_iterations`` (median L-BFGS iterations, hue marginal).
-    """
-    hue, chroma, lightness, reference = _bench_inputs(cells)
-    transfer = ReferenceTransfer(hue, chroma, reference_histograms(reference))
-    strengths = [1.0 + 0.05 * (i % 10) for i in range(repeats + 1)]  # a drag: small steps, both directions
-    transfer.apply_ab(strengths[0])
-
-    def timed(fn: Any, *args: Any, **kwargs: Any) -> tuple[float, Any]:
-        start = time.perf_counter()
-        out = fn(*args, **kwargs)
-        return 1000.0 * (time.perf_counter() - start), out
-
-    warm_ms, warm_iters, cold_ms, cold_iters, bias_ms, comp_ms, total_ms = [], [], [], [], [], [], []
-    from colorstudio.engine.composite import composite
-
-    cold_start = TransferSolution(*(BiasSolution(np.zeros(hue.shape[0]), 0, 0, 0, 0, 0, True),) * 2)
-    for step in strengths[1:]:
-        ms, (ab, solution) = timed(transfer.apply_ab, step)
-        warm_ms.append(ms)
-        warm_iters.append(solution.hue.iterations)
-        ms_cold, (_, cold) = timed(transfer.apply_ab, step, warm_start=cold_start)
-        cold_ms.append(ms_cold)
-        cold_iters.append(cold.hue.iterations)
-        transfer.solve(step)  # put the warm state back where the drag left it
-        bias_ms.append(timed(lambda s=step: decode_ab(hue_bias(hue, 40.0 * s, 1.0), chroma))[0])
-        comp = timed(composite, lightness, ab)[0]
-        comp_ms.append(comp)
-        total_ms.append(ms + comp)
-    median = lambda v: float(statistics.median(v)) if v else float("nan")  # noqa: E731
-    return {
-        "cells": float(cells),
-        "transfer_warm_ms": median(warm_ms),
-        "transfer_cold_ms": median(cold_ms),
-        "warm_iterations": median(warm_iters),
-        "cold_iterations": median(cold_iters),
-        "hue_bias_ms": median(bias_ms),
-        "composite_ms": median(comp_ms),
-        "slider_ms": median(total_ms) if total_ms else median(warm_ms),
-    }

@@ -11,7 +11,6 @@ resolution; ``rgb`` (H, W, 3) float32 sRGB in [0, 1].
 
 from __future__ import annotations
 
-import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -19,24 +18,32 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import torch
 
-from colorstudio.engine.limits import MAX_SEED
-from colorstudio.engine.pipeline import (
+from colorstudio.engine.histogram_edit import reference_histograms
+from colorstudio.engine.pipeline import (  # the request's types, re-exported: the GUI's jobs speak them
     Cancel,
     Colorizer,
-    EditSettings,
-    HistogramPrediction,
+    ColorizeRequest,
+    Edits,
+    HueBias,
+    LoadedReference,
     Progress,
-    apply_edits,
+    ReferenceSettings,
+    SampleResult,
     check_cancel,
-    composite_with_edits,
+    edit_sample,
     fit_working_size,
-    load_colorizer,
+    predict_samples,
+    render,
+    report_progress,
     resize_lightness,
+    uncertainty_of,
 )
 from colorstudio.errors import ColorStudioError
+from colorstudio.io import load_image, luminance, save_image, save_uncertainty_map
 
 __all__ = [
     "ColorizerCache",
@@ -58,21 +65,14 @@ __all__ = [
     "SampleResult",
     "edit_sample",
     "export_targets",
-    "finish_rgb",
     "preview_size",
     "uncertainty_of",
 ]
 
 PREVIEW_LONG_SIDE = 512
 REFERENCE_LONG_SIDE = 256  # a palette needs no detail; small keeps histogram fitting fast
-REFERENCE_METHODS = ("energy", "quantile")
 EXPORT_FORMATS = ("png", "tiff")
 FORMAT_SUFFIX = {"png": ".png", "tiff": ".tiff"}
-
-
-def _report(progress: Progress | None, fraction: float, message: str) -> None:
-    if progress is not None:
-        progress(float(min(max(fraction, 0.0), 1.0)), message)
 
 
 def preview_size(source_size: tuple[int, int], long_side: int = PREVIEW_LONG_SIDE) -> tuple[int, int]:
@@ -82,45 +82,6 @@ def preview_size(source_size: tuple[int, int], long_side: int = PREVIEW_LONG_SID
 
 # --------------------------------------------------------------------------------------------------
 # Settings (frozen: a session swaps whole values, which makes undo and change events trivial)
-
-
-@dataclass(frozen=True)
-class HueBias:
-    """Bias toward the Lab hue ``angle_deg`` in [0, 360) (Larsson et al. 2016), not a rotation: uncertain
-    pixels move toward it, confident ones barely; ``strength`` in [0, 1], 0 = off."""
-
-    angle_deg: float = 0.0
-    strength: float = 0.0
-
-    @property
-    def active(self) -> bool:
-        return self.strength > 0.0
-
-    def validate(self) -> None:
-        if not 0.0 <= self.strength <= 10.0:
-            raise ColorStudioError(f"hue-bias strength must be in [0, 10], got {self.strength}")
-        if not math.isfinite(self.angle_deg):
-            raise ColorStudioError(f"hue-bias angle must be a finite number of degrees, got {self.angle_deg}")
-
-
-@dataclass(frozen=True)
-class ReferenceSettings:
-    """Reference colour transfer: image path (None = off), ``strength`` >= 0, ``method`` energy|quantile."""
-
-    path: str | None = None
-    sha256: str | None = None
-    strength: float = 1.0
-    method: str = "energy"
-
-    @property
-    def active(self) -> bool:
-        return self.path is not None and self.strength > 0.0
-
-    def validate(self) -> None:
-        if self.method not in REFERENCE_METHODS:
-            raise ColorStudioError(f"unknown reference method {self.method!r} (energy or quantile)")
-        if not (math.isfinite(self.strength) and self.strength >= 0):  # NaN fails every comparison
-            raise ColorStudioError(f"reference strength must be a finite number >= 0, got {self.strength}")
 
 
 @dataclass(frozen=True)
@@ -139,102 +100,16 @@ class ExportSettings:
             raise ColorStudioError(f"bit depth must be 8 or 16, got {self.bit_depth}")
 
 
-@dataclass(frozen=True)
-class LoadedReference:
-    """A reference image for colour transfer: small sRGB copy (h, w, 3) and its hue/chroma histograms."""
-
-    path: Path
-    sha256: str
-    rgb: np.ndarray
-    histograms: Any = None  # histogram_edit.reference_histograms(rgb), when that module is installed
-
-
-@dataclass(frozen=True)
-class Edits:
-    """Everything applied after prediction, in the pipeline's order (see pipeline.EditSettings):
-    reference (energy), hue bias, composite, reference (quantile)."""
-
-    hue_bias: HueBias = HueBias()
-    reference: ReferenceSettings = ReferenceSettings()
-    reference_image: LoadedReference | None = None
-
-    @property
-    def settings(self) -> EditSettings:
-        return EditSettings(
-            hue_shift_deg=self.hue_bias.angle_deg, hue_strength=self.hue_bias.strength,
-            reference_strength=self.reference.strength, reference_method=self.reference.method,
-        )
-
-    @property
-    def active_reference(self) -> LoadedReference | None:
-        """The loaded reference image when the reference is on, else None."""
-        return self.reference_image if self.reference.path is not None else None
-
-    @property
-    def reference_on(self) -> bool:
-        return self.active_reference is not None
-
-    @property
-    def needs_histograms(self) -> bool:
-        return self.settings.needs_histograms(self.reference_on)
-
-    @property
-    def reference_histograms(self) -> Any:
-        """The reference's (hue, chroma) target histograms for energy transfer, or None."""
-        image = self.active_reference
-        if image is None:
-            return None
-        if image.histograms is not None:
-            return image.histograms
-        from colorstudio.engine.histogram_edit import reference_histograms
-
-        return reference_histograms(image.rgb)
-
-
-# --------------------------------------------------------------------------------------------------
-# Edits: shared by preview and export, and with the CLI (pipeline.apply_edits)
-
-
-def edit_sample(sample: SampleResult, edits: Edits, warm: Any = None) -> tuple[np.ndarray, Any]:
-    """The sample's chroma (h, w, 2) after the histogram edits, and the warm start for the next call.
-
-    ``warm=None`` solves cold (export, reopened sessions); a preview passes the previous preview's
-    ``warm`` so that a dragged strength slider re-solves in one Newton step.
-    """
-    ab, new_warm = apply_edits([sample.ab], sample.histograms, edits.settings, edits.reference_histograms, warm)
-    return ab[0], new_warm
-
-
-def finish_rgb(
-    lightness: np.ndarray, ab: np.ndarray, edits: Edits, *, cancel: Cancel | None = None
-) -> np.ndarray:
-    """Composite chroma (h, w, 2) with ``lightness`` (H, W) into sRGB (H, W, 3), then quantile transfer."""
-    image = edits.active_reference
-    reference_rgb = None if image is None else image.rgb
-    return composite_with_edits(lightness, ab, edits.settings, reference_rgb, cancel=cancel)
-
-
-def uncertainty_of(histograms: HistogramPrediction | None) -> np.ndarray | None:
-    """(h, w) uncertainty in [0, 1] (entropy of hue x chroma), or None for models without histograms."""
-    if histograms is None:
-        return None
-    from colorstudio.engine.histogram_edit import uncertainty_map
-
-    return np.asarray(uncertainty_map(histograms.hue, histograms.chroma), np.float32)
-
-
 # --------------------------------------------------------------------------------------------------
 # Model loading
 
 
 class ColorizerCache:
-    """Loads each (model, device) once; thread-safe, so workers can load while the GUI keeps running.
+    """Loads each (model, device) once with ``loader`` (a catalog's, or a test's fake); thread-safe, so workers
+    can load while the GUI keeps running."""
 
-    ``loader`` defaults to :func:`colorstudio.engine.pipeline.load_colorizer`; tests inject a fake.
-    """
-
-    def __init__(self, loader: Callable[[str, torch.device], Colorizer] | None = None) -> None:
-        self._loader = loader or load_colorizer
+    def __init__(self, loader: Callable[[str, torch.device], Colorizer]) -> None:
+        self._loader = loader
         self._lock = threading.Lock()
         self._cache: dict[tuple[str, str], Colorizer] = {}
 
@@ -277,15 +152,13 @@ class OpenImageJob:
             raise ColorStudioError("no such file", path)
 
     def run(self, path: Path, progress: Progress | None = None, cancel: Cancel | None = None) -> LoadedImage:
-        from colorstudio.io import load_image, luminance
-
         self.validate(path)
-        _report(progress, 0.0, f"reading {Path(path).name}")
+        report_progress(progress, 0.0, f"reading {Path(path).name}")
         source = load_image(Path(path))
         check_cancel(cancel)
         lightness = np.asarray(luminance(source), np.float32)
         preview = resize_lightness(lightness, preview_size(source.size))
-        _report(progress, 1.0, "opened")
+        report_progress(progress, 1.0, "opened")
         return LoadedImage(source=source, lightness=lightness, preview_lightness=preview)
 
 
@@ -299,18 +172,12 @@ class OpenReferenceJob:
             raise ColorStudioError("no such file", path)
 
     def run(self, path: Path, progress: Progress | None = None, cancel: Cancel | None = None) -> LoadedReference:
-        import cv2
-
-        from colorstudio.io import load_image
-
         self.validate(path)
         source = load_image(Path(path))
         w, h = fit_working_size(source.size, REFERENCE_LONG_SIDE)
         rgb = source.rgb if (w, h) == source.size else cv2.resize(source.rgb, (w, h), interpolation=cv2.INTER_AREA)
         rgb = np.clip(rgb, 0.0, 1.0).astype(np.float32)
         check_cancel(cancel)
-        from colorstudio.engine.histogram_edit import reference_histograms
-
         histograms = reference_histograms(rgb)
         return LoadedReference(path=Path(path), sha256=source.sha256, rgb=rgb, histograms=histograms)
 
@@ -320,32 +187,24 @@ class OpenReferenceJob:
 
 
 @dataclass(frozen=True)
-class SampleResult:
-    """One prediction: chroma (h, w, 2) at the working size (w, h), its seed, histograms if any."""
-
-    seed: int
-    ab: np.ndarray
-    work_size: tuple[int, int]
-    histograms: HistogramPrediction | None = None
-    model: str = ""
-    seconds: float = 0.0
-
-
-@dataclass(frozen=True)
 class PredictRequest:
-    """Snapshot for :class:`PredictJob`: ``lightness`` (H, W) full resolution, hints in source pixels."""
+    """Snapshot for :class:`PredictJob`: the session's :class:`ColorizeRequest` (model, temperature, sampler,
+    hints in source pixels, edits), the seeds to draw, ``lightness`` (H, W) at full resolution."""
 
-    model: str
+    request: ColorizeRequest
     device: torch.device
     lightness: np.ndarray
-    hints: tuple = ()
     seeds: tuple[int, ...] = (0,)
-    temperature: float = 1.0
     revision: int = 0
+
+    @property
+    def model(self) -> str:
+        return self.request.model
 
 
 class PredictJob:
-    """Run a colorizer once per seed, so samples can be shown as they arrive.
+    """Run a colorizer once per seed (:func:`colorstudio.engine.pipeline.predict_samples`, the CLI's path
+    too), so samples can be shown as they arrive.
 
     Sample k of a request depends only on (model, image, hints, seed_k, temperature): predicting one
     seed alone gives the same chroma as predicting it among others, which is what lets a session file
@@ -362,10 +221,8 @@ class PredictJob:
             raise ColorStudioError("open an image before colorizing")
         if not request.seeds:
             raise ColorStudioError("nothing to colorize: the number of samples must be at least 1")
-        if not (math.isfinite(request.temperature) and request.temperature > 0):
-            raise ColorStudioError(f"temperature must be a positive finite number, got {request.temperature}")
-        if not all(0 <= seed <= MAX_SEED for seed in request.seeds):
-            raise ColorStudioError(f"seeds must be integers from 0 to {MAX_SEED}")
+        for seed in request.seeds:
+            ColorizeRequest.check_seed(seed)
 
     def run(
         self,
@@ -374,42 +231,14 @@ class PredictJob:
         cancel: Cancel | None = None,
         on_sample: Callable[[SampleResult], None] | None = None,
     ) -> list[SampleResult]:
-        from colorstudio.engine.hints import rasterize_hints
-
         self.validate(request)
-        _report(progress, 0.0, f"loading model {request.model}")
+        report_progress(progress, 0.0, f"loading model {request.model}")
         colorizer = self.colorizers.get(request.model, request.device)
         check_cancel(cancel)
-        height, width = request.lightness.shape
-        work_w, work_h = colorizer.working_size((width, height))
-        work_size = (work_w, work_h)
-        lightness_work = resize_lightness(request.lightness, work_size)
-        hint_ab, hint_mask = rasterize_hints(list(request.hints), source_size=(width, height), work_size=work_size)
-        results: list[SampleResult] = []
-        count = len(request.seeds)
-        for index, seed in enumerate(request.seeds):
-            check_cancel(cancel)
-
-            def sample_progress(fraction: float, message: str, _i: int = index) -> None:
-                _report(progress, (_i + fraction) / count, f"sample {_i + 1}/{count}: {message}")
-
-            started = time.perf_counter()
-            pred = colorizer.predict(
-                lightness_work, hint_ab, hint_mask, samples=1, seed=int(seed),
-                temperature=request.temperature, progress=sample_progress, cancel=cancel,
-            )
-            sample = SampleResult(
-                seed=int(pred.seeds[0]) if pred.seeds else int(seed),
-                ab=np.asarray(pred.ab_samples[0], np.float32),
-                work_size=(pred.work_size[0], pred.work_size[1]),
-                histograms=pred.histograms,
-                model=request.model,
-                seconds=time.perf_counter() - started,
-            )
-            results.append(sample)
-            if on_sample is not None:
-                on_sample(sample)
-        _report(progress, 1.0, "colorized")
+        # one sample at a time, so the gallery fills as they arrive
+        results = predict_samples(colorizer, request.lightness, request.request, request.seeds, progress=progress,
+                                  cancel=cancel, on_sample=on_sample or (lambda sample: None))
+        report_progress(progress, 1.0, "colorized")
         return results
 
 
@@ -446,16 +275,9 @@ class PreviewJob:
 
     name = "preview"
 
-    def validate(self, request: PreviewRequest) -> None:
-        request.edits.hue_bias.validate()
-        request.edits.reference.validate()
-
     def run(self, request: PreviewRequest, progress: Progress | None = None, cancel: Cancel | None = None) -> PreviewResult:
-        self.validate(request)
         started = time.perf_counter()
-        ab, warm = edit_sample(request.sample, request.edits, request.warm)
-        check_cancel(cancel)
-        rgb = finish_rgb(request.lightness, ab, request.edits, cancel=cancel)
+        rgb, ab, warm = render(request.lightness, request.sample, request.edits, warm=request.warm, cancel=cancel)
         return PreviewResult(
             rgb=rgb, ab=ab, uncertainty=uncertainty_of(request.sample.histograms), seed=request.sample.seed,
             revision=request.revision, seconds=time.perf_counter() - started, warm=warm,
@@ -512,8 +334,6 @@ class ExportJob:
                 raise ColorStudioError("the folder does not exist", Path(target).parent)
 
     def run(self, request: ExportRequest, progress: Progress | None = None, cancel: Cancel | None = None) -> list[Path]:
-        from colorstudio.io import save_image, save_uncertainty_map
-
         self.validate(request)
         settings = request.settings
         targets = export_targets(request.target, settings, [s.seed for s in request.samples])
@@ -523,11 +343,10 @@ class ExportJob:
         written: list[Path] = []
         steps = len(jobs) + int(settings.uncertainty)
         for index, (target, sample) in enumerate(jobs):
-            _report(progress, index / steps, f"compositing {target.name} at full resolution")
-            ab, _ = edit_sample(sample, request.edits)
-            rgb = finish_rgb(request.lightness, ab, request.edits, cancel=cancel)
+            report_progress(progress, index / steps, f"compositing {target.name} at full resolution")
+            rgb = render(request.lightness, sample, request.edits, cancel=cancel).rgb
             check_cancel(cancel)
-            _report(progress, (index + 0.7) / steps, f"writing {target.name}")
+            report_progress(progress, (index + 0.7) / steps, f"writing {target.name}")
             written.append(Path(save_image(
                 target, rgb, bit_depth=settings.bit_depth, fmt=settings.fmt, icc_profile=request.icc_profile,
                 source_path=request.source_path, cancel=cancel,
@@ -535,7 +354,8 @@ class ExportJob:
         if settings.uncertainty:
             chosen = request.samples[request.chosen]
             if chosen.histograms is None:
-                raise ColorStudioError(f"model {chosen.model!r} gives no uncertainty map; use the histogram model")
+                raise ColorStudioError(f"model {chosen.model!r} gives no uncertainty map; use a model that predicts "
+                                      "colour histograms")
             height, width = request.lightness.shape
             target = targets[0].with_name(f"{targets[0].stem}.uncertainty.png")
             # As the GUI overlay shows it (stretched, same colour map), the range as the PNG's legend.
@@ -544,5 +364,5 @@ class ExportJob:
             path, _ = save_uncertainty_map(target, uncertainty, (width, height),
                                            source_path=request.source_path)
             written.append(Path(path))
-        _report(progress, 1.0, f"exported {len(written)} file(s)")
+        report_progress(progress, 1.0, f"exported {len(written)} file(s)")
         return written

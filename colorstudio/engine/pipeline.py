@@ -1,5 +1,9 @@
 """The headless colorization pipeline shared by the CLI, the GUI and the evaluation.
 
+One request type (:class:`ColorizeRequest`, each field validated there) and one path: the CLI's
+``colorize`` (:func:`colorize_source`) and the GUI's session (``jobs.PredictJob``, ``PreviewJob``,
+``ExportJob``) all predict with :func:`predict_samples` and edit and composite with :func:`render`.
+
 Data flows one way: source image -> full-resolution L* -> working-resolution L* (+ hint channels) ->
 model prediction (chroma samples, optionally per-pixel hue/chroma histograms) -> edits (hue bias,
 reference) -> chroma composited with the ORIGINAL full-resolution L* -> export.
@@ -8,46 +12,66 @@ reference) -> chroma composited with the ORIGINAL full-resolution L* -> export.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol, TypeVar, cast
+from typing import Any, NamedTuple, Protocol
 
 import cv2
 import numpy as np
 import torch
 
-from colorstudio.engine.histogram_edit import PAPER_DECODING, Decoding
+from colorstudio.engine import histogram_edit as he
+from colorstudio.engine.composite import composite
+from colorstudio.engine.hints import rasterize_hints
+from colorstudio.engine.histogram_edit import (
+    PAPER_DECODING,
+    Decoding,
+    quantile_match_transfer,
+    reference_histograms,
+    uncertainty_map,
+)
 from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
 from colorstudio.errors import CancelledError, ColorStudioError
+from colorstudio.io.maps import upsample_map
 
 __all__ = [
     "MAX_SAMPLES",
     "MAX_SEED",
+    "REFERENCE_METHODS",
+    "SAMPLERS",
     "Progress",
     "Cancel",
     "HistogramPrediction",
     "Prediction",
+    "Capabilities",
     "Colorizer",
+    "NetworkColorizer",
+    "HueBias",
+    "ReferenceSettings",
     "ColorizeRequest",
+    "LoadedReference",
+    "Edits",
+    "SampleResult",
     "ColorizeResult",
-    "EditSettings",
     "EditWarmStart",
     "EditedChroma",
+    "Rendered",
     "apply_edits",
-    "composite_with_edits",
-    "PropagationColorizer",
-    "NetworkColorizer",
-    "register_colorizer_factory",
-    "available_model_names",
-    "load_colorizer",
-    "load_installed_colorizer",
-    "fit_working_size",
-    "resize_lightness",
-    "colorize_source",
     "check_cancel",
-    "resize_hint_channels",
+    "report_progress",
+    "colorize_source",
+    "composite_with_edits",
+    "edit_sample",
+    "fit_working_size",
     "predict_full_resolution",
+    "predict_samples",
+    "render",
+    "resize_hint_channels",
+    "resize_lightness",
+    "single_sample_message",
+    "uncertainty_of",
 ]
 
 Progress = Callable[[float, str], None]
@@ -59,7 +83,8 @@ def check_cancel(cancel: Cancel | None) -> None:
         raise CancelledError()
 
 
-def _report(progress: Progress | None, fraction: float, message: str) -> None:
+def report_progress(progress: Progress | None, fraction: float, message: str) -> None:
+    """Call ``progress`` (when there is one) with ``fraction`` clamped to [0, 1]."""
     if progress is not None:
         progress(float(min(max(fraction, 0.0), 1.0)), message)
 
@@ -84,13 +109,41 @@ class Prediction:
     histograms: HistogramPrediction | None = None
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a family's colorizer can do; the CLI and the GUI read this instead of knowing families.
+
+    ``samples``: different samples per seed, so seeds, N and the temperature apply (else one deterministic
+    prediction). ``histograms``: per-cell hue/chroma distributions, which the uncertainty map, hue bias,
+    energy-minimization reference transfer and suggested colours work on. ``hints``: honours colour hints.
+    ``likelihood``: exact bits/dim (``colorizer.bits_per_dim(dataset)``).
+    """
+
+    samples: bool = False
+    histograms: bool = False
+    hints: bool = True
+    likelihood: bool = False
+
+    @property
+    def uncertainty(self) -> bool:
+        return self.histograms
+
+    @property
+    def hue_bias(self) -> bool:
+        return self.histograms
+
+    @property
+    def reference_methods(self) -> tuple[str, ...]:
+        """The reference-transfer methods this model can use, its default first."""
+        return ("energy", "quantile") if self.histograms else ("quantile",)
+
+
 class Colorizer(Protocol):
-    """One per model family; built by :func:`load_colorizer`."""
+    """A trained model ready to predict; each family's colorizer class builds one (see colorstudio.families)."""
 
     name: str
     card: dict
-    supports_samples: bool
-    predicts_histograms: bool  # hue/chroma histograms: uncertainty map, hue bias, energy transfer
+    capabilities: Capabilities
 
     def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]: ...
 
@@ -107,6 +160,12 @@ class Colorizer(Protocol):
         progress: Progress | None = None,
         cancel: Cancel | None = None,
     ) -> Prediction: ...
+
+
+def single_sample_message(model: str) -> str:
+    """Why a model without samples refuses N > 1 (one wording for every front end)."""
+    return (f"model {model!r} gives one colorization per image; for several samples use a model that draws "
+            "them (see `colorstudio models`)")
 
 
 def fit_working_size(source_size: tuple[int, int], long_side: int, multiple: int = 1) -> tuple[int, int]:
@@ -130,8 +189,7 @@ class NetworkColorizer:
     size whose long side is the card's ``working_resolution`` (else ``default_long_side``), rounded to
     ``working_multiple`` (a chroma grid's stride)."""
 
-    supports_samples = False
-    predicts_histograms = False
+    capabilities = Capabilities()
     default_long_side = 256
     working_multiple = 1
 
@@ -146,197 +204,284 @@ class NetworkColorizer:
         return fit_working_size(source_size, self.long_side, multiple=self.working_multiple)
 
 
-class PropagationColorizer:
-    """Levin et al. 2004 hint propagation: no learning; without hints it returns the gray image."""
+# --------------------------------------------------------------------------------------------------
+# The request: everything that determines a result, each field validated here and nowhere else
+# (written as "not (good)" so that NaN, which fails every comparison, is refused too)
 
-    name = "propagation"
-    card = {
-        "name": "propagation",
-        "family": "propagation",
-        "description": "Non-learned baseline: spreads hint colours to pixels of similar luminance "
-        "(Levin, Lischinski, Weiss 2004). Without hints the result is gray.",
-    }
-    supports_samples = False
-    predicts_histograms = False
-
-    def __init__(self, long_side: int = 256) -> None:
-        self.long_side = long_side
-
-    def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]:
-        return fit_working_size(source_size, self.long_side)
-
-    def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast",
-                progress=None, cancel=None):
-        from colorstudio.color import denormalize_ab
-        from colorstudio.models.propagation import propagate_hints
-
-        check_cancel(cancel)
-        _report(progress, 0.0, "propagating hints")
-        ab = propagate_hints(lightness, denormalize_ab(hint_ab), hint_mask)
-        _report(progress, 1.0, "propagated")
-        h, w = lightness.shape
-        return Prediction(ab_samples=[ab], seeds=[seed], work_size=(w, h))
+REFERENCE_METHODS = ("energy", "quantile")
+SAMPLERS = ("fast", "naive")
 
 
-# family name -> factory(model_name, device, models_dir) -> Colorizer
-ColorizerFactory = Callable[[str, torch.device, "Path | None"], Colorizer]
-_FACTORIES: dict[str, ColorizerFactory] = {}
+@dataclass(frozen=True)
+class HueBias:
+    """Bias toward the Lab hue ``angle_deg`` (Larsson et al. 2016), not a rotation: uncertain pixels move
+    toward it, confident ones barely; ``strength`` in [0, 10], 0 = off. The CLI's ``--hue-shift DEG
+    --hue-strength X`` and the GUI's dial and slider are both this."""
+
+    angle_deg: float = 0.0
+    strength: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    @property
+    def active(self) -> bool:
+        return self.strength > 0.0
+
+    def validate(self) -> None:
+        if not math.isfinite(self.angle_deg):
+            raise ColorStudioError(f"the hue-bias angle (--hue-shift) must be a finite number of degrees, "
+                                   f"got {self.angle_deg}")
+        if not 0.0 <= self.strength <= 10.0:
+            raise ColorStudioError(f"the hue-bias strength (--hue-strength) must be in [0, 10], got {self.strength}")
 
 
-def register_colorizer_factory(family: str, factory: ColorizerFactory) -> None:
-    """Model families register how to wrap their trained network as a :class:`Colorizer`."""
-    _FACTORIES[family] = factory
+@dataclass(frozen=True)
+class ReferenceSettings:
+    """Reference colour transfer: image ``path`` (None = off) and its ``sha256``, ``strength`` >= 0
+    (lambda of Larsson et al. eq. 6 for ``energy``, a blend, capped at 1, for ``quantile``), ``method``."""
 
+    path: str | None = None
+    sha256: str | None = None
+    strength: float = 1.0
+    method: str = "energy"
 
-def _import_families() -> None:
-    # Importing a family module registers its network builder and colorizer factory.
-    import importlib
+    def __post_init__(self) -> None:
+        self.validate()
 
-    for module in ("colorstudio.engine.gan_colorizer", "colorstudio.engine.histogram_colorizer",
-                   "colorstudio.engine.pic_colorizer", "colorstudio.engine.pixcolor_colorizer"):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
+    @property
+    def active(self) -> bool:
+        return self.path is not None and self.strength > 0.0
 
-
-def available_model_names(models_dir: Path | None = None) -> list[str]:
-    """Installed trained models (from the registry) plus the always-available baseline."""
-    from colorstudio.models.registry import scan_models
-
-    names = [card.name for card in scan_models(models_dir)[0]]
-    return names + [PropagationColorizer.name]
-
-
-def load_colorizer(name: str, device: torch.device, models_dir: Path | None = None) -> Colorizer:
-    """Build the colorizer for a model name found in ``models/`` (or the baseline ``propagation``)."""
-    if name == PropagationColorizer.name:
-        return PropagationColorizer()
-    from colorstudio.models.registry import scan_models
-
-    _import_families()
-    installed, broken = scan_models(models_dir)  # other models' broken cards do not concern this one
-    cards = {card.name: card for card in installed}
-    if name in broken:
-        raise ColorStudioError(f"model {name!r} cannot be used: {broken[name]}")
-    if name not in cards:
-        known = ", ".join(sorted([*cards, PropagationColorizer.name]))
-        raise ColorStudioError(f"unknown model {name!r}; installed models: {known}")
-    family = cards[name].family
-    if family not in _FACTORIES:
-        raise ColorStudioError(f"model {name!r} has family {family!r}, which this version cannot run")
-    return _FACTORIES[family](name, device, models_dir)
-
-
-ColorizerT = TypeVar("ColorizerT", bound=Colorizer)
-
-
-def load_installed_colorizer(name: str | None, device: torch.device,
-                             untrained: Callable[[], ColorizerT]) -> ColorizerT:
-    """The installed model ``name``, else ``untrained()``: what the speed benchmarks time, since a sampler's
-    cost depends on its architecture, not on its weights."""
-    if name is not None:
-        try:
-            return cast(ColorizerT, load_colorizer(name, device))  # the benchmarks name a model of untrained's family
-        except ColorStudioError:
-            pass
-    return untrained()
+    def validate(self) -> None:
+        if self.method not in REFERENCE_METHODS:
+            raise ColorStudioError(f"unknown reference method (--reference-method) {self.method!r} (energy or quantile)")
+        if not (math.isfinite(self.strength) and self.strength >= 0):
+            raise ColorStudioError(f"the reference strength (--reference-strength) must be a finite number >= 0, "
+                                   f"got {self.strength}")
 
 
 @dataclass(frozen=True)
 class ColorizeRequest:
-    """Everything that determines a result; the same request gives the same bytes."""
+    """What the GUI's session and the CLI both ask of :func:`colorize_source` / :func:`predict_samples`;
+    the same request gives the same bytes.
 
-    model: str = "histogram"
+    ``samples`` seeds from ``seed`` (``seed + k`` for sample k), ``temperature`` and ``sampler`` for the
+    models that draw samples, ``hints`` in source pixels, the ``hue_bias`` and ``reference`` edits.
+    """
+
+    model: str = ""  # the model's name, as listed by `colorstudio models`
     samples: int = 1
     seed: int = 0
     temperature: float = 1.0
-    hints: tuple = ()  # tuple[Hint, ...]
-    reference_path: Path | None = None
-    reference_strength: float = 1.0
-    reference_method: str = "energy"  # "energy" (histogram models) or "quantile" (any model)
-    hue_shift_deg: float | None = None
-    hue_strength: float = 1.0
-    device: str = "auto"
     sampler: str = "fast"
+    hints: tuple = ()  # tuple[Hint, ...]
+    hue_bias: HueBias = HueBias()
+    reference: ReferenceSettings = ReferenceSettings()
+    device: str = "auto"
+
+    def __post_init__(self) -> None:
+        self.validate()
 
     def validate(self) -> None:
-        # Written as "not (good)" so that NaN, which fails every comparison, is refused too.
         if isinstance(self.samples, bool) or not isinstance(self.samples, int) or not 1 <= self.samples <= MAX_SAMPLES:
-            raise ColorStudioError(f"--samples must be an integer from 1 to {MAX_SAMPLES}, got {self.samples}")
-        last_seed = MAX_SEED - self.samples + 1
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed <= last_seed:
-            raise ColorStudioError(f"--seed must be an integer from 0 to {last_seed}, got {self.seed}")
-        if not (math.isfinite(self.temperature) and self.temperature > 0):
-            raise ColorStudioError(f"--temperature must be a positive finite number, got {self.temperature}")
-        if self.reference_method not in ("energy", "quantile"):
-            raise ColorStudioError(f"unknown reference method {self.reference_method!r} (energy or quantile)")
-        if not 0.0 <= self.hue_strength <= 10.0:
-            raise ColorStudioError(f"--hue-strength must be in [0, 10], got {self.hue_strength}")
-        if self.hue_shift_deg is not None and not math.isfinite(self.hue_shift_deg):
-            raise ColorStudioError(f"--hue-shift must be a finite angle in degrees, got {self.hue_shift_deg}")
-        if not (math.isfinite(self.reference_strength) and self.reference_strength >= 0):
-            raise ColorStudioError(f"--reference-strength must be a finite number >= 0, got {self.reference_strength}")
-        if self.sampler not in ("fast", "naive"):
-            raise ColorStudioError(f"unknown sampler {self.sampler!r} (fast or naive)")
+            raise ColorStudioError(f"the number of samples (--samples) must be an integer from 1 to {MAX_SAMPLES}, "
+                                   f"got {self.samples}")
+        self.check_seed(self.seed, self.samples)
+        self.check_temperature(self.temperature)
+        if self.sampler not in SAMPLERS:
+            raise ColorStudioError(f"unknown sampler (--sampler) {self.sampler!r} (fast or naive)")
+
+    @staticmethod
+    def check_seed(seed: int, samples: int = 1) -> int:
+        """``seed`` if it and the ``samples - 1`` seeds after it are valid seeds, else ColorStudioError."""
+        last_seed = MAX_SEED - samples + 1
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= last_seed:
+            raise ColorStudioError(f"the seed (--seed) must be an integer from 0 to {last_seed}, got {seed}")
+        return seed
+
+    @staticmethod
+    def check_temperature(temperature: float) -> float:
+        """``temperature`` as a float, or ColorStudioError: the one check, which the session's setter uses too."""
+        if isinstance(temperature, bool) or not (math.isfinite(temperature) and temperature > 0):
+            raise ColorStudioError(f"the temperature (--temperature) must be a positive finite number, got {temperature}")
+        return float(temperature)
 
     @property
-    def edit_settings(self) -> EditSettings:
-        return EditSettings(
-            hue_shift_deg=self.hue_shift_deg, hue_strength=self.hue_strength,
-            reference_strength=self.reference_strength, reference_method=self.reference_method,
-        )
+    def seeds(self) -> list[int]:
+        return [self.seed + k for k in range(self.samples)]
+
+    def edits(self, reference_image: LoadedReference | None = None) -> Edits:
+        """The request's edits, with its reference image loaded (:class:`colorstudio.engine.jobs.OpenReferenceJob`)."""
+        return Edits(hue_bias=self.hue_bias, reference=self.reference, reference_image=reference_image)
+
+
+@dataclass(frozen=True)
+class LoadedReference:
+    """A reference image for colour transfer: small sRGB copy (h, w, 3) and its hue/chroma histograms."""
+
+    path: Path
+    sha256: str
+    rgb: np.ndarray
+    histograms: Any = None  # histogram_edit.reference_histograms(rgb)
+
+
+@dataclass(frozen=True)
+class Edits:
+    """The colour edits applied after prediction, in this order (Larsson et al. 2016):
+
+    1. energy-minimization reference transfer (eq. 6) with ``lambda = reference.strength`` >= 0, on the
+       hue/chroma histograms (``reference.method == "energy"``; models that predict histograms);
+    2. the hue bias, on the hue histograms;
+    3. decode to a*b*, composite with the L* (preview or full resolution);
+    4. quantile-matching reference transfer (sec. 3.4) with ``min(reference.strength, 1)`` on the
+       composited sRGB (``reference.method == "quantile"``; any model).
+
+    A strength of 0 turns its edit off; the reference is on when ``reference.path`` is set and its image
+    ``reference_image`` is loaded.
+    """
+
+    hue_bias: HueBias = HueBias()
+    reference: ReferenceSettings = ReferenceSettings()
+    reference_image: LoadedReference | None = None
+
+    @property
+    def active_reference(self) -> LoadedReference | None:
+        """The loaded reference image when the reference is on, else None."""
+        return self.reference_image if self.reference.path is not None else None
+
+    @property
+    def reference_on(self) -> bool:
+        return self.active_reference is not None
+
+    @property
+    def hue_active(self) -> bool:
+        return self.hue_bias.active
+
+    @property
+    def energy_active(self) -> bool:
+        return self.reference_on and self.reference.method == "energy" and self.reference.strength > 0.0
+
+    @property
+    def quantile_active(self) -> bool:
+        return self.reference_on and self.reference.method == "quantile" and self.reference.strength > 0.0
+
+    @property
+    def needs_histograms(self) -> bool:
+        return self.hue_active or self.energy_active
+
+    @property
+    def reference_histograms(self) -> Any:
+        """The reference's (hue, chroma) target histograms for energy transfer, or None."""
+        image = self.active_reference
+        if image is None:
+            return None
+        return image.histograms if image.histograms is not None else reference_histograms(image.rgb)
+
+    def fitted(self, histograms: bool) -> Edits:
+        """These edits as a prediction with (or without) ``histograms`` can take them: without, no hue bias
+        and quantile matching for an energy reference (the settings are kept for a model that has them)."""
+        if histograms:
+            return self
+        reference = self.reference
+        if reference.method == "energy":
+            reference = replace(reference, method="quantile", strength=min(reference.strength, 1.0))
+        return replace(self, hue_bias=replace(self.hue_bias, strength=0.0), reference=reference)
+
+
+@dataclass(frozen=True)
+class SampleResult:
+    """One prediction: chroma (h, w, 2) at the working size (w, h), its seed, histograms if any."""
+
+    seed: int
+    ab: np.ndarray
+    work_size: tuple[int, int]
+    histograms: HistogramPrediction | None = None
+    model: str = ""
+    seconds: float = 0.0
 
 
 @dataclass
 class ColorizeResult:
+    """What :func:`colorize_source` gives: the samples and, per sample, its edited chroma and sRGB."""
+
+    samples: list[SampleResult]
+    edited_ab: list[np.ndarray]  # each (h, w, 2) after the histogram edits
     rgb_samples: list[np.ndarray]  # each (H, W, 3) float32 sRGB in [0, 1] at full source resolution
-    seeds: list[int]
-    uncertainty: np.ndarray | None  # (H, W) in [0, 1], histogram models only
-    prediction: Prediction
-    edited_ab: list[np.ndarray] = field(default_factory=list)  # (h, w, 2) after hue/reference edits
+    uncertainty_grid: np.ndarray | None  # (h, w) in [0, 1] on the model's grid; models with histograms only
+
+    @property
+    def seeds(self) -> list[int]:
+        return [sample.seed for sample in self.samples]
+
+    @property
+    def uncertainty(self) -> np.ndarray | None:
+        """(H, W) in [0, 1] at full resolution (bicubic: the grid is coarse, and bilinear shows its cells)."""
+        if self.uncertainty_grid is None:
+            return None
+        height, width = self.rgb_samples[0].shape[:2]
+        return upsample_map(self.uncertainty_grid, (width, height))
 
 
 # --------------------------------------------------------------------------------------------------
-# Edits: the one path shared by the CLI (colorize_source), the GUI preview and the GUI export (jobs.py)
+# The one prediction path: CLI (colorize_source), GUI (jobs.PredictJob, PreviewJob, ExportJob), evaluation
 
 
-@dataclass(frozen=True)
-class EditSettings:
-    """The colour edits applied after prediction, in this order (Larsson et al. 2016):
+def predict_samples(
+    colorizer: Colorizer,
+    lightness_full: np.ndarray,
+    request: ColorizeRequest,
+    seeds: Sequence[int] | None = None,
+    *,
+    hint_channels: tuple[np.ndarray, np.ndarray] | None = None,
+    progress: Progress | None = None,
+    cancel: Cancel | None = None,
+    on_sample: Callable[[SampleResult], None] | None = None,
+) -> list[SampleResult]:
+    """The model's samples for an L* image (H, W): working size, L* resized to it, hints rasterized to it,
+    then one prediction per seed (``request.seeds`` unless ``seeds`` are given).
 
-    1. energy-minimization reference transfer (eq. 6) with ``lambda = reference_strength`` >= 0, on the
-       hue/chroma histograms (``reference_method == "energy"``; histogram models only);
-    2. hue bias toward ``hue_shift_deg`` (Lab hue, degrees; None = off) with ``hue_strength`` in [0, 10];
-    3. decode to a*b*, composite with the full-resolution L*;
-    4. quantile-matching reference transfer (sec. 3.4) with ``min(reference_strength, 1)`` on the
-       composited sRGB (``reference_method == "quantile"``; any model).
-
-    A strength of 0 turns its edit off. :class:`ColorizeRequest` and ``jobs.Edits`` both turn into this.
+    Hints come from ``request.hints``, or already rasterized at full resolution as ``hint_channels``
+    (normalized ab (2, H, W), mask (1, H, W)), as the evaluation sweep makes them. Sample k depends only on
+    (model, image, hints, seed k, temperature): consecutive seeds are drawn in one batch unless each sample
+    is wanted as it arrives (``on_sample``), and both give the same chroma.
     """
+    seeds = request.seeds if seeds is None else [int(seed) for seed in seeds]
+    if len(seeds) > 1 and not colorizer.capabilities.samples:
+        raise ColorStudioError(single_sample_message(colorizer.name))
+    height, width = lightness_full.shape
+    work_size = colorizer.working_size((width, height))
+    lightness_work = resize_lightness(lightness_full, work_size)
+    if hint_channels is None:
+        hint_ab, hint_mask = rasterize_hints(list(request.hints), source_size=(width, height), work_size=work_size)
+    else:
+        hint_ab, hint_mask = resize_hint_channels(*hint_channels, work_size)
+    consecutive = all(b == a + 1 for a, b in zip(seeds, seeds[1:], strict=False))
+    groups = [seeds] if on_sample is None and consecutive else [[seed] for seed in seeds]
+    results: list[SampleResult] = []
+    for group in groups:
+        check_cancel(cancel)
+        done = len(results)
 
-    hue_shift_deg: float | None = None
-    hue_strength: float = 1.0
-    reference_strength: float = 1.0
-    reference_method: str = "energy"
+        def group_progress(fraction: float, message: str, _done: int = done, _n: int = len(group)) -> None:
+            report_progress(progress, (_done + fraction * _n) / len(seeds), f"sample {_done + 1}/{len(seeds)}: {message}")
 
-    @property
-    def hue_active(self) -> bool:
-        return self.hue_shift_deg is not None and self.hue_strength > 0.0
+        started = time.perf_counter()
+        pred = colorizer.predict(lightness_work, hint_ab, hint_mask, samples=len(group), seed=group[0],
+                                 temperature=request.temperature, sampler=request.sampler,
+                                 progress=group_progress, cancel=cancel)
+        seconds = (time.perf_counter() - started) / len(group)
+        for index, ab in enumerate(pred.ab_samples[: len(group)]):
+            sample = SampleResult(seed=int(pred.seeds[index]) if index < len(pred.seeds) else group[index],
+                                  ab=np.asarray(ab, np.float32), work_size=(pred.work_size[0], pred.work_size[1]),
+                                  histograms=pred.histograms, model=request.model or colorizer.name, seconds=seconds)
+            results.append(sample)
+            if on_sample is not None:
+                on_sample(sample)
+    return results
 
-    def energy_active(self, has_reference: bool) -> bool:
-        return has_reference and self.reference_method == "energy" and self.reference_strength > 0.0
 
-    def quantile_active(self, has_reference: bool) -> bool:
-        return has_reference and self.reference_method == "quantile" and self.reference_strength > 0.0
-
-    def needs_histograms(self, has_reference: bool) -> bool:
-        return self.hue_active or self.energy_active(has_reference)
-
-
-@dataclass(frozen=True)
-class EditWarmStart:
+class EditWarmStart(NamedTuple):
     """Solver state that :func:`apply_edits` hands back for the next call on the same prediction.
 
     Valid for one (histograms, reference) pair: ``histograms`` is matched by identity (a new prediction
@@ -364,19 +509,16 @@ class EditedChroma(NamedTuple):
 def apply_edits(
     ab_samples: Sequence[np.ndarray],
     histograms: HistogramPrediction | None,
-    settings: EditSettings,
-    reference: tuple[np.ndarray, np.ndarray] | None = None,
+    edits: Edits,
     warm: EditWarmStart | None = None,
 ) -> EditedChroma:
-    """Steps 1-2 of :class:`EditSettings` on one prediction, then decode: the chroma to composite.
+    """Steps 1-2 of :class:`Edits` on one prediction, then decode: the chroma to composite.
 
     Args:
         ab_samples: the prediction's own a*b* samples, each (h, w, 2); returned unchanged (as float32)
             when no histogram edit is active.
         histograms: the prediction's hue/chroma distributions (K, h, w) (histogram models), else None.
-        settings: which edits, how strong.
-        reference: the reference image's (hue, chroma) histograms, each (K,) (e.g.
-            ``histogram_edit.reference_histograms(rgb)``), or None for no reference.
+        edits: which edits, how strong, and the reference image.
         warm: the ``warm`` of the previous call (a slider drag), or None for a cold solve from b = 0.
 
     Returns:
@@ -392,54 +534,77 @@ def apply_edits(
     ``warm`` and so always solve cold: they are reproducible, and match the preview to that tolerance.
     """
     ab_samples = [np.asarray(ab, dtype=np.float32) for ab in ab_samples]
-    has_reference = reference is not None
-    if not settings.needs_histograms(has_reference):
+    if not edits.needs_histograms:
         return EditedChroma(ab_samples, warm)
     if histograms is None:
         raise ColorStudioError(
-            "hue shift and energy-minimization reference transfer need a model that predicts colour "
-            "histograms (e.g. 'histogram'); use the quantile reference method with this model"
+            "hue bias and energy-minimization reference transfer need a model that predicts colour histograms "
+            "(see `colorstudio models`); use the quantile reference method with this model"
         )
-    from colorstudio.engine import histogram_edit as he
-
     new_warm = warm
-    if reference is not None and settings.energy_active(has_reference):
+    reference = edits.reference_histograms
+    if reference is not None and edits.energy_active:
         target = (np.asarray(reference[0]), np.asarray(reference[1]))
         if warm is not None and warm.matches(histograms, target):
             transfer, start = warm.transfer, warm.solution
         else:
             transfer, start = he.ReferenceTransfer(histograms.hue, histograms.chroma, target), None  # b = 0
-        if not settings.hue_active:
+        if not edits.hue_active:
             # The slider's fast path: decode straight from the biased distributions.
-            ab, solution = transfer.apply_ab(settings.reference_strength, start, histograms.decoding)
+            ab, solution = transfer.apply_ab(edits.reference.strength, start, histograms.decoding)
             return EditedChroma([ab], EditWarmStart(histograms, target, transfer, solution))
-        hue, chroma, solution = transfer.apply(settings.reference_strength, start)
+        hue, chroma, solution = transfer.apply(edits.reference.strength, start)
         new_warm = EditWarmStart(histograms, target, transfer, solution)
     else:
         hue, chroma = histograms.hue, histograms.chroma
-    if settings.hue_active and settings.hue_shift_deg is not None:
-        hue = he.hue_bias(hue, settings.hue_shift_deg, settings.hue_strength)
+    if edits.hue_active:
+        hue = he.hue_bias(hue, edits.hue_bias.angle_deg, edits.hue_bias.strength)
     ab = he.decode_ab(hue, chroma, decoding=histograms.decoding)
     return EditedChroma([np.asarray(ab, dtype=np.float32)], new_warm)
 
 
-def composite_with_edits(
-    lightness: np.ndarray,
-    ab: np.ndarray,
-    settings: EditSettings,
-    reference_rgb: np.ndarray | None = None,
-    *,
-    cancel: Cancel | None = None,
-) -> np.ndarray:
-    """Steps 3-4 of :class:`EditSettings`: chroma (h, w, 2) onto L* (H, W) -> sRGB (H, W, 3) float32 in [0, 1]."""
-    from colorstudio.engine.composite import composite
+def edit_sample(sample: SampleResult, edits: Edits, warm: EditWarmStart | None = None
+                ) -> tuple[np.ndarray, EditWarmStart | None]:
+    """The sample's chroma (h, w, 2) after the histogram edits, and the warm start for the next call.
 
+    ``warm=None`` solves cold (export, the CLI, reopened sessions); a preview passes the previous
+    preview's ``warm`` so that a dragged strength slider re-solves in one Newton step.
+    """
+    ab, new_warm = apply_edits([sample.ab], sample.histograms, edits, warm)
+    return ab[0], new_warm
+
+
+def composite_with_edits(lightness: np.ndarray, ab: np.ndarray, edits: Edits, *, cancel: Cancel | None = None
+                         ) -> np.ndarray:
+    """Steps 3-4 of :class:`Edits`: chroma (h, w, 2) onto L* (H, W) -> sRGB (H, W, 3) float32 in [0, 1]."""
     rgb = composite(lightness, ab, cancel=cancel)
-    if settings.quantile_active(reference_rgb is not None):
-        from colorstudio.engine.histogram_edit import quantile_match_transfer
-
-        rgb = quantile_match_transfer(rgb, reference_rgb, min(settings.reference_strength, 1.0))
+    image = edits.active_reference
+    if image is not None and edits.quantile_active:
+        rgb = quantile_match_transfer(rgb, image.rgb, min(edits.reference.strength, 1.0))
     return rgb
+
+
+class Rendered(NamedTuple):
+    """What :func:`render` returns: sRGB (H, W, 3), the edited chroma (h, w, 2), the warm start."""
+
+    rgb: np.ndarray
+    ab: np.ndarray
+    warm: EditWarmStart | None
+
+
+def render(lightness: np.ndarray, sample: SampleResult, edits: Edits, *, warm: EditWarmStart | None = None,
+           cancel: Cancel | None = None) -> Rendered:
+    """One sample with its edits onto ``lightness`` (the preview's or the full-resolution L*)."""
+    ab, new_warm = edit_sample(sample, edits, warm)
+    check_cancel(cancel)
+    return Rendered(composite_with_edits(lightness, ab, edits, cancel=cancel), ab, new_warm)
+
+
+def uncertainty_of(histograms: HistogramPrediction | None) -> np.ndarray | None:
+    """(h, w) uncertainty in [0, 1] (entropy of hue x chroma), or None for models without histograms."""
+    if histograms is None:
+        return None
+    return np.asarray(uncertainty_map(histograms.hue, histograms.chroma), np.float32)
 
 
 def colorize_source(
@@ -447,66 +612,34 @@ def colorize_source(
     colorizer: Colorizer,
     request: ColorizeRequest,
     *,
-    reference_rgb: np.ndarray | None = None,
+    reference: LoadedReference | None = None,
     hint_channels: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Progress | None = None,
     cancel: Cancel | None = None,
 ) -> ColorizeResult:
-    """Colorize one image given its full-resolution L* (H, W); returns full-resolution sRGB samples.
-
-    Hints come from ``request.hints``, or already rasterized at full resolution as ``hint_channels``
-    (normalized ab (2,H,W), mask (1,H,W)), as the evaluation sweep makes them."""
-    from colorstudio.engine.hints import rasterize_hints
-
-    request.validate()
-    height, width = lightness_full.shape
-    work_size = colorizer.working_size((width, height))
-    lightness_work = resize_lightness(lightness_full, work_size)
-    if hint_channels is None:
-        hint_ab, hint_mask = rasterize_hints(list(request.hints), source_size=(width, height), work_size=work_size)
-    else:
-        hint_ab, hint_mask = resize_hint_channels(*hint_channels, work_size)
-    check_cancel(cancel)
+    """Colorize one image given its full-resolution L* (H, W): :func:`predict_samples`, then :func:`render`
+    each sample at full resolution, as the GUI's export does. ``reference`` is the request's reference
+    image, loaded (:class:`colorstudio.engine.jobs.OpenReferenceJob`)."""
+    edits = request.edits(reference)
+    if edits.needs_histograms and not colorizer.capabilities.histograms:
+        raise ColorStudioError(
+            f"model {colorizer.name!r} predicts no colour histograms, which hue bias and energy-minimization "
+            "reference transfer need; use the quantile reference method with it")
 
     def predict_progress(fraction: float, message: str) -> None:
-        _report(progress, 0.6 * fraction, message)
+        report_progress(progress, 0.6 * fraction, message)
 
-    pred = colorizer.predict(
-        lightness_work, hint_ab, hint_mask, samples=request.samples, seed=request.seed,
-        temperature=request.temperature, sampler=request.sampler, progress=predict_progress, cancel=cancel,
-    )
-    # Asked for at all (even at strength 0): a model without histograms is refused up front.
-    asks_histograms = request.hue_shift_deg is not None or (reference_rgb is not None and request.reference_method == "energy")
-    if asks_histograms and pred.histograms is None:
-        what = "hue shift" if request.hue_shift_deg is not None else "energy-minimization reference transfer"
-        raise ColorStudioError(
-            f"{what} needs a model that predicts colour histograms (e.g. 'histogram'); "
-            f"model {colorizer.name!r} does not (use --reference with the quantile method instead)"
-        )
-    settings = request.edit_settings
-    reference_hists = None
-    if settings.energy_active(reference_rgb is not None):
-        from colorstudio.engine.histogram_edit import reference_histograms
-
-        reference_hists = reference_histograms(reference_rgb)
-    ab_list = apply_edits(pred.ab_samples, pred.histograms, settings, reference_hists).ab_samples
-
-    rgb_samples = []
-    for index, ab in enumerate(ab_list):
-        check_cancel(cancel)
-        _report(progress, 0.6 + 0.35 * index / len(ab_list), f"compositing sample {index + 1}/{len(ab_list)}")
-        rgb_samples.append(composite_with_edits(lightness_full, ab, settings, reference_rgb, cancel=cancel))
-
-    uncertainty = None
-    if pred.histograms is not None:
-        from colorstudio.engine.histogram_edit import uncertainty_map
-        from colorstudio.io.maps import upsample_map
-
-        # Bicubic: the histogram grid is coarse (e.g. 32x32), and bilinear shows its cells as facets.
-        uncertainty = upsample_map(uncertainty_map(pred.histograms.hue, pred.histograms.chroma), (width, height))
-    _report(progress, 1.0, "done")
-    seeds = pred.seeds if len(pred.seeds) == len(rgb_samples) else pred.seeds[: len(rgb_samples)]
-    return ColorizeResult(rgb_samples=rgb_samples, seeds=seeds, uncertainty=uncertainty, prediction=pred, edited_ab=ab_list)
+    samples = predict_samples(colorizer, lightness_full, request, hint_channels=hint_channels,
+                              progress=predict_progress, cancel=cancel)
+    edited, rgb_samples = [], []
+    for index, sample in enumerate(samples):
+        report_progress(progress, 0.6 + 0.35 * index / len(samples), f"compositing sample {index + 1}/{len(samples)}")
+        rendered = render(lightness_full, sample, edits, cancel=cancel)
+        edited.append(rendered.ab)
+        rgb_samples.append(rendered.rgb)
+    report_progress(progress, 1.0, "done")
+    return ColorizeResult(samples=samples, edited_ab=edited, rgb_samples=rgb_samples,
+                          uncertainty_grid=uncertainty_of(samples[0].histograms))
 
 
 def resize_hint_channels(hint_ab: np.ndarray, hint_mask: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -536,12 +669,17 @@ def predict_full_resolution(
     reference_method: str = "energy",
     sampler: str = "fast",
 ) -> list[np.ndarray]:
-    """Colorize from arrays (evaluation path): L* (H,W) and full-resolution hint channels -> sRGB samples."""
-
-    request = ColorizeRequest(model=colorizer.name, samples=samples, seed=seed, temperature=temperature,
-                              reference_strength=reference_strength, reference_method=reference_method,
-                              sampler=sampler)
-    return colorize_source(lightness_full, colorizer, request, reference_rgb=reference_rgb,
+    """Colorize from arrays (evaluation path): L* (H,W) and full-resolution hint channels -> sRGB samples;
+    ``reference_rgb`` is used as given (the evaluation's ground truth as its own reference)."""
+    reference = None
+    if reference_rgb is not None:
+        reference = LoadedReference(path=Path("reference"), sha256="", rgb=reference_rgb,
+                                    histograms=reference_histograms(reference_rgb))
+    request = ColorizeRequest(
+        model=colorizer.name, samples=samples, seed=seed, temperature=temperature, sampler=sampler,
+        reference=ReferenceSettings(path=None if reference is None else str(reference.path),
+                                    strength=reference_strength, method=reference_method))
+    return colorize_source(lightness_full, colorizer, request, reference=reference,
                            hint_channels=(hint_ab, hint_mask)).rgb_samples
 
 

@@ -12,7 +12,6 @@ reference), which is exactly what a session file stores (:mod:`colorstudio.engin
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +20,10 @@ from typing import Any, cast
 import numpy as np
 import torch
 
+from colorstudio.color import lab_to_lch, lab_to_rgb, lch_to_lab
+from colorstudio.engine.catalog import ModelCatalog, ModelChoice
+from colorstudio.engine.hints import load_hints, save_hints
+from colorstudio.engine.histogram_edit import suggested_colors
 from colorstudio.engine.jobs import (
     ColorizerCache,
     Edits,
@@ -40,31 +43,19 @@ from colorstudio.engine.jobs import (
     SampleResult,
 )
 from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
-from colorstudio.engine.pipeline import PropagationColorizer
+from colorstudio.engine.pipeline import Colorizer, ColorizeRequest
 from colorstudio.errors import ColorStudioError
 
 __all__ = [
-    "KNOWN_MODELS",
+    "ModelCatalog",
     "ModelChoice",
     "Session",
     "SessionEvents",
     "Signal",
     "SampleSlot",
-    "SINGLE_SAMPLE_FAMILIES",
     "default_hint_radius",
-    "list_model_choices",
 ]
 
-# Families the app knows how to run; shown (disabled, with the reason) even before they are trained.
-KNOWN_MODELS: dict[str, str] = {
-    "histogram": "Larsson et al. 2016: hue/chroma histograms, uncertainty, hue bias, reference transfer",
-    "pixcolor": "PixColor (Guadarrama et al. 2017): diverse samples from a conditional PixelCNN",
-    "pic": "PIC (Royer et al. 2017): diverse samples, PixelCNN++ over ab",
-    "gan": "cGAN (Isola et al. 2017 style): one vivid image",
-}
-# Families that give one deterministic prediction: seeds, N and temperature do not apply to them.
-SINGLE_SAMPLE_FAMILIES = frozenset({"histogram", "gan", "propagation"})
-PROPAGATION = PropagationColorizer.name
 SWATCH_LIGHTNESS = (45.0, 80.0)  # L* range in which suggested colours are shown
 NEUTRAL_CHROMA = 6.0  # a*b* chroma below which a suggestion counts as gray
 
@@ -104,48 +95,6 @@ class SessionEvents:
         self.path = Signal()  # (Path | None) session file name
 
 
-@dataclass(frozen=True)
-class ModelChoice:
-    """A model the user can pick; ``reason`` says why one is disabled."""
-
-    name: str
-    description: str
-    available: bool
-    reason: str = ""
-    samples: bool = True  # draws different samples per seed (False: one deterministic prediction)
-    temperature: float = 1.0  # the card's recommended sampling temperature
-
-
-def list_model_choices(models_dir: Path | None = None) -> list[ModelChoice]:
-    """Installed models from the registry, then the baseline, then known families that are missing."""
-    choices: list[ModelChoice] = []
-    installed: set[str] = set()
-    broken: dict[str, ColorStudioError] = {}
-    try:
-        from colorstudio.models.registry import default_temperature, scan_models
-
-        cards, broken = scan_models(models_dir)
-    except (ImportError, ColorStudioError) as exc:
-        cards = []
-        registry_problem = str(exc)
-    else:
-        registry_problem = ""
-    for card in cards:
-        installed.add(card.name)
-        description = KNOWN_MODELS.get(card.family, f"{card.family} model")
-        choices.append(ModelChoice(card.name, description, True, samples=card.family not in SINGLE_SAMPLE_FAMILIES,
-                                   temperature=default_temperature(card)))
-    choices.append(ModelChoice(PROPAGATION, PropagationColorizer.card["description"], True, samples=False))
-    for name, problem in broken.items():  # shown disabled with the reason; the other models still work
-        installed.add(name)
-        choices.append(ModelChoice(name, "model folder with an unusable card", False, f"broken: {problem}"))
-    for name, description in KNOWN_MODELS.items():
-        if name not in installed:
-            reason = registry_problem or f"not installed: no trained weights in models/{name}/ yet"
-            choices.append(ModelChoice(name, description, False, reason, samples=name not in SINGLE_SAMPLE_FAMILIES))
-    return choices
-
-
 def default_hint_radius(source_size: tuple[int, int]) -> float:
     """About 1% of the long side, at least 2 px: visible on the canvas, small enough to be local."""
     return float(max(2, round(max(source_size) / 100)))
@@ -168,18 +117,21 @@ class Session:
         self,
         *,
         device: torch.device | None = None,
+        catalog: ModelCatalog | None = None,
         colorizers: ColorizerCache | None = None,
         models_dir: Path | None = None,
         model: str | None = None,
         extra_models: Sequence[ModelChoice] = (),
     ) -> None:
-        """``colorizers`` loads models (a custom loader may provide ``extra_models`` beyond the registry)."""
+        """``catalog`` lists and loads the models (the families' registry, :data:`colorstudio.families.REGISTRY`);
+        ``colorizers`` may load them instead (a custom loader may provide ``extra_models`` beyond the catalog)."""
         self.events = SessionEvents()
         self.device = device if device is not None else torch.device("cpu")
-        self.colorizers = colorizers or ColorizerCache()
+        self.catalog = catalog
         self.models_dir = models_dir
+        self.colorizers = colorizers or ColorizerCache(self._load_colorizer)
         self._extra_models = tuple(extra_models)
-        self.model_choices = list(self._extra_models) + list_model_choices(models_dir)
+        self.model_choices = self._list_models()
         self.model = model or self._default_model()
         self.sample_count = 4
         self.temperature = self._model_temperature(self.model)
@@ -200,16 +152,29 @@ class Session:
         self._warm: Any = None  # solver state of the last preview, for warm starts
 
     # ------------------------------------------------------------------ model
+    def _list_models(self) -> list[ModelChoice]:
+        listed = self.catalog.model_choices(self.models_dir) if self.catalog is not None else []
+        return list(self._extra_models) + listed
+
+    def _load_colorizer(self, name: str, device: torch.device) -> Colorizer:
+        if self.catalog is None:
+            raise ColorStudioError(f"model {name!r} cannot be loaded: this session has no model catalog")
+        return self.catalog.load_colorizer(name, device, self.models_dir)
+
     def _default_model(self) -> str:
         available = [c.name for c in self.model_choices if c.available]
-        return "histogram" if "histogram" in available else available[0]
+        if self.catalog is not None:
+            return self.catalog.default_model(available)
+        if not available:
+            raise ColorStudioError("no model is available")
+        return available[0]
 
     def _model_temperature(self, name: str) -> float:
         choice = self.choice(name)
         return choice.temperature if choice is not None else 1.0
 
     def refresh_models(self) -> None:
-        self.model_choices = list(self._extra_models) + list_model_choices(self.models_dir)
+        self.model_choices = self._list_models()
         self.events.model.emit()
 
     def choice(self, name: str) -> ModelChoice | None:
@@ -236,7 +201,7 @@ class Session:
         """Whether seeds matter for the current model (known once it is loaded; assumed otherwise)."""
         colorizer = self.colorizers.cached(self.model, self.device)
         if colorizer is not None:
-            return bool(getattr(colorizer, "supports_samples", True))
+            return colorizer.capabilities.samples
         choice = self.choice(self.model)
         return choice.samples if choice is not None else True
 
@@ -247,9 +212,7 @@ class Session:
         self.events.model.emit()
 
     def set_temperature(self, temperature: float) -> None:
-        if not (math.isfinite(temperature) and temperature > 0):  # NaN fails every comparison
-            raise ColorStudioError(f"temperature must be a positive finite number, got {temperature}")
-        self.temperature = float(temperature)
+        self.temperature = ColorizeRequest.check_temperature(temperature)
         self._invalidate_predictions()
         self.events.model.emit()
 
@@ -311,10 +274,15 @@ class Session:
 
     def _predict_request(self, seeds: Sequence[int]) -> PredictRequest:
         image = self._require_image()
-        return PredictRequest(
-            model=self.model, device=self.device, lightness=image.lightness, hints=tuple(self.hints),
-            seeds=tuple(int(s) for s in seeds), temperature=self.temperature, revision=self.predict_revision,
-        )
+        return PredictRequest(request=self.request, device=self.device, lightness=image.lightness,
+                              seeds=tuple(int(s) for s in seeds), revision=self.predict_revision)
+
+    @property
+    def request(self) -> ColorizeRequest:
+        """The session's settings as the one request type the CLI builds too (seeds come with each job)."""
+        return ColorizeRequest(model=self.model, seed=self.base_seed, temperature=self.temperature,
+                               hints=tuple(self.hints), hue_bias=self.hue_bias, reference=self.reference,
+                               device=str(self.device))
 
     def begin_colorize(self) -> PredictRequest:
         """New gallery of ``sample_count`` seeds starting at ``base_seed``; returns the work to run."""
@@ -498,13 +466,9 @@ class Session:
         return None
 
     def load_hints(self, path: str | Path) -> None:
-        from colorstudio.engine.hints import load_hints
-
         self.set_hints(load_hints(Path(path), image_size=self.source_size))
 
     def save_hints(self, path: str | Path) -> Path:
-        from colorstudio.engine.hints import save_hints
-
         save_hints(Path(path), list(self.hints))
         return Path(path)
 
@@ -515,8 +479,6 @@ class Session:
         width, height = self.source_size
         sample = self.current_sample
         if sample is not None and sample.histograms is not None:
-            from colorstudio.engine.histogram_edit import suggested_colors
-
             # The histograms live on the model's own output grid, which may be coarser than work_size.
             h, w = sample.histograms.hue.shape[-2:]
             col, row = min(int(x * w / width), w - 1), min(int(y * h / height), h - 1)
@@ -535,7 +497,6 @@ class Session:
         where all of PixColor's suggestions were gray), so every sample's a*b* in a window of ~5% of the
         image around the point is grouped by hue (30 degree sectors); each sector gives its median colour.
         """
-        from colorstudio.color import lab_to_lch, lab_to_rgb, lch_to_lab
 
         width, height = self.source_size
         lightness = float(self._require_image().lightness[min(int(y), height - 1), min(int(x), width - 1)])
@@ -579,7 +540,6 @@ class Session:
 
     # ------------------------------------------------------------------ edits
     def set_hue_bias(self, bias: HueBias) -> None:
-        bias.validate()
         if bias == self.hue_bias:
             return
         self.hue_bias = bias
@@ -589,7 +549,6 @@ class Session:
 
     def set_reference(self, settings: ReferenceSettings, image: LoadedReference | None = None) -> None:
         """Set the reference settings; ``image`` must be given when the path changes (None clears it)."""
-        settings.validate()
         if settings.path is None:
             image = None
         elif image is None:
@@ -624,13 +583,9 @@ class Session:
         """The edits the current sample can take. A sample without histograms gets no hue bias and quantile
         matching for an energy reference, so settings kept from a histogram model never block its preview
         or export; the settings themselves stay as they are for when such a model is chosen again."""
-        hue_bias, reference = self.hue_bias, self.reference
+        edits = self.request.edits(self.reference_image)
         sample = self.current_sample
-        if sample is not None and sample.histograms is None:
-            hue_bias = dataclasses.replace(hue_bias, strength=0.0)
-            if reference.method == "energy":
-                reference = dataclasses.replace(reference, method="quantile", strength=min(reference.strength, 1.0))
-        return Edits(hue_bias=hue_bias, reference=reference, reference_image=self.reference_image)
+        return edits if sample is None else edits.fitted(histograms=sample.histograms is not None)
 
     # ------------------------------------------------------------------ preview
     def _invalidate_preview(self) -> None:

@@ -15,14 +15,27 @@ import json
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from colorstudio import __version__
-from colorstudio.engine.jobs import ExportSettings, HueBias, LoadedImage, LoadedReference, ReferenceSettings
+from colorstudio.engine.hints import parse_hints
+from colorstudio.engine.jobs import (
+    ExportSettings,
+    HueBias,
+    LoadedImage,
+    LoadedReference,
+    OpenImageJob,
+    OpenReferenceJob,
+    ReferenceSettings,
+)
 from colorstudio.engine.limits import MAX_SAMPLES, MAX_SEED
+from colorstudio.engine.pipeline import ColorizeRequest
 from colorstudio.errors import ColorStudioError
+
+T = TypeVar("T")
 
 __all__ = [
     "SESSION_SUFFIX",
@@ -194,9 +207,7 @@ def read_session(path: str | Path) -> SessionDocument:
         document = _parse_document(obj, path)
     except (TypeError, ValueError, OverflowError, RecursionError) as exc:  # a last guard: always a clean error
         raise ColorStudioError(f"session file has an invalid value ({type(exc).__name__}: {exc})", path) from None
-    try:
-        document.hue_bias.validate()
-        document.reference.validate()
+    try:  # hue bias and reference were checked as they were made (the request's own checks)
         document.export.validate()
     except ColorStudioError as exc:
         raise ColorStudioError(f"invalid setting: {exc}", path) from None
@@ -204,8 +215,6 @@ def read_session(path: str | Path) -> SessionDocument:
 
 
 def _parse_document(obj: dict, path: Path) -> SessionDocument:
-    from colorstudio.engine.hints import parse_hints
-
     folder = path.resolve().parent
     source = _field(obj, "source", dict, path, "")
     model = _field(obj, "model", dict, path, "")
@@ -218,10 +227,20 @@ def _parse_document(obj: dict, path: Path) -> SessionDocument:
     hue = _field(obj, "hue_bias", dict, path, "", {})
     ref = _field(obj, "reference", dict, path, "", {})
     export = _field(obj, "export", dict, path, "", {})
-    temperature = float(_field(model, "temperature", (int, float), path, "model", 1.0))
-    if temperature <= 0:
-        raise ColorStudioError(f"session field 'model.temperature' must be positive, got {temperature}", path)
     ref_path = _field(ref, "path", str, path, "reference", None)
+    # the request's own checks, naming the session file's field
+    temperature = _checked("model.temperature", path, lambda: ColorizeRequest.check_temperature(
+        float(_field(model, "temperature", (int, float), path, "model", 1.0))))
+    hue_bias = _checked("hue_bias", path, lambda: HueBias(
+        float(_field(hue, "angle_deg", (int, float), path, "hue_bias", 0.0)),
+        float(_field(hue, "strength", (int, float), path, "hue_bias", 0.0))))
+    reference = _checked("reference", path, lambda: ReferenceSettings(
+        path=None if ref_path is None
+        else str(_pick_path(ref_path, _field(ref, "relative_path", str, path, "reference", None), folder)),
+        sha256=_field(ref, "sha256", str, path, "reference", None),
+        strength=float(_field(ref, "strength", (int, float), path, "reference", 1.0)),
+        method=_field(ref, "method", str, path, "reference", "energy"),
+    ))
     return SessionDocument(
         source_path=_pick_path(_field(source, "path", str, path, "source"),
                                _field(source, "relative_path", str, path, "source", None), folder),
@@ -234,15 +253,8 @@ def _parse_document(obj: dict, path: Path) -> SessionDocument:
         seeds=seeds,
         chosen=chosen,
         hints=hints,
-        hue_bias=HueBias(float(_field(hue, "angle_deg", (int, float), path, "hue_bias", 0.0)),
-                         float(_field(hue, "strength", (int, float), path, "hue_bias", 0.0))),
-        reference=ReferenceSettings(
-            path=None if ref_path is None
-            else str(_pick_path(ref_path, _field(ref, "relative_path", str, path, "reference", None), folder)),
-            sha256=_field(ref, "sha256", str, path, "reference", None),
-            strength=float(_field(ref, "strength", (int, float), path, "reference", 1.0)),
-            method=_field(ref, "method", str, path, "reference", "energy"),
-        ),
+        hue_bias=hue_bias,
+        reference=reference,
         export=ExportSettings(
             fmt=_field(export, "fmt", str, path, "export", "png"),
             bit_depth=_field(export, "bit_depth", int, path, "export", 8),
@@ -250,6 +262,16 @@ def _parse_document(obj: dict, path: Path) -> SessionDocument:
             uncertainty=_field(export, "uncertainty", bool, path, "export", False),
         ),
     )
+
+
+def _checked(field: str, path: Path, make: Callable[[], T]) -> T:
+    """``make()``, its ColorStudioError (from the request's checks) naming the session file and ``field``."""
+    try:
+        return make()
+    except ColorStudioError as exc:
+        if exc.path is not None:
+            raise
+        raise ColorStudioError(f"session field {field!r}: {exc.reason}", path) from None
 
 
 def check_source(document: SessionDocument, image: LoadedImage, session_path: Path | None = None) -> None:
@@ -285,7 +307,6 @@ def restore_session(
 
 def open_session(session: Any, path: str | Path) -> SessionDocument:
     """Read a session file and restore it synchronously, predictions included (scripts and tests)."""
-    from colorstudio.engine.jobs import OpenImageJob, OpenReferenceJob
 
     path = Path(path)
     document = read_session(path)

@@ -18,6 +18,7 @@ import numpy as np
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from colorstudio.color import AB_SCALE, rgb_to_lab
+from colorstudio.models.logistic_mixture import bits_per_dim  # re-exported: the likelihood metric of the protocol
 
 __all__ = [
     "PSNR_CAP_DB",
@@ -389,12 +390,3 @@ def score_outputs(
         values["psnr_mean"], values["spread_skill"] = sample_mean_and_spread_skill(gt, outputs)
     return values
 
-
-def bits_per_dim(nll_nats_total: float, n_dims: int) -> float:
-    """Negative log-likelihood in bits per dimension: ``nll_nats_total / (n_dims * ln 2)``.
-
-    For PIC, ``n_dims`` counts the subsampled chroma grid only (H' * W' * 2; CIFAR: 512), L not counted.
-    """
-    if n_dims <= 0:
-        raise ValueError(f"n_dims must be positive, got {n_dims}")
-    return float(nll_nats_total) / (n_dims * math.log(2.0))

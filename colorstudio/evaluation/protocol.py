@@ -4,7 +4,7 @@
 - Model input: Lab L* of the ground truth; outputs compared in uint8 sRGB.
 - Baselines beside every model: the gray image (ab = 0) and a constant tint (every pixel given the median
   ab of the training photos).
-- Hints for a sweep: Zhang et al. 2017 via ``colorstudio.training.hint_sim.sweep_hints`` (seed = index).
+- Hints for a sweep: Zhang et al. 2017 via ``colorstudio.models.hint_sim.sweep_hints`` (seed = index).
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from colorstudio import __version__
 from colorstudio.color import lab_to_rgb, normalize_ab, rgb_to_lab, to_float, to_uint
 from colorstudio.errors import CancelledError, ColorStudioError
 from colorstudio.evaluation import metrics
+from colorstudio.io.sources import ImageSource, decode_square
+from colorstudio.models.hint_sim import sweep_hints
 
 __all__ = [
     "EVAL_SIZE",
@@ -136,7 +138,6 @@ def load_eval_set(
     Raises ColorStudioError for a missing path, an empty set or an undecodable image (an evaluation
     silently missing images would not be comparable).
     """
-    from colorstudio.training.data import ImageSource, decode_square
 
     source = ImageSource(Path(path))
     names = _spread(sorted(source.names()), limit)
@@ -228,7 +229,6 @@ def median_training_ab(
     the marginal pixel distributions, resolved to 0.01. The result is cached in a small JSON file in
     ``cache_dir`` (default: the user cache dir) keyed by the sources' image_sources, sizes, mtimes and ``limit``.
     """
-    from colorstudio.training.data import ImageSource
 
     image_sources = [ImageSource(Path(s)) for s in sources]
     if not image_sources:
@@ -321,7 +321,6 @@ def _hint_inputs(ab_norm: np.ndarray, n_hints: int, index: int) -> tuple[np.ndar
     if n_hints == 0:
         h, w = ab_norm.shape[1:]
         return np.zeros((2, h, w), np.float32), np.zeros((1, h, w), np.float32)
-    from colorstudio.training.hint_sim import sweep_hints  # lazy: training code is heavy and optional here
 
     hint_ab, mask = sweep_hints(ab_norm, n_hints, seed=index, patch=6)
     return np.asarray(hint_ab, np.float32), np.asarray(mask, np.float32)

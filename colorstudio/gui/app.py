@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 from typing import cast
 
+from colorstudio import __version__
+from colorstudio.gui.prerequisites import missing_xcb_libraries, xcb_prerequisites_message
 from colorstudio.resources import sample_path
 
 __all__ = ["run", "create_application"]
@@ -18,6 +20,7 @@ FIRST_START_SAMPLE = sample_path()
 
 def create_application(argv: list[str] | None = None):
     """The QApplication with the app's names set (QSettings and the desktop entry use them)."""
+    # Qt is imported here, not at the top: run() first checks that its system libraries are there.
     from PySide6.QtWidgets import QApplication
 
     # instance() is typed as the QCoreApplication base; in this process it is always a QApplication
@@ -26,7 +29,7 @@ def create_application(argv: list[str] | None = None):
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationDisplayName(APP_NAME)
     app.setDesktopFileName(DESKTOP_FILE)
-    from colorstudio.gui.images import app_icon
+    from colorstudio.gui.images import app_icon  # deferred: imports Qt (see above)
 
     app.setWindowIcon(app_icon())
     return app
@@ -35,15 +38,12 @@ def create_application(argv: list[str] | None = None):
 def run(path: str | None = None) -> int:
     """Open the main window (optionally with an image or ``*.colorstudio.json``); returns the exit code
     (1, with one line on stderr, when the system lacks libraries the window needs)."""
-    from colorstudio import __version__
-    from colorstudio.gui.prerequisites import missing_xcb_libraries, xcb_prerequisites_message
-
     if missing := missing_xcb_libraries():
         print(xcb_prerequisites_message(missing), file=sys.stderr)
         return 1
     app = create_application()
     app.setApplicationVersion(__version__)
-    from colorstudio.gui.main_window import MainWindow
+    from colorstudio.gui.main_window import MainWindow  # deferred: imports Qt, once its libraries are known there
 
     window = MainWindow()
     window.show()

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QScrollArea, QWi
 
 from colorstudio.devices import describe_device, resolve_device
 from colorstudio.engine.session import Session
+from colorstudio.families import REGISTRY
 from colorstudio.gui.about import show_about
 from colorstudio.gui.adjust_controller import AdjustController
 from colorstudio.gui.autosave import AUTOSAVE_INTERVAL_MS, Autosaver, default_state_dir
@@ -37,7 +38,7 @@ __all__ = ["MainWindow"]
 
 
 def _default_session() -> Session:
-    return Session(device=resolve_device("auto"))
+    return Session(device=resolve_device("auto"), catalog=REGISTRY)
 
 
 class MainWindow(QMainWindow):

@@ -2,7 +2,8 @@
 
     python -m colorstudio.gui.screenshot [--output resources/screenshots/main-window.png] [--model NAME]
 
-Uses the best installed model (a sampler, else the histogram model, else the propagation baseline) on
+Uses the best installed model (one that draws samples, else one that predicts colour histograms, else any
+learned model, else a built-in method) on
 ``resources/samples/astronaut-gray.jpg`` with a few colour hints placed where a restorer would put them.
 """
 
@@ -22,7 +23,6 @@ __all__ = ["main", "take_screenshot"]
 DEFAULT_IMAGE = sample_path()
 # Installed, the package's folders are no place to write to.
 DEFAULT_OUTPUT = resource_path("screenshots", "main-window.png") if from_checkout() else Path("main-window.png")
-PREFERENCE = ("pixcolor", "pic", "histogram", "gan", "propagation")
 
 # (x, y, colour) in pixels of the 512x512 astronaut portrait: skin, hair, orange suit, flag, backdrop.
 ASTRONAUT_HINTS = (
@@ -48,17 +48,19 @@ def _pump(app, condition, timeout_s: float) -> bool:
 
 
 def _best_model(session) -> str:
-    available = {c.name for c in session.model_choices if c.available}
-    return next(name for name in PREFERENCE if name in available)
+    """Samples show the gallery best, then histograms (uncertainty); a built-in method comes last."""
+    available = [c for c in session.model_choices if c.available]
+    return min(available, key=lambda c: (not c.samples, not c.histograms, c.builtin)).name
 
 
 def take_screenshot(output: Path, image: Path = DEFAULT_IMAGE, model: str | None = None,
                     size: tuple[int, int] = (1440, 900), timeout_s: float = 300.0) -> Path:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # Qt is imported only now: the offscreen platform must be chosen before it loads.
     from PySide6.QtCore import QSettings
 
-    from colorstudio.gui.app import create_application
-    from colorstudio.gui.main_window import MainWindow
+    from colorstudio.gui.app import create_application  # deferred with Qt (see above)
+    from colorstudio.gui.main_window import MainWindow  # deferred with Qt (see above)
 
     app = create_application()
     scratch = Path(tempfile.mkdtemp(prefix="colorstudio-shot-"))

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorstudio.color import lightness_to_gray
+from colorstudio.color import denormalize_l, lightness_to_gray
 from colorstudio.errors import ColorStudioError
 
 __all__ = [
@@ -160,7 +160,6 @@ class EfficientNetLite(nn.Module):
 
 def gray_input(L_norm: torch.Tensor) -> torch.Tensor:
     """(B, 1, H, W) normalized lightness -> (B, 3, H, W) the gray photo as the encoder's RGB input."""
-    from colorstudio.color import denormalize_l
 
     gray = lightness_to_gray(denormalize_l(L_norm).clamp(0, 100)) * 255.0
     return ((gray - 127.0) / 128.0).expand(-1, 3, -1, -1)

@@ -22,11 +22,12 @@ import torch.nn.functional as F
 from torch import nn
 
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_norm, pad_to_multiple, upsample_to
-from colorstudio.models.histogram import expected_ab_norm
-from colorstudio.models.registry import register_family
+from colorstudio.models.hint_sim import hint_for_batch
+from colorstudio.models.histogram import FrozenHistogramNetwork, HistogramConfig, expected_ab_norm
 
-__all__ = ["GANConfig", "UNetGenerator", "PatchDiscriminator", "CGANColorizer"]
+__all__ = ["FAMILY", "GANConfig", "UNetGenerator", "PatchDiscriminator", "CGANColorizer"]
 
+FAMILY = "gan"  # the family name its cards carry
 HISTOGRAM_LEVEL = 2  # the U-Net level at 1/4 resolution, where the histogram network's features enter
 
 
@@ -139,8 +140,6 @@ class CGANColorizer(nn.Module):
         self.encoder = None
         extra = 0
         if cfg.histogram:
-            from colorstudio.models.histogram import FrozenHistogramNetwork, HistogramConfig
-
             self.encoder = FrozenHistogramNetwork(HistogramConfig.from_dict(cfg.histogram))
             if self.encoder.config.in_channels != cfg.in_channels:
                 raise ValueError(
@@ -183,8 +182,6 @@ class CGANColorizer(nn.Module):
         simulated while training (when enabled), else none.
         """
         L_norm, ab = batch["L"], batch["ab"]
-        from colorstudio.training.hint_sim import hint_for_batch
-
         hint = hint_for_batch(batch, hints and self.training and self.train_with_hints, self.config.p_no_hints)
         fake = self(L_norm, hint)
         l1 = (fake - ab).abs().mean()
@@ -202,6 +199,5 @@ class CGANColorizer(nn.Module):
         return loss, metrics
 
 
-@register_family("gan")
 def build_gan_model(config: dict[str, Any]) -> CGANColorizer:
     return CGANColorizer(GANConfig.from_dict(config))

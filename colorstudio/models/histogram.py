@@ -22,20 +22,25 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorstudio.engine.histogram_edit import FADING_THRESHOLD, PAPER_DECODING, Decoding, decode_ab as decode_one_image
+from colorstudio.color import denormalize_ab, denormalize_l, lab_to_lch
+from colorstudio.color.quantize import CHROMA_QUANTIZER, HUE_QUANTIZER
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_activation, make_norm, pad_to_multiple
+from colorstudio.models.decoding import FADING_THRESHOLD, PAPER_DECODING, Decoding, decode_ab as decode_one_image
 from colorstudio.models.encoder import LITE0_TAPS, STEM_CH, EfficientNetLite, gray_input
+from colorstudio.models.hint_sim import hint_for_batch
 
+FAMILY = "histogram"  # the family name its cards carry; the installed model of that name is what others build on
 ENCODERS = ("none", "efficientnet_lite0")
 
 __all__ = [
+    "FAMILY",
     "HistogramConfig",
     "FrozenHistogramNetwork",
     "HistogramColorizer",
@@ -114,8 +119,6 @@ def smoothing_matrix(bins: int, sigma: float, circular: bool) -> torch.Tensor:
 
 
 def _quantizers():
-    from colorstudio.color.quantize import CHROMA_QUANTIZER, HUE_QUANTIZER
-
     return HUE_QUANTIZER, CHROMA_QUANTIZER
 
 
@@ -139,7 +142,6 @@ def histogram_targets(
         loss ``chroma_n * KL(hue_n || p)`` over the cell's pixels equals ``mean chroma * KL(that
         weighted histogram || p)`` up to a constant, and gray pixels (undefined hue) count for nothing.
     """
-    from colorstudio.color import denormalize_ab, denormalize_l, lab_to_lch
 
     hue_q, chroma_q = _quantizers()
     lab = torch.cat([denormalize_l(L_norm), denormalize_ab(ab_norm)], dim=1)
@@ -275,7 +277,6 @@ class HintAttention(nn.Module):
 def _ab_histograms(ab_norm: torch.Tensor, hue_smooth: torch.Tensor, chroma_smooth: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 2, M) normalized a*b* -> hue and chroma histograms (B, M, K), one-hot bins smoothed like the targets."""
-    from colorstudio.color import denormalize_ab
 
     hue_q, chroma_q = _quantizers()
     ab = denormalize_ab(ab_norm)
@@ -447,8 +448,6 @@ class HistogramColorizer(nn.Module):
         simulator is importable), else none. Returns the scalar loss and float metrics.
         """
         L_norm, ab = batch["L"], batch["ab"]
-        from colorstudio.training.hint_sim import hint_for_batch
-
         hint = hint_for_batch(batch, hints and self.training and self.train_with_hints, self.config.p_no_hints)
         hue_logits, chroma_logits = self(self.make_input(L_norm, hint))
         with torch.no_grad():
@@ -525,7 +524,7 @@ def build_histogram_model(config: dict[str, Any] | HistogramConfig | None = None
 def decode_ab(hue_probs, chroma_probs, decoding: Decoding = PAPER_DECODING, mode: str = "median"):
     """Point estimate of a*b* from per-cell hue and chroma distributions, for batches of network outputs.
 
-    The math lives in :func:`colorstudio.engine.histogram_edit.decode_ab` (one image, numpy, channels
+    The math lives in :func:`colorstudio.models.decoding.decode_ab` (one image, numpy, channels
     last); this adapter runs it per image and restores the layout, kind, dtype and device of the input.
     ``mode="median"`` (Larsson et al. sec. 3.2, the default): median chroma (``decoding.chroma_quantile``),
     circular-mean hue, chromatic fading ``min(|z| / decoding.fading_threshold, 1)``. ``mode="mean"``: the expected a*b* ``E[C] * z`` (least
@@ -550,13 +549,3 @@ def decode_ab(hue_probs, chroma_probs, decoding: Decoding = PAPER_DECODING, mode
     ab = torch.from_numpy(np.moveaxis(ab, -1, -3).reshape(*batch, 2, h, w)).to(dtype=hue_p.dtype, device=hue_p.device)
     return ab.numpy() if as_numpy else ab
 
-
-def _register() -> None:
-    try:
-        from colorstudio.models.registry import register_family
-    except ImportError:  # registry not available (e.g. stripped-down install): the module still works
-        return
-    register_family("histogram", build_histogram_model)
-
-
-_register()

@@ -18,6 +18,7 @@ Parameters per pixel (``PARAMS_PER_COMPONENT * K`` channels, K blocks of K chann
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -31,6 +32,7 @@ __all__ = [
     "MIN_LOG_SCALE",
     "PARAMS_PER_COMPONENT",
     "MixtureParams",
+    "bits_per_dim",
     "draw_uniforms",
     "log_prob",
     "nll",
@@ -252,3 +254,12 @@ def pmf_grid(params: torch.Tensor, L: torch.Tensor) -> torch.Tensor:
     lightness = torch.as_tensor(L, dtype=params.dtype, device=params.device).reshape(1, 1, 1, 1).expand(1, 1, LEVELS, LEVELS)
     return log_prob(full, lightness, ab)[0].exp()
 
+
+def bits_per_dim(nll_nats_total: float, n_dims: int) -> float:
+    """Negative log-likelihood in bits per dimension: ``nll_nats_total / (n_dims * ln 2)``.
+
+    For PIC, ``n_dims`` counts the subsampled chroma grid only (H' * W' * 2; CIFAR: 512), L not counted.
+    """
+    if n_dims <= 0:
+        raise ValueError(f"n_dims must be positive, got {n_dims}")
+    return float(nll_nats_total) / (n_dims * math.log(2.0))

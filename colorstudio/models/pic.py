@@ -29,8 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from colorstudio.color import ab_to_pic, denormalize_ab
 from colorstudio.models import logistic_mixture as lm
 from colorstudio.models.blocks import pad_to_multiple
+from colorstudio.models.hint_sim import hint_for_batch
+from colorstudio.models.histogram import FrozenHistogramNetwork, HistogramConfig
 from colorstudio.models.pixelcnn import (
     GENERATION_METHODS,
     GatedResidualBlock,
@@ -38,9 +41,9 @@ from colorstudio.models.pixelcnn import (
     PixelCNNConfig,
     generate,
 )
-from colorstudio.models.registry import register_family
 
 __all__ = [
+    "FAMILY",
     "PIC",
     "PIC_CIFAR_CONFIG",
     "PIC_PHOTO_CONFIG",
@@ -54,6 +57,8 @@ __all__ = [
     "hint_grid",
     "sample_generators",
 ]
+
+FAMILY = "pic"  # the family name its cards carry
 
 
 @dataclass(frozen=True)
@@ -144,7 +149,6 @@ def chroma_targets(L_norm: torch.Tensor, ab_norm: torch.Tensor, stride: int) -> 
         L_sub (B, 1, h', w') cell means of L_norm in [-1, 1]; ab_grid (B, 2, h', w') PIC grid values of the
         cell means of a*, b* (rounded to the 256 levels), h' = ceil(H / stride).
     """
-    from colorstudio.color import ab_to_pic, denormalize_ab
 
     return _cell_mean(L_norm, stride), ab_to_pic(denormalize_ab(_cell_mean(ab_norm, stride)))
 
@@ -159,7 +163,6 @@ def hint_grid(hint: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tens
     Returns:
         ab_grid (B, 2, h', w') PIC grid values (0 where not hinted), mask (B, 1, h', w') bool.
     """
-    from colorstudio.color import ab_to_pic, denormalize_ab
 
     mask = hint[:, 2:3]
     if stride > 1:
@@ -177,9 +180,7 @@ def hint_grid(hint: torch.Tensor, stride: int) -> tuple[torch.Tensor, torch.Tens
 
 def bits_per_dim_from_nll(nll_nats: float, grid_h: int, grid_w: int, images: int = 1) -> float:
     """bits/dim of a total NLL (nats) over ``images`` chroma grids of h' x w' cells (2 dims per cell)."""
-    from colorstudio.evaluation.metrics import bits_per_dim as _bpd
-
-    return _bpd(nll_nats, images * grid_h * grid_w * 2)
+    return lm.bits_per_dim(nll_nats, images * grid_h * grid_w * 2)
 
 
 def sample_generators(n: int, seed: int) -> list[torch.Generator]:
@@ -251,7 +252,6 @@ class HistogramEmbedding(nn.Module):
 
     def __init__(self, cfg: PICConfig) -> None:
         super().__init__()
-        from colorstudio.models.histogram import FrozenHistogramNetwork, HistogramConfig
 
         self.stride = cfg.chroma_stride
         self.encoder = FrozenHistogramNetwork(HistogramConfig.from_dict(cfg.histogram or {}))
@@ -320,8 +320,6 @@ class PIC(nn.Module):
         and ``bpd`` (bits per dimension over the h' x w' x 2 chroma grid).
         """
         L_norm, ab = batch["L"], batch["ab"]
-        from colorstudio.training.hint_sim import hint_for_batch
-
         simulate = self.training and self.train_with_hints and self.config.in_channels == 4
         hint = hint_for_batch(batch, simulate, self.config.p_no_hints)
         nll = -self.log_prob(L_norm, ab, hint)  # (B,)
@@ -445,9 +443,9 @@ def bits_per_dim(
     }
 
 
-# ---------------------------------------------------------------------------------------------- registry
+# ---------------------------------------------------------------------------------------------- builder
 def build_pic_model(config: dict[str, Any] | PICConfig | None = None) -> PIC:
-    """Registry builder: an untrained PIC from a card's config dict (or a :class:`PICConfig`)."""
+    """Builder: an untrained PIC from a card's config dict (or a :class:`PICConfig`)."""
     if config is None:
         config = PICConfig()
     elif isinstance(config, dict):
@@ -455,4 +453,3 @@ def build_pic_model(config: dict[str, Any] | PICConfig | None = None) -> PIC:
     return PIC(config)
 
 
-register_family("pic", build_pic_model)

@@ -40,11 +40,13 @@ from torch import nn
 from colorstudio.color import (
     AB_SCALE,
     YCBCR_QUANTIZER,
+    denormalize_l,
     lab_to_rgb,
     rgb_to_lab,
     rgb_to_ycbcr,
     ycbcr_to_rgb,
 )
+from colorstudio.errors import CancelledError
 from colorstudio.models.blocks import (
     ConvNormAct,
     ResidualBlock,
@@ -53,18 +55,22 @@ from colorstudio.models.blocks import (
     pad_to_multiple,
     upsample_to,
 )
+from colorstudio.models.hint_sim import hint_for_batch
+from colorstudio.models.histogram import FrozenHistogramNetwork, HistogramConfig
 from colorstudio.models.pixelcnn import (
     GENERATION_METHODS,
     PixelCNN,
     PixelCNNConfig,
     generate,
 )
-from colorstudio.models.registry import register_family
 
 __all__ = [
+    "FAMILY",
     "CHROMA_SCALE",
     "SAMPLERS",
     "CONDITIONINGS",
+    "HISTOGRAM_CONDITIONING",
+    "OWN_CONDITIONING",
     "ConditioningNet",
     "HistogramConditioning",
     "PixColor",
@@ -77,8 +83,9 @@ __all__ = [
     "grid_size",
 ]
 
+FAMILY = "pixcolor"  # the family name its cards carry
 SAMPLERS = GENERATION_METHODS  # ("fast", "naive")
-CONDITIONINGS = ("own", "histogram")
+OWN_CONDITIONING, HISTOGRAM_CONDITIONING = CONDITIONINGS = ("own", "histogram")  # the config values cards store
 # Network scale of chroma: (c - 0.5) * 4; photo chroma mostly lies in 0.5 +- 0.15, so inputs are ~ +-0.6.
 CHROMA_SCALE = 4.0
 
@@ -115,7 +122,7 @@ class PixColorConfig:
     def __post_init__(self) -> None:
         if self.conditioning not in CONDITIONINGS:
             raise ValueError(f"conditioning must be one of {CONDITIONINGS}, got {self.conditioning!r}")
-        if self.conditioning == "histogram" and not self.histogram:
+        if self.conditioning == HISTOGRAM_CONDITIONING and not self.histogram:
             raise ValueError("conditioning='histogram' needs the histogram network's config (histogram=...)")
         if not 0.0 <= self.p_no_hints <= 1.0:
             raise ValueError(f"p_no_hints must be in [0, 1], got {self.p_no_hints}")
@@ -181,7 +188,6 @@ def chroma_to_ab(L: torch.Tensor, chroma: torch.Tensor, iterations: int = 2) -> 
 def _hint_chroma(L_norm: torch.Tensor, hint: torch.Tensor) -> torch.Tensor:
     """(Cr, Cb) (B, 2, H, W) of the hint colours with the image's lightness (DESIGN.md: the luminance
     always comes from the image)."""
-    from colorstudio.color import denormalize_l
 
     lab = torch.cat([denormalize_l(L_norm), hint[:, :2] * AB_SCALE], dim=1)
     return chroma_of_rgb(lab_to_rgb(lab, clip=True))
@@ -230,7 +236,6 @@ class HistogramConditioning(nn.Module):
 
     def __init__(self, cfg: PixColorConfig) -> None:
         super().__init__()
-        from colorstudio.models.histogram import FrozenHistogramNetwork, HistogramConfig
 
         self.encoder = FrozenHistogramNetwork(HistogramConfig.from_dict(cfg.histogram or {}))
         if self.encoder.config.in_channels != cfg.in_channels:
@@ -334,7 +339,7 @@ class PixColor(nn.Module):
         self.config = cfg = config
         if YCBCR_QUANTIZER.bins != cfg.bins:
             raise ValueError(f"bins must be {YCBCR_QUANTIZER.bins} (YCBCR_QUANTIZER), got {cfg.bins}")
-        self.conditioning = HistogramConditioning(cfg) if cfg.conditioning == "histogram" else ConditioningNet(cfg)
+        self.conditioning = HistogramConditioning(cfg) if cfg.conditioning == HISTOGRAM_CONDITIONING else ConditioningNet(cfg)
         self.pixelcnn = PixelCNN(cfg.pixelcnn_config())
         self.cr_head = nn.Linear(cfg.head_channels, cfg.bins)
         self.cr_embed = nn.Embedding(cfg.bins, cfg.head_channels)
@@ -409,8 +414,6 @@ class PixColor(nn.Module):
         Metrics: ``ce_nats`` and ``bits_per_dim`` per grid value, ``refine_l1`` in chroma units [0, 1].
         """
         L_norm, rgb = batch["L"], batch["rgb"]
-        from colorstudio.training.hint_sim import hint_for_batch
-
         hint = hint_for_batch(batch, hints and self.training and self.train_with_hints, self.config.p_no_hints)
         grid = self.grid_size(*L_norm.shape[-2:])
         chroma = chroma_of_rgb(rgb)  # (B, 2, S, S)
@@ -514,7 +517,6 @@ class PixColor(nn.Module):
         ``L_norm`` (1, 1, H, W), ``hint`` (1, 3, H, W) or None; see :meth:`sample_bins` for the rest.
         ``progress`` runs 0..0.9 while sampling and reaches 1 after refinement.
         """
-        from colorstudio.color import denormalize_l
 
         def sampling_progress(fraction: float, message: str) -> None:
             if progress is not None:
@@ -523,8 +525,6 @@ class PixColor(nn.Module):
         bins = self.sample_bins(L_norm, hint, n=n, seed=seed, temperature=temperature, sampler=sampler,
                                 progress=sampling_progress, cancel=cancel)
         if cancel is not None and cancel():
-            from colorstudio.errors import CancelledError
-
             raise CancelledError()
         chroma = self.refine(L_norm, bins)
         ab = chroma_to_ab(denormalize_l(L_norm), chroma)
@@ -533,9 +533,8 @@ class PixColor(nn.Module):
         return PixColorSamples(bins=bins, chroma=chroma, ab=ab, seeds=[seed + k for k in range(n)])
 
 
-@register_family("pixcolor")
 def build_pixcolor_model(config: dict[str, Any] | PixColorConfig | None = None) -> PixColor:
-    """Registry builder: an untrained PixColor from a config dict (as stored in a card) or dataclass."""
+    """Builder: an untrained PixColor from a config dict (as stored in a card) or dataclass."""
     if config is None:
         config = PixColorConfig()
     elif isinstance(config, dict):

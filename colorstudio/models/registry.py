@@ -1,27 +1,16 @@
-"""Model registry: family name -> network builder, and the installed model folders.
+"""Installed models: the model folders, their cards, and loading and saving their weights.
 
 A model folder ``models/NAME/`` holds ``weights.safetensors`` (never pickles) and ``card.json`` (a
 :class:`ModelCard`: family, architecture config, training and evaluation facts, SHA-256 of the weights).
 
-A network family plugs in by registering a builder that turns the card's ``config`` dict into an
-``nn.Module`` whose ``state_dict`` matches the saved weights::
-
-    from colorstudio.models.registry import register_family
-
-    @register_family("histogram")
-    def build_histogram(config: dict) -> nn.Module: ...
-
-    # or: register_family("histogram", build_histogram)
-
-Families living in ``colorstudio/models/<family>.py`` are imported on demand by :func:`load_model`, so
-the module registers itself when first needed.
+Which network a card's ``family`` builds is not known here: :func:`load_model` takes the builder, and
+:mod:`colorstudio.families` (the one list of families) passes its family's.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib
 import json
 import math
 import os
@@ -29,7 +18,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, overload
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -45,8 +34,6 @@ __all__ = [
     "WEIGHTS_NAME",
     "ModelCard",
     "Builder",
-    "register_family",
-    "registered_families",
     "models_dirs",
     "default_models_dir",
     "list_models",
@@ -55,7 +42,6 @@ __all__ = [
     "load_model",
     "save_model",
     "sha256_file",
-    "export_checkpoint_to_model",
 ]
 
 CARD_NAME = "card.json"
@@ -68,8 +54,7 @@ _CARD_FIELD_TYPES: dict[str, tuple[type, ...]] = {
 }
 _MAX_WORKING_RESOLUTION = 16384
 
-Builder = Callable[[dict[str, Any]], nn.Module]
-_FAMILIES: dict[str, Builder] = {}
+Builder = Callable[["ModelCard"], nn.Module]  # an untrained network for a card (its family's, from its config)
 
 
 @dataclass
@@ -164,40 +149,6 @@ class ModelCard:
         extra = {**self.extra, **{k: v for k, v in changes.items() if k not in known}}
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if k in known and k != "extra"},
                                    extra={**extra, **changes.get("extra", {})})
-
-
-# -- families ---------------------------------------------------------------------------------------------
-@overload
-def register_family(name: str) -> Callable[[Builder], Builder]: ...
-@overload
-def register_family(name: str, builder: Builder) -> Builder: ...
-def register_family(name: str, builder: Builder | None = None):
-    """Register ``builder(config: dict) -> nn.Module`` for a family; usable as a decorator.
-
-    Registering the same name again replaces the builder (module reloads in development).
-    """
-    def register(fn: Builder) -> Builder:
-        _FAMILIES[name] = fn
-        return fn
-
-    return register if builder is None else register(builder)
-
-
-def registered_families() -> list[str]:
-    return sorted(_FAMILIES)
-
-
-def _builder_for(family: str, source: Path) -> Builder:
-    if family not in _FAMILIES and family.isidentifier():
-        try:  # a family module registers itself on import
-            importlib.import_module(f"colorstudio.models.{family}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"colorstudio.models.{family}":
-                raise
-    if family not in _FAMILIES:
-        known = ", ".join(registered_families()) or "none"
-        raise ColorStudioError(f"unknown model family {family!r} (known families: {known})", source)
-    return _FAMILIES[family]
 
 
 # -- folders ----------------------------------------------------------------------------------------------
@@ -302,13 +253,14 @@ def _check_weights_file(folder: Path) -> Path:
 
 
 def load_model(
-    name: str | Path, device: torch.device | str = "cpu", models_dir: str | Path | None = None
+    name: str | Path, device: torch.device | str = "cpu", models_dir: str | Path | None = None, *, build: Builder
 ) -> tuple[nn.Module, ModelCard]:
-    """Build model ``name`` from its card, load and verify its safetensors weights, move it to ``device``.
+    """Build model ``name`` with ``build(card)``, load and verify its safetensors weights, move it to ``device``.
 
     Returns ``(module in eval mode, card)``. Raises :class:`ColorStudioError` naming the file for a
-    missing model or weights, pickled weights, bad card JSON, a SHA-256 mismatch, an unknown family or
-    weights that do not fit the architecture.
+    missing model or weights, pickled weights, bad card JSON, a SHA-256 mismatch, a config the builder
+    cannot build (``build`` raises ColorStudioError itself for a family it does not know) or weights that
+    do not fit the architecture.
     """
     folder = find_model_dir(name, models_dir)
     card_path = folder / CARD_NAME
@@ -322,9 +274,10 @@ def load_model(
             f"weights do not match the card's SHA-256 (card {card.weights_sha256[:12]}..., file {actual[:12]}...); "
             "the file is damaged or was replaced", weights,
         )
-    builder = _builder_for(card.family, card_path)
     try:
-        module = builder(dict(card.config))
+        module = build(card)
+    except ColorStudioError as exc:  # e.g. a family nobody registered: the card is the file to name
+        raise ColorStudioError(exc.reason, exc.path or card_path) from None
     except (TypeError, ValueError, KeyError, RuntimeError, OverflowError) as exc:
         raise ColorStudioError(f"cannot build a {card.family!r} network from the card's config ({exc})", card_path) from exc
     try:
@@ -373,33 +326,3 @@ def save_model(
     _atomic_write_bytes(out_dir / CARD_NAME, lambda tmp: tmp.write_text(final.to_json(), encoding="utf-8"))
     return final
 
-
-def export_checkpoint_to_model(
-    checkpoint_dir: str | Path,
-    out_dir: str | Path,
-    card_updates: Mapping[str, Any] | ModelCard | None = None,
-) -> ModelCard:
-    """Copy a training checkpoint's EMA weights (raw weights if it has no EMA) into a model folder.
-
-    The card is ``out_dir/card.json`` if one exists, else built from ``card_updates`` (which then needs
-    ``family``; ``name`` defaults to the folder name); ``card_updates`` are applied on top, and ``steps``,
-    ``wall_time_s`` and ``hardware`` come from the checkpoint unless given. ``checkpoint_dir`` may be a
-    checkpoint folder or a training run folder (its latest checkpoint is used).
-    """
-    from colorstudio.training.checkpoint import load_checkpoint
-
-    out_dir = Path(out_dir)
-    ckpt = load_checkpoint(checkpoint_dir)
-    updates = card_updates.to_dict() if isinstance(card_updates, ModelCard) else dict(card_updates or {})
-    card_path = out_dir / CARD_NAME
-    if card_path.is_file():
-        card = ModelCard.load(card_path)
-    else:
-        card = ModelCard.from_dict({"name": out_dir.name, **updates}, source=card_path)
-    from_checkpoint = {
-        "steps": ckpt.step,
-        "wall_time_s": round(float(ckpt.state.get("wall_time_s", 0.0)), 1),
-        "hardware": ckpt.state.get("hardware", card.hardware),
-    }
-    card = card.updated(**{**from_checkpoint, **updates, "weights_sha256": ""})
-    return save_model(ckpt.ema if ckpt.ema is not None else ckpt.model, card, out_dir)

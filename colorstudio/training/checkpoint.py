@@ -28,9 +28,11 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from colorstudio.errors import ColorStudioError
+from colorstudio.models.registry import CARD_NAME, ModelCard, save_model
 
 __all__ = [
     "Checkpoint",
+    "export_checkpoint_to_model",
     "save_checkpoint",
     "load_checkpoint",
     "find_checkpoint",
@@ -203,3 +205,32 @@ def load_checkpoint(path: str | Path) -> Checkpoint:
     if opt_meta is not None:
         optimizer = optimizer_state_from_tensors({k: v for k, v in extra.items() if k.startswith("state.")}, opt_meta)
     return Checkpoint(path, model, ema, optimizer, rng, state)
+
+
+def export_checkpoint_to_model(
+    checkpoint_dir: str | Path,
+    out_dir: str | Path,
+    card_updates: Mapping[str, Any] | ModelCard | None = None,
+) -> ModelCard:
+    """Copy a training checkpoint's EMA weights (raw weights if it has no EMA) into a model folder.
+
+    The card is ``out_dir/card.json`` if one exists, else built from ``card_updates`` (which then needs
+    ``family``; ``name`` defaults to the folder name); ``card_updates`` are applied on top, and ``steps``,
+    ``wall_time_s`` and ``hardware`` come from the checkpoint unless given. ``checkpoint_dir`` may be a
+    checkpoint folder or a training run folder (its latest checkpoint is used).
+    """
+    out_dir = Path(out_dir)
+    ckpt = load_checkpoint(checkpoint_dir)
+    updates = card_updates.to_dict() if isinstance(card_updates, ModelCard) else dict(card_updates or {})
+    card_path = out_dir / CARD_NAME
+    if card_path.is_file():
+        card = ModelCard.load(card_path)
+    else:
+        card = ModelCard.from_dict({"name": out_dir.name, **updates}, source=card_path)
+    from_checkpoint = {
+        "steps": ckpt.step,
+        "wall_time_s": round(float(ckpt.state.get("wall_time_s", 0.0)), 1),
+        "hardware": ckpt.state.get("hardware", card.hardware),
+    }
+    card = card.updated(**{**from_checkpoint, **updates, "weights_sha256": ""})
+    return save_model(ckpt.ema if ckpt.ema is not None else ckpt.model, card, out_dir)

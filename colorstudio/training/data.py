@@ -11,8 +11,8 @@ centre crops otherwise, as network-ready tensors. Augmentation is a pure functio
 ``(seed, epoch, index)``, so batches are the same whatever the number of DataLoader workers, and a resumed
 run sees exactly the batches it would have seen.
 
-Evaluation ground truth is read with the same ``ImageSource`` and ``decode_square`` by
-:func:`colorstudio.evaluation.protocol.load_eval_set`.
+The photo sets themselves (:class:`~colorstudio.io.sources.ImageSource`, ``decode_square``) live in
+:mod:`colorstudio.io.sources`, which the evaluation protocol reads too.
 """
 
 from __future__ import annotations
@@ -22,10 +22,9 @@ import io
 import json
 import os
 import socket
-import tarfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,9 +32,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
+from colorstudio.color import normalize_ab, normalize_l, rgb_to_lab
 from colorstudio.errors import ColorStudioError, ColorStudioWarning
+from colorstudio.io.sources import IMAGE_SUFFIXES, ImageSource, decode_square
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -46,10 +47,9 @@ __all__ = [
     "colorfulness_of",
     "decode_square",
     "default_cache_dir",
+    "evaluation_dataset",
 ]
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz")
 _CACHE_VERSION = 1  # bump when the decoding changes, so old caches are not reused
 _DECODE_CHUNK = 256  # images handed to the decode threads at once
 _LOCK_POLL_S = 0.5
@@ -68,132 +68,6 @@ def refuse_validation_source(path: str | Path) -> None:
     """Raise if ``path`` lies in a folder named ``val``: held-out images must never be trained on."""
     if "val" in Path(path).resolve().parts:
         raise ColorStudioError("refusing to train on a validation set (a 'val' folder)", Path(path))
-
-
-def _is_tar(path: Path) -> bool:
-    return path.is_file() and path.name.lower().endswith(_TAR_SUFFIXES)
-
-
-def _is_image_name(name: str) -> bool:
-    base = name.rsplit("/", 1)[-1]
-    return name.lower().endswith(IMAGE_SUFFIXES) and not base.startswith(".")
-
-
-@dataclass(frozen=True)
-class ImageSource:
-    """A folder (recursive) or tar archive of image files (training or evaluation), read in a fixed order:
-    sorted paths for a folder, archive order for a tar."""
-
-    path: Path
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "path", Path(self.path).expanduser().resolve())
-        if not self.path.exists():
-            raise ColorStudioError("image data not found", self.path)
-        if not (self.path.is_dir() or _is_tar(self.path)):
-            raise ColorStudioError("image data must be a folder or a .tar / .tar.gz of images", self.path)
-
-    @property
-    def is_tar(self) -> bool:
-        return _is_tar(self.path)
-
-    def _folder_files(self) -> list[Path]:
-        return sorted(p for p in self.path.rglob("*") if p.is_file() and _is_image_name(p.name))
-
-    def fingerprint(self) -> str:
-        """Changes whenever the source's content may have changed (path, mtimes, sizes)."""
-        h = hashlib.sha256(str(self.path).encode())
-        if self.is_tar:
-            st = self.path.stat()
-            h.update(f"{st.st_mtime_ns}:{st.st_size}".encode())
-        else:
-            for p in self._folder_files():
-                st = p.stat()
-                h.update(f"{p.relative_to(self.path)}:{st.st_mtime_ns}:{st.st_size}\n".encode())
-        return h.hexdigest()[:16]
-
-    def names(self) -> list[str]:
-        """Member names (tar) or relative paths (folder) of the images, in reading order."""
-        if not self.is_tar:
-            return [p.relative_to(self.path).as_posix() for p in self._folder_files()]
-        with self._open_tar() as tf:
-            return [m.name for m in self._tar_members(tf)]
-
-    def _open_tar(self) -> tarfile.TarFile:
-        try:
-            return tarfile.open(self.path, "r:*")
-        except (tarfile.TarError, OSError) as exc:
-            raise ColorStudioError(f"cannot read tar archive ({exc})", self.path) from exc
-
-    @staticmethod
-    def _tar_members(tf: tarfile.TarFile) -> list[tarfile.TarInfo]:
-        # Kept in archive order: reading a gzip tar forwards is one pass, seeking back restarts it.
-        return [m for m in tf.getmembers() if m.isfile() and _is_image_name(m.name)]
-
-    def iter_bytes(self) -> Iterator[tuple[str, bytes]]:
-        """Yield ``(name, file bytes)`` for every image, sequentially."""
-        if not self.is_tar:
-            for p in self._folder_files():
-                yield p.relative_to(self.path).as_posix(), p.read_bytes()
-            return
-        with self._open_tar() as tf:
-            for member in self._tar_members(tf):
-                fh = tf.extractfile(member)
-                if fh is not None:
-                    yield member.name, fh.read()
-
-    def first_image_bytes(self) -> tuple[str, bytes] | None:
-        """The first image without reading the whole archive (a streaming read stops early)."""
-        if not self.is_tar:
-            files = self._folder_files()
-            return (files[0].name, files[0].read_bytes()) if files else None
-        try:
-            with tarfile.open(self.path, "r|*") as tf:
-                for member in tf:
-                    if member.isfile() and _is_image_name(member.name):
-                        fh = tf.extractfile(member)
-                        return (member.name, fh.read()) if fh is not None else None
-        except (tarfile.TarError, OSError) as exc:
-            raise ColorStudioError(f"cannot read tar archive ({exc})", self.path) from exc
-        return None
-
-    def __len__(self) -> int:
-        return len(self.names())
-
-
-def _resize_short_side_and_crop(img: Image.Image, size: int) -> Image.Image:
-    """Short side -> ``size`` (Lanczos, which is area-like when shrinking), then a centre crop."""
-    w, h = img.size
-    if (w, h) != (size, size):
-        scale = size / min(w, h)
-        new_w, new_h = max(size, round(w * scale)), max(size, round(h * scale))
-        if (new_w, new_h) != (w, h):
-            img = img.resize((new_w, new_h), Image.Resampling.LANCZOS, reducing_gap=3.0)
-        left, top = (new_w - size) // 2, (new_h - size) // 2
-        img = img.crop((left, top, left + size, top + size))
-    return img
-
-
-def decode_square(data: bytes, size: int, name: str = "image", *, draft: bool = True) -> np.ndarray:
-    """Decode image bytes to uint8 sRGB ``(size, size, 3)``: EXIF orientation, short side resized, centre crop.
-
-    Gray, palette, RGBA (alpha dropped) and 16-bit sources are converted to 8-bit RGB. ``draft`` lets
-    large JPEGs be downscaled in the DCT domain first (to >= 2x the target; training caches only).
-    """
-    try:
-        img: Image.Image = Image.open(io.BytesIO(data))
-        if draft and img.format == "JPEG" and min(img.size) >= 2 * size:
-            # DCT-domain downscale: much faster, still >= 2x the target, Lanczos does the rest.
-            img.draft("RGB", (2 * size, 2 * size))
-        img = ImageOps.exif_transpose(img)
-        if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-            arr = np.asarray(img, dtype=np.float32)
-            img = Image.fromarray(np.clip(arr / (65535.0 if arr.max() > 255 else 1.0) * 255.0 + 0.5, 0, 255).astype(np.uint8))
-        img = img.convert("RGB")
-        img = _resize_short_side_and_crop(img, size)
-        return np.asarray(img, dtype=np.uint8)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise ColorStudioError(f"cannot decode image ({exc})", name) from exc
 
 
 def colorfulness_of(rgb: np.ndarray) -> float:
@@ -518,8 +392,6 @@ class ColorDataset(torch.utils.data.Dataset):
         return crop
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        from colorstudio.color import normalize_ab, normalize_l, rgb_to_lab
-
         rng = np.random.default_rng([self.seed, self.epoch, int(index)]) if self.train else None
         crop = self._crop(self.image_uint8(index), rng)
         rgb = np.ascontiguousarray(crop, dtype=np.float32) / np.float32(255.0)  # (S, S, 3)
@@ -531,3 +403,10 @@ class ColorDataset(torch.utils.data.Dataset):
             "rgb": chw(rgb),
             "index": torch.tensor(index, dtype=torch.int64),
         }
+
+
+def evaluation_dataset(path: str | Path, working_resolution: int, limit: int | None = None) -> ColorDataset:
+    """Validation items for a likelihood (bits/dim): every image (near-gray ones too), the centred square
+    of its short side resized to ``working_resolution``, no flip."""
+    return ColorDataset([str(path)], working_resolution, train=False, min_colorfulness=0.0, limit=limit,
+                        crop_scale=(1.0, 1.0))

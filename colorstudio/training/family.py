@@ -6,15 +6,15 @@ A training run folder holds, beside the shared loop's ``checkpoints/`` and ``log
   the config passed in, so a run always continues with the network it started with.
 - ``run_info.json``: data sets, image counts, whether hints were simulated, the settings, threads.
 
-This module holds the settings every family has (:class:`TrainSettings`, which each family subclasses
-with its own defaults) and their command-line options; it opens a run's training images, writes and reads
-those two files, starts the shared loop, measures a model's cost, evaluates a colorizer built from a
-checkpoint, loads a model from a run's checkpoint and exports a run to a model folder with its card.
+This module opens a run's training images, writes and reads those two files, starts the shared loop,
+measures a model's cost, evaluates a colorizer built from a checkpoint, loads a model from a run's
+checkpoint, starts a run from an installed model and exports a run to a model folder with its card. The
+settings every run has are :class:`colorstudio.training.loop.TrainSettings`; the command-line front door
+is :mod:`colorstudio.training.command`.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -26,35 +26,38 @@ from typing import Any, Protocol, TypeVar, cast
 import numpy as np
 import torch
 
+from colorstudio.color import to_uint
+from colorstudio.engine.pipeline import predict_full_resolution
+from colorstudio.errors import ColorStudioError
+from colorstudio.evaluation.protocol import evaluate, load_eval_set
+from colorstudio.models.histogram import FAMILY as HISTOGRAM_FAMILY, HistogramColorizer, HistogramConfig
+from colorstudio.models.registry import CARD_NAME, ModelCard, find_model_dir, load_model
+from colorstudio.training.checkpoint import export_checkpoint_to_model, load_checkpoint
+from colorstudio.training.data import ColorDataset
+from colorstudio.training.loop import TrainSettings, train
+
 __all__ = [
     "MODEL_CONFIG_JSON",
     "RESEARCH_LICENSE_NOTE",
     "RUN_INFO_JSON",
     "RunFolder",
-    "TrainSettings",
-    "add_run_arguments",
     "build_run_info",
     "evaluate_colorizer",
     "export_run",
     "forward_flops",
-    "hints_available",
     "histogram_network_config",
     "frozen_histogram_run_info",
     "warm_start_run_info",
     "config_of_model",
     "load_frozen_histogram",
     "load_run_model",
-    "loop_config",
     "median_train_step_s",
     "open_run",
-    "parse_hint_counts",
     "prepare_run_dir",
     "read_run_info",
-    "require_val",
     "resolve_config_on_resume",
     "run_card",
     "run_dir_of",
-    "settings_from_args",
     "settings_to_json",
     "start_training",
     "training_dataset",
@@ -77,104 +80,6 @@ class _FamilyConfigClass(Protocol):
 ConfigT = TypeVar("ConfigT")
 ModelT = TypeVar("ModelT", bound=torch.nn.Module)
 SettingsT = TypeVar("SettingsT", bound="TrainSettings")
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Data and optimisation settings of a run; mapped onto the shared loop's ``TrainConfig``.
-
-    The defaults are what most families use; each family subclasses this, redeclaring only the fields
-    its recipe changes. The field names are recorded in every run's ``run_info.json``: keep them.
-    """
-
-    steps: int = 10000
-    batch_size: int = 16
-    crop: int = 112  # side of the square training crops, in pixels
-    crop_scale: tuple[float, float] | None = (0.7, 1.0)  # random-resized crop side range; None = plain crops
-    lr: float = 1e-3
-    weight_decay: float = 1e-4
-    betas: tuple[float, float] = (0.9, 0.99)
-    warmup: int = 500
-    min_lr_fraction: float = 0.05
-    ema_decay: float = 0.999
-    grad_clip: float | None = 1.0
-    checkpoint_every_s: float = 300.0
-    log_every: int = 50
-    seed: int = 0
-    threads: int = 2
-    device: str = "auto"
-    balance_sources: bool = False  # every training source fills the same share of an epoch
-
-
-def hints_available() -> bool:
-    """True when the training hint simulator can be imported."""
-    try:
-        from colorstudio.training.hint_sim import simulate_training_hints_torch  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-# ---------------------------------------------------------------------------------------------- command line
-# command-line option (argparse dest) -> settings field it overrides
-_SETTINGS_OF_OPTIONS = {
-    "steps": "steps", "batch_size": "batch_size", "crop": "crop", "lr": "lr", "checkpoint_every": "checkpoint_every_s",
-    "log_every": "log_every", "threads": "threads", "device": "device",
-}
-
-
-def add_run_arguments(parser: argparse.ArgumentParser, defaults: TrainSettings | None, *, out: str | None,
-                      eval_only_help: str, eval_limit: int | None, out_help: str = "checkpoint folder",
-                      measure_help: str = "print FLOPs and training images/s and exit", threads_help: str | None = None,
-                      crop: bool = True) -> None:
-    """The options every trainer has: ``--data``, ``--out``, ``--steps``, ``--resume``, the settings options
-    (``--crop`` unless ``crop`` is False, ``--batch-size``, ``--lr``, ``--checkpoint-every``, ``--log-every``,
-    ``--threads``, ``--device``), ``--limit``, ``--eval-only``/``--eval-limit``/``--val``, ``--export`` and
-    ``--measure``. Their defaults come from ``defaults``; with None they default to None, so a value
-    chosen later (e.g. by a preset) applies unless the option is given."""
-
-    def default(field: str) -> Any:
-        return None if defaults is None else getattr(defaults, field)
-
-    parser.add_argument("--data", nargs="+", default=None, help="training folders/tars (never val/); required to train")
-    parser.add_argument("--out", default=out, help=out_help)
-    parser.add_argument("--steps", type=int, default=default("steps"))
-    parser.add_argument("--resume", action="store_true")
-    if crop:
-        parser.add_argument("--crop", type=int, default=default("crop"))
-    parser.add_argument("--batch-size", type=int, default=default("batch_size"))
-    parser.add_argument("--lr", type=float, default=default("lr"))
-    parser.add_argument("--limit", type=int, default=None, help="use at most this many training images")
-    parser.add_argument("--checkpoint-every", type=float, default=default("checkpoint_every_s"), help="seconds")
-    parser.add_argument("--log-every", type=int, default=default("log_every"))
-    parser.add_argument("--threads", type=int, default=default("threads"), help=threads_help)
-    parser.add_argument("--device", default=default("device"))
-    parser.add_argument("--eval-only", metavar="CKPT", help=eval_only_help)
-    parser.add_argument("--eval-limit", type=int, default=eval_limit)
-    parser.add_argument("--val", default=None,
-                        help="evaluation images (folder/tar, never trained on); required with --eval-only")
-    parser.add_argument("--export", metavar="MODEL_DIR", help="export the latest checkpoint of --out to MODEL_DIR and exit")
-    parser.add_argument("--measure", action="store_true", help=measure_help)
-
-
-def settings_from_args(settings: type[SettingsT] | SettingsT, args: argparse.Namespace) -> SettingsT:
-    """``settings`` (a settings class, i.e. its defaults, or an instance such as a preset's) with the
-    settings options of :func:`add_run_arguments` that ``args`` holds; options that are None keep the
-    settings' value."""
-    base = settings() if isinstance(settings, type) else settings
-    given = {field: getattr(args, dest, None) for dest, field in _SETTINGS_OF_OPTIONS.items()}
-    return replace(base, **{field: value for field, value in given.items() if value is not None})
-
-
-def require_val(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Exit with a usage error when ``--eval-only`` is given without ``--val``."""
-    if not args.val:
-        parser.error("--eval-only needs --val (a folder or tar of evaluation images)")
-
-
-def parse_hint_counts(text: str) -> list[int]:
-    """``"0,10"`` -> ``[0, 10]`` (the ``--eval-hints`` option; ``""`` -> none)."""
-    return [int(n) for n in text.split(",") if n]
 
 
 # ---------------------------------------------------------------------------------------------- run folder
@@ -209,8 +114,9 @@ def resolve_config_on_resume(out_dir: Path, config: ConfigT, config_cls: type[Co
 
 
 def settings_to_json(settings: Any) -> dict[str, Any]:
-    """A settings dataclass as a JSON-ready dict (tuples as lists)."""
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(settings).items()}
+    """A settings dataclass as a JSON-ready dict (tuples as lists, paths as text)."""
+    return {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+            for k, v in asdict(settings).items()}
 
 
 def build_run_info(data_paths: Sequence[str | Path], dataset: Any, hints_enabled: bool, settings: Any,
@@ -235,19 +141,6 @@ def write_run_files(out_dir: Path, config: _FamilyConfig, info: Mapping[str, Any
     print(json.dumps({"event": "start", "resume": resume, **info}), flush=True)
 
 
-def loop_config(settings: TrainSettings, out_dir: Path, resume: bool):
-    """The shared loop's ``TrainConfig`` from a family settings dataclass (warmup + cosine, no workers)."""
-    from colorstudio.training.loop import TrainConfig
-
-    s = settings
-    return TrainConfig(
-        steps=s.steps, batch_size=s.batch_size, lr=s.lr, weight_decay=s.weight_decay, betas=s.betas,
-        warmup_steps=s.warmup, schedule="cosine", min_lr_ratio=s.min_lr_fraction, ema_decay=s.ema_decay,
-        grad_clip=s.grad_clip, checkpoint_every_s=s.checkpoint_every_s, log_every=s.log_every,
-        out_dir=out_dir, resume=resume, device=s.device, seed=s.seed, num_workers=0, threads=s.threads,
-    )
-
-
 # ---------------------------------------------------------------------------------------------- training
 def training_dataset(data_paths: Sequence[str | Path], settings: TrainSettings, limit: int | None = None,
                      **options: Any):
@@ -256,9 +149,9 @@ def training_dataset(data_paths: Sequence[str | Path], settings: TrainSettings, 
 
     Torch's thread count is set to ``settings.threads`` first, so the whole run (dataset and model
     construction included) uses it."""
-    from colorstudio.training.data import ColorDataset
 
-    torch.set_num_threads(settings.threads)
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
     return ColorDataset([str(p) for p in data_paths], settings.crop, train=True, seed=settings.seed, limit=limit,
                         crop_scale=settings.crop_scale, balance_sources=settings.balance_sources, **options)
 
@@ -268,12 +161,10 @@ def start_training(model: torch.nn.Module, dataset: Any, config: _FamilyConfig, 
                    **run_info: Any):
     """Write the run's ``model_config.json`` and ``run_info.json`` (``run_info`` entries first) and train
     ``model`` on ``dataset`` with the shared loop. Returns the loop's ``TrainResult``."""
-    from colorstudio.training.loop import train
-
     hints_enabled = cast(bool, model.train_with_hints)  # a plain attribute of every family's network
     info = build_run_info(data_paths, dataset, hints_enabled, settings, **run_info)
     write_run_files(out_dir, config, info, resume)
-    return train(model, dataset, loop_config(settings, out_dir, resume), progress=progress, cancel=cancel)
+    return train(model, dataset, replace(settings, out_dir=out_dir, resume=resume), progress=progress, cancel=cancel)
 
 
 # ---------------------------------------------------------------------------------------------- cost
@@ -306,9 +197,6 @@ def evaluate_colorizer(colorizer: Any, val_path: str | Path, limit: int, hint_co
     """The DESIGN.md protocol (:func:`colorstudio.evaluation.protocol.evaluate`) on ``limit`` validation
     images for an engine colorizer, predicting at full resolution as the app does; ``predict_options``
     go to :func:`colorstudio.engine.pipeline.predict_full_resolution` (e.g. ``temperature``)."""
-    from colorstudio.color import to_uint
-    from colorstudio.engine.pipeline import predict_full_resolution
-    from colorstudio.evaluation.protocol import evaluate, load_eval_set
 
     def predict(L, hint_ab, hint_mask, n, s):
         # the same 8-bit conversion as `colorstudio evaluate`, so a checkpoint scores as its exported model
@@ -324,7 +212,6 @@ def load_run_model(path: str | Path, config_cls: _FamilyConfigClass, model_cls: 
                    use_ema: bool = True) -> ModelT:
     """A model (eval mode) from a training checkpoint: a run folder (latest checkpoint) or a step folder;
     EMA weights unless ``use_ema`` is False (or the checkpoint has none)."""
-    from colorstudio.training.checkpoint import load_checkpoint
 
     path = Path(path)
     config = config_cls.from_dict(json.loads((run_dir_of(path) / MODEL_CONFIG_JSON).read_text()))
@@ -374,8 +261,6 @@ def _short_path(path: str) -> str:
 
 def export_run(run: RunFolder, out_dir: str | Path, card: Mapping[str, Any]):
     """Copy the run's latest EMA weights to ``out_dir`` with ``card`` (a ``ModelCard`` is returned)."""
-    from colorstudio.models.registry import export_checkpoint_to_model
-
     return export_checkpoint_to_model(run.path, out_dir, card)
 
 
@@ -383,11 +268,8 @@ def export_run(run: RunFolder, out_dir: str | Path, card: Mapping[str, Any]):
 def histogram_network_config(histogram_model: str | Path) -> dict[str, Any]:
     """The architecture config (card) of a trained histogram model, a name in models/ or a folder, for a
     family that builds on it (PixColor's conditioning, PIC's embedding)."""
-    from colorstudio.errors import ColorStudioError
-    from colorstudio.models.registry import CARD_NAME, ModelCard, find_model_dir
-
     card = ModelCard.load(find_model_dir(histogram_model) / CARD_NAME)
-    if card.family != "histogram":
+    if card.family != HISTOGRAM_FAMILY:
         raise ColorStudioError(f"a histogram model is needed here, got family {card.family!r}", histogram_model)
     return dict(card.config)
 
@@ -396,11 +278,15 @@ def load_frozen_histogram(network: torch.nn.Module, histogram_model: str | Path)
     """Copy a trained histogram model's weights (SHA-256 checked) into ``network`` (a
     ``FrozenHistogramNetwork`` of the same config); returns the source's name, steps and weights SHA-256,
     for run_info.json and the card."""
-    from colorstudio.models.registry import load_model
-
-    source, card = load_model(histogram_model)
+    source, card = load_model(histogram_model, build=_build_histogram)
     network.load_state_dict(source.state_dict())
     return {"name": card.name, "steps": card.steps, "weights_sha256": card.weights_sha256}
+
+
+def _build_histogram(card: ModelCard) -> torch.nn.Module:
+    if card.family != HISTOGRAM_FAMILY:
+        raise ColorStudioError(f"a histogram model is needed here, got family {card.family!r}", card.name)
+    return HistogramColorizer(HistogramConfig.from_dict(card.config))
 
 
 def frozen_histogram_run_info(network: torch.nn.Module | None, histogram_model: str | Path | None, out_dir: Path,
@@ -419,8 +305,6 @@ def frozen_histogram_run_info(network: torch.nn.Module | None, histogram_model: 
 
 def config_of_model(name: str | Path, config_cls: type[ConfigT]) -> ConfigT:
     """The architecture config of installed model ``name`` (from its card)."""
-    from colorstudio.models.registry import CARD_NAME, ModelCard, find_model_dir
-
     return config_cls.from_dict(ModelCard.load(find_model_dir(name) / CARD_NAME).config)  # type: ignore[attr-defined]
 
 
@@ -429,12 +313,15 @@ def warm_start(model: torch.nn.Module, init_model: str | Path, keep_prefixes: Se
     the tensors under ``keep_prefixes`` (e.g. a frozen histogram copy the run takes from elsewhere).
 
     Returns the source's name, steps and weights SHA-256 for run_info.json and the card."""
-    from colorstudio.errors import ColorStudioError
-    from colorstudio.models.registry import load_model
+    def build(card: ModelCard) -> torch.nn.Module:
+        config_cls = type(cast(Any, model).config)  # every family's network keeps its config dataclass
+        try:
+            return type(model)(config_cls.from_dict(card.config))
+        except (TypeError, ValueError) as exc:  # another family's config has other fields
+            raise ColorStudioError(f"--init needs a {type(model).__name__} model, got a {card.family!r} one",
+                                   init_model) from exc
 
-    source, card = load_model(init_model)
-    if type(source) is not type(model):
-        raise ColorStudioError(f"--init needs a {type(model).__name__} model, got a {card.family!r} one", init_model)
+    source, card = load_model(init_model, build=build)
 
     def kept(key: str) -> bool:
         return any(key.startswith(prefix) for prefix in keep_prefixes)

@@ -43,7 +43,7 @@ from colorstudio.devices import describe_device, resolve_device
 from colorstudio.errors import ColorStudioError
 from colorstudio.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 
-__all__ = ["TrainConfig", "TrainResult", "TrainableModel", "EMA", "lr_at", "train", "LOG_NAME"]
+__all__ = ["TrainSettings", "TrainResult", "TrainableModel", "EMA", "lr_at", "train", "LOG_NAME"]
 
 LOG_NAME = "log.jsonl"
 Progress = Callable[[float, str], None]
@@ -55,23 +55,30 @@ class TrainableModel(Protocol):
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    """Everything that shapes a training run (the model's own config lives in the model).
+class TrainSettings:
+    """Everything that shapes a training run but the network's own config: the one settings class of a run.
+
+    Each family's trainer subclasses it, redeclaring only the defaults its recipe changes; the field names
+    are recorded in every run's ``run_info.json``: keep them.
 
     ``steps`` counts optimizer steps; ``batch_size`` is per process (the global batch is
-    ``batch_size * world_size``). ``lr`` rises linearly over ``warmup_steps`` and then follows ``schedule``:
-    ``"cosine"`` (down to ``lr * min_lr_ratio`` at ``steps``) or ``"constant"``. ``ema_decay`` 0 disables the
-    EMA. ``grad_clip`` None or <= 0 disables clipping. ``threads`` sets torch's intra-op threads.
+    ``batch_size * world_size``). ``lr`` rises linearly over ``warmup`` steps and then follows ``schedule``:
+    ``"cosine"`` (down to ``lr * min_lr_fraction`` at ``steps``) or ``"constant"``. ``ema_decay`` 0 disables
+    the EMA. ``grad_clip`` None or <= 0 disables clipping. ``threads`` sets torch's intra-op threads (None:
+    leave them as set). ``crop``, ``crop_scale`` and ``balance_sources`` shape the training images
+    (:func:`colorstudio.training.family.training_dataset`).
     """
 
     steps: int = 10_000
-    batch_size: int = 32
+    batch_size: int = 16
+    crop: int = 112  # side of the square training crops, in pixels
+    crop_scale: tuple[float, float] | None = (0.7, 1.0)  # random-resized crop side range; None = plain crops
     lr: float = 1e-3
     weight_decay: float = 1e-4
     betas: tuple[float, float] = (0.9, 0.99)
-    warmup_steps: int = 500
+    warmup: int = 500
     schedule: str = "cosine"
-    min_lr_ratio: float = 0.0
+    min_lr_fraction: float = 0.05
     ema_decay: float = 0.999
     grad_clip: float | None = 1.0
     checkpoint_every_s: float = 300.0
@@ -84,7 +91,8 @@ class TrainConfig:
     ddp_find_unused_parameters: bool = False  # True when some parameters get no gradient in some steps
     seed: int = 0
     num_workers: int = 0
-    threads: int | None = None
+    threads: int | None = 2
+    balance_sources: bool = False  # every training source fills the same share of an epoch
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "out_dir", Path(self.out_dir))
@@ -99,9 +107,9 @@ class TrainConfig:
             raise ColorStudioError(f"unknown DDP backend {self.ddp_backend!r} (auto, gloo or nccl)")
 
     def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["out_dir"], d["betas"] = str(self.out_dir), list(self.betas)
-        return d
+        """A JSON-ready dict (tuples as lists, the folder as text)."""
+        return {k: str(v) if isinstance(v, Path) else list(v) if isinstance(v, tuple) else v
+                for k, v in asdict(self).items()}
 
 
 @dataclass
@@ -116,15 +124,15 @@ class TrainResult:
     ema: dict[str, torch.Tensor] | None = field(default=None, repr=False)  # final EMA weights, CPU
 
 
-def lr_at(step: int, cfg: TrainConfig) -> float:
+def lr_at(step: int, cfg: TrainSettings) -> float:
     """Learning rate for optimizer step ``step`` (0-based): linear warmup, then cosine or constant."""
-    if cfg.warmup_steps > 0 and step < cfg.warmup_steps:
-        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.warmup > 0 and step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
     if cfg.schedule == "constant":
         return cfg.lr
-    span = max(1, cfg.steps - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
-    floor = cfg.lr * cfg.min_lr_ratio
+    span = max(1, cfg.steps - cfg.warmup)
+    progress = min(1.0, (step - cfg.warmup) / span)
+    floor = cfg.lr * cfg.min_lr_fraction
     return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
@@ -175,7 +183,7 @@ class _Dist:
         return self.world_size > 1
 
 
-def _setup_distributed(cfg: TrainConfig) -> _Dist:
+def _setup_distributed(cfg: TrainSettings) -> _Dist:
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     if world_size <= 1 and not (dist.is_available() and dist.is_initialized()):
         return _Dist(0, 1, resolve_device(cfg.device), False)
@@ -205,7 +213,7 @@ class _LossModule(nn.Module):
 
 # -- data ---------------------------------------------------------------------------------------------
 def _batches(
-    dataset: Dataset, cfg: TrainConfig, ctx: _Dist, epoch: int, skip: int
+    dataset: Dataset, cfg: TrainSettings, ctx: _Dist, epoch: int, skip: int
 ) -> Iterator[tuple[int, int, dict[str, torch.Tensor]]]:
     """Endless ``(epoch, batch index in epoch, batch)``; every epoch is a new seeded shuffle, sharded by rank."""
     while True:
@@ -276,7 +284,7 @@ def _mean_over_ranks(value: float, ctx: _Dist) -> float:
     return float(t.item()) / ctx.world_size
 
 
-def _step_seed(cfg: TrainConfig, step: int, rank: int) -> int:
+def _step_seed(cfg: TrainSettings, step: int, rank: int) -> int:
     return (cfg.seed * 1_000_003 + step) * 1_009 + rank
 
 
@@ -284,7 +292,7 @@ def _step_seed(cfg: TrainConfig, step: int, rank: int) -> int:
 def train(
     model: nn.Module,
     dataset: Dataset,
-    cfg: TrainConfig,
+    cfg: TrainSettings,
     *,
     on_checkpoint: Callable[[Path], None] | None = None,
     progress: Progress | None = None,
@@ -441,7 +449,7 @@ def _train(model, dataset, cfg, ctx: _Dist, on_checkpoint, progress, cancel) -> 
     )
 
 
-def _prepare_start(cfg: TrainConfig, ctx: _Dist):
+def _prepare_start(cfg: TrainSettings, ctx: _Dist):
     """The checkpoint to resume from (or None); refuses to silently overwrite an earlier run."""
     found = latest_checkpoint(cfg.out_dir)
     if found is None:
@@ -451,7 +459,7 @@ def _prepare_start(cfg: TrainConfig, ctx: _Dist):
     return load_checkpoint(found)
 
 
-def _restore_rng(rng: Mapping[str, torch.Tensor], ctx: _Dist, cfg: TrainConfig, step: int) -> None:
+def _restore_rng(rng: Mapping[str, torch.Tensor], ctx: _Dist, cfg: TrainSettings, step: int) -> None:
     # The saved generator state is rank 0's; other ranks get a fresh stream derived from the step.
     if ctx.rank == 0 and "torch_cpu" in rng:
         torch.set_rng_state(rng["torch_cpu"])
@@ -480,7 +488,7 @@ def _param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]
             for (decays, scale), params in sorted(groups.items(), key=lambda kv: (not kv[0][0], -kv[0][1]))]
 
 
-def _progress_bar(cfg: TrainConfig, ctx: _Dist, step: int):
+def _progress_bar(cfg: TrainSettings, ctx: _Dist, step: int):
     if not ctx.is_main or not sys.stderr.isatty():
         return None
     from tqdm import tqdm

@@ -9,6 +9,8 @@ Entry points:
 - :func:`measure_cost` (``--measure``): FLOPs per image and training images/s.
 - ``--eval-only CKPT --val DATA``: the DESIGN.md protocol on a checkpoint (``colorstudio evaluate --model
   gan`` for an installed model).
+- :data:`TRAINER`: what ``colorstudio train gan --help`` lists and runs (``python -m
+  colorstudio.training.train_gan`` is an alias).
 
 On a shared CPU set ``OMP_WAIT_POLICY=PASSIVE`` before starting Python (see train_histogram.py).
 """
@@ -16,7 +18,6 @@ On a shared CPU set ``OMP_WAIT_POLICY=PASSIVE`` before starting Python (see trai
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -25,33 +26,34 @@ from typing import Any
 
 import torch
 
+from colorstudio.engine.gan_colorizer import GANColorizer
 from colorstudio.errors import ColorStudioError
-from colorstudio.models.gan import CGANColorizer, GANConfig
+from colorstudio.models.gan import FAMILY, CGANColorizer, GANConfig
+from colorstudio.models.histogram import FAMILY as HISTOGRAM
+from colorstudio.models.registry import find_model_dir
+from colorstudio.training import command
+from colorstudio.training.command import Trainer, parse_hint_counts, settings_from_args
 from colorstudio.training.family import (
-    TrainSettings,
-    add_run_arguments,
     config_of_model,
     evaluate_colorizer,
     export_run,
     forward_flops,
     frozen_histogram_run_info,
-    hints_available,
     histogram_network_config,
     load_run_model,
     median_train_step_s,
     open_run,
-    parse_hint_counts,
     prepare_run_dir,
-    require_val,
     resolve_config_on_resume,
     run_card,
-    settings_from_args,
     start_training,
     training_dataset,
     warm_start_run_info,
 )
+from colorstudio.training.loop import TrainSettings
 
-__all__ = ["GANTrainSettings", "export_gan_model", "load_checkpoint_model", "main", "measure_cost", "train_gan"]
+__all__ = ["GANTrainSettings", "TRAINER", "export_gan_model", "load_checkpoint_model", "main", "measure_cost",
+           "train_gan"]
 
 FROZEN_ENCODER_PREFIX = "encoder."  # state-dict keys of the frozen histogram copy
 WORKING_RESOLUTION = 128  # long side the generator sees: the scale of the 128 px training photos
@@ -74,14 +76,13 @@ def _config_for(histogram_model: str | Path | None, base: GANConfig = GANConfig(
 
 
 def default_histogram_model() -> str | None:
-    """``histogram`` when that model is installed (the generator builds on it), else None (from scratch)."""
-    from colorstudio.models.registry import find_model_dir
-
+    """The installed histogram model's name when there is one (the generator builds on it), else None
+    (from scratch)."""
     try:
-        find_model_dir("histogram")
+        find_model_dir(HISTOGRAM)
     except ColorStudioError:
         return None
-    return "histogram"
+    return HISTOGRAM
 
 
 def _new_run_config(histogram_model: str | Path | None, init_model: str | Path | None) -> tuple[GANConfig, str | Path | None]:
@@ -134,7 +135,7 @@ def export_gan_model(run_dir: str | Path, out_dir: str | Path = "models/gan", ca
                 "PatchGAN critic kept in the file for fine-tuning.")
     else:
         note = "U-Net generator and PatchGAN critic trained from scratch."
-    card = {**run_card(run, "gan", WORKING_RESOLUTION), "architecture_note": note, **(card_updates or {})}
+    card = {**run_card(run, FAMILY, WORKING_RESOLUTION), "architecture_note": note, **(card_updates or {})}
     return export_run(run, out_dir, card)
 
 
@@ -142,8 +143,6 @@ def export_gan_model(run_dir: str | Path, out_dir: str | Path = "models/gan", ca
 def evaluate_checkpoint(path: str | Path, val_path: str | Path, limit: int = 100,
                         hint_counts: Sequence[int] = (0, 10)) -> dict[str, Any]:
     """DESIGN.md protocol on ``limit`` validation images for a checkpoint's EMA weights."""
-    from colorstudio.engine.gan_colorizer import GANColorizer
-
     colorizer = GANColorizer("gan-checkpoint", load_checkpoint_model(path), {}, torch.device("cpu"))
     return evaluate_colorizer(colorizer, val_path, limit, hint_counts, samples=1)
 
@@ -179,49 +178,55 @@ def train_gan(
     model = CGANColorizer(config)
     extra = frozen_histogram_run_info(model.encoder, histogram_model, out_dir, resume)
     extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,))
-    model.train_with_hints = hints_available()
     return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
                           **extra)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_gan", description=__doc__.split("\n")[0])
-    add_run_arguments(p, GANTrainSettings(), out="runs/gan", eval_limit=100,
-                      eval_only_help="evaluate a checkpoint (run or step folder) and exit")
+def add_options(p) -> None:
+    """The cGAN's own options of ``colorstudio train gan``."""
     p.add_argument("--width", type=int, default=GANConfig.width, help="generator width")
     p.add_argument("--histogram-model", default=None,
                    help="build the generator on this trained histogram model (default: the installed one)")
     p.add_argument("--from-scratch", action="store_true", help="no histogram network: train the whole generator")
-    p.add_argument("--init", metavar="MODEL", default=None, help="start a new run from this installed cGAN's weights")
     p.add_argument("--histogram-residual", action="store_true",
                    help="the generator corrects the histogram network's expected colours instead of drawing its own")
     p.add_argument("--eval-hints", default="0,10", help="sweep hint counts, e.g. 0,10")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
+
+
+def _config_from_args(args: argparse.Namespace) -> tuple[GANConfig | None, str | None]:
+    """The run's config (None: ``train_gan`` takes ``--init``'s architecture) and its histogram model."""
     if args.init:  # train_gan takes the architecture from the model and finds the histogram model
-        config, histogram_model = None, None if args.from_scratch else args.histogram_model
-    else:
-        histogram_model = None if args.from_scratch else args.histogram_model or default_histogram_model()
-        config = _config_for(histogram_model, GANConfig(width=args.width, histogram_residual=args.histogram_residual))
-    if args.measure:
-        measured = config or _new_run_config(histogram_model, args.init)[0]
-        print(json.dumps(measure_cost(measured, args.crop, args.batch_size, threads=args.threads)))
-        return 0
-    if args.eval_only:
-        require_val(p, args)
-        counts = parse_hint_counts(args.eval_hints)
-        print(json.dumps(evaluate_checkpoint(args.eval_only, args.val, args.eval_limit, counts)))
-        return 0
-    if args.export:
-        print(json.dumps(export_gan_model(args.out, args.export).to_dict(), indent=1))
-        return 0
-    if not args.data:
-        p.error("training needs --data (folders or tar files of colour images, never val/)")
+        return None, None if args.from_scratch else args.histogram_model
+    histogram_model = None if args.from_scratch else args.histogram_model or default_histogram_model()
+    return _config_for(histogram_model, GANConfig(width=args.width, histogram_residual=args.histogram_residual)), histogram_model
+
+
+def _train(args: argparse.Namespace):
+    config, histogram_model = _config_from_args(args)
     settings = settings_from_args(GANTrainSettings, args)
-    train_gan(args.data, args.out, args.steps, args.resume, config, settings, args.limit,
-              histogram_model=None if args.resume else histogram_model, init_model=args.init)
-    return 0
+    return train_gan(args.data, args.run_dir, settings.steps, args.resume, config, settings, args.limit,
+                     histogram_model=None if args.resume else histogram_model, init_model=args.init)
+
+
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    return evaluate_checkpoint(args.eval_only, args.val, args.eval_limit, parse_hint_counts(args.eval_hints))
+
+
+def _measure(args: argparse.Namespace) -> list[dict[str, Any]]:
+    config, histogram_model = _config_from_args(args)
+    measured = config or _new_run_config(histogram_model, args.init)[0]
+    return [measure_cost(measured, args.crop, args.batch_size, threads=args.threads)]
+
+
+TRAINER = Trainer(settings=GANTrainSettings(), add_options=add_options, train=_train, export=export_gan_model,
+                  evaluate=_evaluate, measure=_measure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m colorstudio.training.train_gan``: an alias of ``colorstudio train gan``."""
+    return command.main(FAMILY, TRAINER, argv, prog="python -m colorstudio.training.train_gan",
+                        description=__doc__.split("\n")[0])
 
 
 if __name__ == "__main__":

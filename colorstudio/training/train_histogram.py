@@ -9,8 +9,9 @@ Entry points:
   spaced, :func:`colorstudio.evaluation.protocol.load_eval_set`) vs the gray and constant-tint baselines
   (DESIGN.md protocol: short side 256, centre crop, uint8 sRGB).
 - :func:`measure_cost`: FLOPs per image and training images/s of a configuration.
-- ``python -m colorstudio.training.train_histogram --help`` for the command line. Data are always given
-  there, never assumed: ``--data`` folders/tars of training photos to train, ``--val`` with ``--eval-only``.
+- :data:`TRAINER`: what ``colorstudio train histogram --help`` lists and runs (``python -m
+  colorstudio.training.train_histogram`` is an alias). Data are always given there, never assumed: ``--data``
+  folders/tars of training photos to train, ``--val`` with ``--eval-only``.
 
 On a shared CPU set ``OMP_WAIT_POLICY=PASSIVE`` in the environment before starting Python: with the
 default (spinning) OpenMP threads, a 2-thread step was measured 5-20x slower when other processes
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -30,30 +30,40 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from colorstudio.color import lab_to_rgb, normalize_ab, normalize_l, rgb_to_lab, to_uint
+from colorstudio.evaluation.metrics import psnr
+from colorstudio.evaluation.protocol import (
+    EVAL_SIZE,
+    TRAINING_MEDIAN_AB,
+    constant_tint_baseline,
+    gray_baseline,
+    load_eval_set,
+)
 from colorstudio.models.encoder import PACKAGE, convert_package_weights, default_pretrained_path, load_pretrained_weights
-from colorstudio.models.histogram import ENCODERS, HistogramColorizer, HistogramConfig, decode_ab
+from colorstudio.models.hint_sim import sweep_hints
+from colorstudio.models.histogram import ENCODERS, FAMILY, HistogramColorizer, HistogramConfig, decode_ab
 from colorstudio.models.registry import sha256_file
+from colorstudio.training import command
+from colorstudio.training.checkpoint import load_checkpoint
+from colorstudio.training.command import Trainer, parse_hint_counts, settings_from_args
 from colorstudio.training.family import (  # noqa: F401  (MODEL_CONFIG_JSON re-exported)
     MODEL_CONFIG_JSON,
-    TrainSettings,
-    add_run_arguments,
     export_run,
     forward_flops,
     load_run_model,
     median_train_step_s,
     open_run,
-    parse_hint_counts,
     prepare_run_dir,
     read_run_info,
-    require_val,
     resolve_config_on_resume,
     run_card,
-    settings_from_args,
     start_training,
     training_dataset,
     warm_start_run_info,
 )
+from colorstudio.training.loop import TrainSettings
 
 __all__ = [
     "HistogramTrainSettings",
@@ -65,6 +75,7 @@ __all__ = [
     "measure_cost",
     "load_checkpoint_model",
     "main",
+    "TRAINER",
 ]
 
 # The configuration chosen from the measurements in the model card: the ImageNet-trained encoder, a
@@ -121,8 +132,6 @@ def measure_cost(config: HistogramConfig, crop: int, batch_size: int = 16, steps
 # ---------------------------------------------------------------------------------------------- eval
 def _compose(L: np.ndarray, ab: np.ndarray) -> np.ndarray:
     """L* (H, W) + a*b* (H, W, 2) -> uint8 sRGB (H, W, 3)."""
-    from colorstudio.color import lab_to_rgb, to_uint
-
     return to_uint(lab_to_rgb(np.concatenate([L[..., None], ab], axis=-1).astype(np.float32)), 8)
 
 
@@ -141,10 +150,6 @@ def predict_ab(
     ``hint``: optional (3, H, W) = (ab_norm * mask, mask) channels, resized with nearest neighbours.
     ``mode``: :func:`decode_ab` mode (``median`` = Larsson, ``mean`` = expected a*b*).
     """
-    import torch.nn.functional as F
-
-    from colorstudio.color import normalize_l
-
     x = torch.from_numpy(normalize_l(L.astype(np.float32)))[None, None].to(device)
     h = None if hint is None else torch.from_numpy(np.ascontiguousarray(hint, dtype=np.float32))[None].to(device)
     if work_size is not None and work_size != L.shape[0]:
@@ -168,11 +173,6 @@ def evaluate_model(
     """Mean PSNR (dB, uint8 sRGB) of the model (automatic, and with Zhang et al. sweep hints for each
     count in ``hint_counts``) vs gray (and constant tint when given), on ``limit`` images of ``val_path``
     spread evenly through the sorted set (the protocol's :func:`load_eval_set`)."""
-    from colorstudio.color import normalize_ab, rgb_to_lab
-    from colorstudio.evaluation.metrics import psnr
-    from colorstudio.evaluation.protocol import EVAL_SIZE, constant_tint_baseline, gray_baseline, load_eval_set
-    from colorstudio.training.hint_sim import sweep_hints
-
     model.eval()
     work_sizes, hint_counts, modes = list(work_sizes), list(hint_counts), list(modes)
     scores: dict[str, list[float]] = {"gray": [], **({"tint": []} if tint_ab else {})}
@@ -207,7 +207,7 @@ def export_histogram_model(run_dir: str | Path, out_dir: str | Path = "models/hi
     """
     run = open_run(run_dir)
     # the network sees the long side at 128 px (the training photos' scale); measured better than 256
-    card = {**run_card(run, "histogram", working_resolution=128), **(card_updates or {})}
+    card = {**run_card(run, FAMILY, working_resolution=128), **(card_updates or {})}
     return export_run(run, out_dir, card)
 
 
@@ -257,16 +257,13 @@ def pretrained_encoder_run_info(model: HistogramColorizer, out_dir: Path, weight
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_histogram", description=__doc__.split("\n")[0])
-    add_run_arguments(p, HistogramTrainSettings(), out="runs/histogram", eval_limit=100,
-                      eval_only_help="evaluate a checkpoint (file or run folder) and exit",
-                      measure_help="print FLOPs and training images/s for --width/--crop", threads_help="torch threads")
+def add_options(p) -> None:
+    """The histogram family's own options of ``colorstudio train histogram``."""
     p.add_argument("--encoder", default=DEFAULT_CONFIG.encoder, choices=ENCODERS,
                    help="the trunk: the ImageNet-trained encoder, or 'none' to train one from scratch")
     p.add_argument("--encoder-lr-scale", type=float, default=DEFAULT_CONFIG.encoder_lr_scale,
                    help="the encoder's learning rate relative to --lr (0 = frozen)")
-    p.add_argument("--hypercolumn-channels", type=int, default=DEFAULT_CONFIG.hypercolumn_channels)
+    p.add_argument("--hypercolumn-channels", type=int, default=DEFAULT_CONFIG.hypercolumn_channels, help="width of h_fc1")
     p.add_argument("--head-blocks", type=int, default=DEFAULT_CONFIG.head_blocks,
                    help="residual blocks after the hypercolumn, at 1/4 resolution")
     p.add_argument("--hint-stem", action="store_true", help="also add the hints to the encoder's stem output")
@@ -277,41 +274,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--p-no-hints", type=float, default=DEFAULT_CONFIG.p_no_hints,
                    help="share of training images without simulated hints")
     p.add_argument("--no-balance", action="store_true", help="train on the sources' own mix instead of equal shares")
-    p.add_argument("--init", default=None, metavar="MODEL", help="start from an installed histogram model's weights")
     p.add_argument("--width", type=int, default=SCRATCH_CONFIG.width, help="scratch trunk width (--encoder none)")
-    p.add_argument("--norm", default=DEFAULT_CONFIG.norm, choices=("batch", "group", "none"))
+    p.add_argument("--norm", default=DEFAULT_CONFIG.norm, choices=("batch", "group", "none"), help="normalization layers")
     p.add_argument("--eval-sizes", default="native,128", help="working sizes for --eval-only, e.g. native,128")
     p.add_argument("--eval-modes", default="median,mean", help="decode modes for --eval-only (median, mean)")
     p.add_argument("--eval-hints", default="", help="sweep hint counts for --eval-only, e.g. 1,10")
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    cfg = _config_from_args(args)
-    if args.measure:
-        print(json.dumps({**cfg.to_dict(), "crop": args.crop, "batch": args.batch_size,
-                          **measure_cost(cfg, args.crop, args.batch_size, threads=args.threads)}))
-        return 0
-    if args.eval_only:
-        require_val(p, args)
-        from colorstudio.evaluation.protocol import TRAINING_MEDIAN_AB
-        from colorstudio.training.checkpoint import load_checkpoint
 
-        sizes = [None if s == "native" else int(s) for s in args.eval_sizes.split(",")]
-        counts = parse_hint_counts(args.eval_hints)
-        report = evaluate_model(load_checkpoint_model(args.eval_only), args.val, args.eval_limit, TRAINING_MEDIAN_AB, sizes, counts,
-                                args.eval_modes.split(","))
-        report["step"] = load_checkpoint(args.eval_only).step
-        report["tint_ab"] = list(TRAINING_MEDIAN_AB)
-        print(json.dumps(report))
-        return 0
-    if args.export:
-        card = export_histogram_model(args.out, args.export)
-        print(json.dumps(card.to_dict(), indent=1))
-        return 0
-    if not args.data:
-        p.error("--data is required to train (folders or tars of training photos, never val/)")
+
+def _train(args: argparse.Namespace):
     settings = replace(settings_from_args(HistogramTrainSettings, args), balance_sources=not args.no_balance)
-    train_histogram(args.data, args.out, args.steps, args.resume, cfg, settings, args.limit, init=args.init)
-    return 0
+    return train_histogram(args.data, args.run_dir, settings.steps, args.resume, _config_from_args(args), settings,
+                           args.limit, init=args.init)
+
+
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = [None if s == "native" else int(s) for s in args.eval_sizes.split(",")]
+    counts = parse_hint_counts(args.eval_hints)
+    report = evaluate_model(load_checkpoint_model(args.eval_only), args.val, args.eval_limit, TRAINING_MEDIAN_AB, sizes,
+                            counts, args.eval_modes.split(","))
+    report["step"] = load_checkpoint(args.eval_only).step
+    report["tint_ab"] = list(TRAINING_MEDIAN_AB)
+    return report
+
+
+def _measure(args: argparse.Namespace) -> list[dict[str, Any]]:
+    cfg = _config_from_args(args)
+    return [{**cfg.to_dict(), "crop": args.crop, "batch": args.batch_size,
+             **measure_cost(cfg, args.crop, args.batch_size, threads=args.threads)}]
 
 
 def _config_from_args(args: argparse.Namespace) -> HistogramConfig:
@@ -320,6 +309,16 @@ def _config_from_args(args: argparse.Namespace) -> HistogramConfig:
                    hypercolumn_channels=args.hypercolumn_channels, head_blocks=args.head_blocks, width=args.width,
                    hint_stem=args.hint_stem, p_no_hints=args.p_no_hints,
                    hint_branch_channels=args.hint_branch_channels, hint_attention_dim=args.hint_attention_dim)
+
+
+TRAINER = Trainer(settings=HistogramTrainSettings(), add_options=add_options, train=_train,
+                  export=export_histogram_model, evaluate=_evaluate, measure=_measure)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m colorstudio.training.train_histogram``: an alias of ``colorstudio train histogram``."""
+    return command.main(FAMILY, TRAINER, argv, prog="python -m colorstudio.training.train_histogram",
+                        description=__doc__.split("\n")[0])
 
 
 if __name__ == "__main__":

@@ -14,7 +14,8 @@ Entry points:
 - :func:`export_pic_model`: a run's EMA weights -> ``models/<name>/`` with its card.
 - :func:`evaluate_bpd` (``--eval-only CKPT --val PATH``): bits/dim of a model or checkpoint (EMA weights).
 - :func:`measure_cost`: FLOPs per image and training images/s of a preset.
-- ``python -m colorstudio.training.train_pic --help``.
+- :data:`TRAINER`: what ``colorstudio train pic --help`` lists and runs (``python -m
+  colorstudio.training.train_pic`` is an alias).
 
 On a shared CPU set ``OMP_WAIT_POLICY=PASSIVE`` before starting Python (see train_histogram).
 
@@ -40,8 +41,8 @@ photos) take ~9 h; it is judged on samples (PSNR, diversity), not bits/dim.
 from __future__ import annotations
 
 import argparse
+import io
 import itertools
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -49,39 +50,41 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
+from colorstudio.io.sources import ImageSource
 from colorstudio.models.pic import (
+    FAMILY,
     PIC,
     PIC_CIFAR_CONFIG,
     PIC_PHOTO_CONFIG,
     PICConfig,
     bits_per_dim,
 )
-from colorstudio.training.family import (  # noqa: F401  (hints_available, *_JSON kept importable from here)
+from colorstudio.training import command
+from colorstudio.training.command import Trainer, settings_from_args
+from colorstudio.training.data import evaluation_dataset
+from colorstudio.training.family import (  # noqa: F401  (*_JSON kept importable from here)
     MODEL_CONFIG_JSON,
     RUN_INFO_JSON,
-    TrainSettings,
-    add_run_arguments,
     config_of_model,
     export_run,
     forward_flops,
     frozen_histogram_run_info,
-    hints_available,
     histogram_network_config,
     load_run_model,
     median_train_step_s,
     open_run,
     prepare_run_dir,
     read_run_info,
-    require_val,
     resolve_config_on_resume,
     run_card,
     run_dir_of,
-    settings_from_args,
     start_training,
     training_dataset,
     warm_start_run_info,
 )
+from colorstudio.training.loop import TrainSettings
 
 FROZEN_ENCODER_PREFIX = "embedding.encoder."  # state-dict keys of the frozen histogram copy
 
@@ -89,9 +92,9 @@ __all__ = [
     "PRESETS",
     "PICPreset",
     "PICTrainSettings",
+    "TRAINER",
     "choose_preset",
     "evaluate_bpd",
-    "evaluation_dataset",
     "export_pic_model",
     "load_checkpoint_model",
     "main",
@@ -153,12 +156,6 @@ PRESETS: dict[str, PICPreset] = {
 
 def _smallest_side(path: str | Path) -> int | None:
     """Short side of the first image of a folder / tar (None when none can be read)."""
-    import io
-
-    from PIL import Image
-
-    from colorstudio.training.data import ImageSource
-
     first = ImageSource(Path(path)).first_image_bytes()
     if first is None:
         return None
@@ -176,16 +173,6 @@ def choose_preset(data_paths: Sequence[str | Path]) -> str:
     return "pic-cifar" if known and max(known) <= 48 else "pic"
 
 
-# ---------------------------------------------------------------------------------------------- data
-def evaluation_dataset(path: str | Path, working_resolution: int, limit: int | None = None):
-    """Validation items for bits/dim: every image (near-gray ones too), the centred square of its short
-    side resized to ``working_resolution``, no flip. A :class:`colorstudio.training.data.ColorDataset`."""
-    from colorstudio.training.data import ColorDataset
-
-    return ColorDataset([str(path)], working_resolution, train=False, min_colorfulness=0.0, limit=limit,
-                        crop_scale=(1.0, 1.0))
-
-
 # ---------------------------------------------------------------------------------------------- cost
 def measure_cost(config: PICConfig, crop: int, batch_size: int = 16, steps: int = 4, threads: int = 2) -> dict[str, float]:
     """FLOPs per image (forward at ``crop``; a training step is about 3x) and training images/s here.
@@ -195,7 +182,6 @@ def measure_cost(config: PICConfig, crop: int, batch_size: int = 16, steps: int 
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = PIC(config)
-    model.train_with_hints = hints_available()
     gen = torch.Generator().manual_seed(0)
     batch = {
         "L": torch.rand(batch_size, 1, crop, crop, generator=gen) * 2 - 1,
@@ -261,7 +247,7 @@ def export_pic_model(run_dir: str | Path, out_dir: str | Path | None = None, car
     preset = PRESETS.get(run.info.get("preset", ""), PRESETS["pic"])
     out_dir = Path(out_dir) if out_dir is not None else Path("models") / preset.name
     card: dict[str, Any] = {
-        **run_card(run, "pic", preset.working_resolution,
+        **run_card(run, FAMILY, preset.working_resolution,
                    license_note="Trained on research-only image sets (see shared/data/README.md): research use only.",
                    hints_enabled=run.info.get("hints_enabled")),
         "description": preset.description,
@@ -324,57 +310,56 @@ def train_pic(
     model = PIC(config)
     extra = frozen_histogram_run_info(getattr(model.embedding, "encoder", None), histogram_model, out_dir, resume)
     extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,))
-    model.train_with_hints = hints_available() and config.in_channels == 4
     return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
                           preset=preset, **extra)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_pic", description=__doc__.split("\n")[0])
-    p.add_argument("--preset", default="auto", choices=("auto", *PRESETS))
-    # no defaults: the preset's settings apply unless an option is given
-    add_run_arguments(p, None, out=None, out_help="run folder (default runs/<preset>)", eval_limit=None, crop=False,
-                      eval_only_help="bits/dim of a checkpoint (EMA weights) and exit",
-                      measure_help="print FLOPs and training images/s of the preset(s)")
+def add_options(p) -> None:
+    """PIC's own options of ``colorstudio train pic``; the shared settings options default to the preset's."""
+    p.add_argument("--preset", default="auto", choices=("auto", *PRESETS),
+                   help="recipe: pic-cifar for tiny (CIFAR) images, pic for photos; auto picks by the data")
     p.add_argument("--histogram-model", default=None,
                    help="build the embedding on this trained histogram model (name or folder), frozen")
-    p.add_argument("--init", metavar="MODEL", default=None,
-                   help="start a new run from this installed PIC's architecture and weights (the frozen "
-                        "histogram copy comes from --histogram-model)")
-    args = p.parse_args(argv)
-    if args.measure:
-        names = list(PRESETS) if args.preset == "auto" else [args.preset]
-        for name in names:
-            recipe = PRESETS[name]
-            batch = args.batch_size or recipe.settings.batch_size
-            config = recipe.config
-            if args.histogram_model:
-                config = replace(config, histogram=histogram_network_config(args.histogram_model))
-            print(json.dumps({"preset": name, "crop": recipe.settings.crop, "histogram_embedding": bool(config.histogram),
-                              **measure_cost(config, recipe.settings.crop, batch, threads=args.threads or 2)}))
-        return 0
-    if args.eval_only:
-        require_val(p, args)
-        torch.set_num_threads(args.threads or 2)
-        report = evaluate_bpd(args.eval_only, args.val, limit=args.eval_limit)
-        print(json.dumps(report))
-        return 0
-    if args.export:
-        run = args.out or (f"runs/{args.preset}" if args.preset != "auto" else None)
-        if run is None:
-            p.error("--export needs --out (the run folder) or --preset")
-        card = export_pic_model(run, args.export)
-        print(json.dumps(card.to_dict(), indent=1))
-        return 0
-    if not args.data:
-        p.error("training needs --data (folders or tar files of colour images, never val/)")
-    preset = args.preset if args.preset != "auto" else choose_preset(args.data)
-    out = args.out or f"runs/{preset}"
+
+
+def _preset_of(args: argparse.Namespace) -> str:
+    return args.preset if args.preset != "auto" else choose_preset(args.data) if args.data else FAMILY
+
+
+def _train(args: argparse.Namespace):
+    preset = _preset_of(args)
     settings = settings_from_args(PRESETS[preset].settings, args)
-    train_pic(args.data, out, args.steps, args.resume, preset=preset, settings=settings, limit=args.limit,
-              histogram_model=args.histogram_model, init_model=args.init)
-    return 0
+    return train_pic(args.data, args.run_dir, settings.steps, args.resume, preset=preset, settings=settings,
+                     limit=args.limit, histogram_model=args.histogram_model, init_model=args.init)
+
+
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    return evaluate_bpd(args.eval_only, args.val, limit=args.eval_limit)
+
+
+def _measure(args: argparse.Namespace) -> list[dict[str, Any]]:
+    reports = []
+    for name in list(PRESETS) if args.preset == "auto" else [args.preset]:
+        recipe = PRESETS[name]
+        batch = args.batch_size or recipe.settings.batch_size
+        config = recipe.config
+        if args.histogram_model:
+            config = replace(config, histogram=histogram_network_config(args.histogram_model))
+        reports.append({"preset": name, "crop": recipe.settings.crop, "histogram_embedding": bool(config.histogram),
+                        **measure_cost(config, recipe.settings.crop, batch, threads=args.threads or 2)})
+    return reports
+
+
+# No setting defaults: the preset's apply unless an option is given; the run folder is runs/<preset>.
+TRAINER = Trainer(settings=None, add_options=add_options, train=_train, export=export_pic_model, evaluate=_evaluate,
+                  measure=_measure, run_dir=lambda args: Path("runs") / _preset_of(args), crop=False, eval_limit=None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m colorstudio.training.train_pic``: an alias of ``colorstudio train pic``."""
+    return command.main(FAMILY, TRAINER, argv, prog="python -m colorstudio.training.train_pic",
+                        description=__doc__.split("\n")[0])
 
 
 if __name__ == "__main__":

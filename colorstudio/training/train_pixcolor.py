@@ -10,7 +10,8 @@ Entry points:
 - :func:`evaluate_checkpoint` (``--eval-only CKPT``): the DESIGN.md protocol (sample 0, best of N,
   diversity, sweep hints) on the first K validation images.
 - :func:`measure_cost` (``--measure``): FLOPs per image and training images/s per part.
-- ``python -m colorstudio.training.train_pixcolor --help`` for the command line.
+- :data:`TRAINER`: what ``colorstudio train pixcolor --help`` lists and runs (``python -m
+  colorstudio.training.train_pixcolor`` is an alias).
 
 On a shared CPU set ``OMP_WAIT_POLICY=PASSIVE`` before starting Python (see train_histogram.py).
 """
@@ -18,7 +19,6 @@ On a shared CPU set ``OMP_WAIT_POLICY=PASSIVE`` before starting Python (see trai
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,33 +27,41 @@ from typing import Any, cast
 
 import torch
 
+from colorstudio.engine.pixcolor_colorizer import PixColorColorizer
 from colorstudio.errors import ColorStudioError
-from colorstudio.models.pixcolor import HistogramConditioning, PixColor, PixColorConfig, chroma_of_rgb
+from colorstudio.models.histogram import FAMILY as HISTOGRAM
+from colorstudio.models.pixcolor import (
+    CONDITIONINGS,
+    FAMILY,
+    HISTOGRAM_CONDITIONING,
+    HistogramConditioning,
+    PixColor,
+    PixColorConfig,
+    chroma_of_rgb,
+)
+from colorstudio.models.registry import find_model_dir
+from colorstudio.training import command
+from colorstudio.training.command import Trainer, parse_hint_counts, settings_from_args
 from colorstudio.training.family import (
     MODEL_CONFIG_JSON,
-    TrainSettings,
-    add_run_arguments,
     config_of_model,
     evaluate_colorizer,
     export_run,
     forward_flops,
     frozen_histogram_run_info,
-    hints_available,
     histogram_network_config,
     load_frozen_histogram,
     load_run_model,
     median_train_step_s,
     open_run,
-    parse_hint_counts,
     prepare_run_dir,
-    require_val,
     resolve_config_on_resume,
     run_card,
-    settings_from_args,
     start_training,
     training_dataset,
     warm_start_run_info,
 )
+from colorstudio.training.loop import TrainSettings
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -67,6 +75,7 @@ __all__ = [
     "main",
     "measure_cost",
     "train_pixcolor",
+    "TRAINER",
 ]
 
 DEFAULT_CONFIG = PixColorConfig()
@@ -150,7 +159,7 @@ def export_pixcolor_model(run_dir: str | Path, out_dir: str | Path = "models/pix
     """
     run = open_run(run_dir)
     config = PixColorConfig.from_dict(run.config)
-    if config.conditioning == "histogram":
+    if config.conditioning == HISTOGRAM_CONDITIONING:
         source = run.info.get("conditioned_on") or {}
         note = ("Conditioning: the trained histogram model's network "
                 f"({source.get('name', 'histogram')} at step {source.get('steps', '?')}, weights SHA-256 "
@@ -159,7 +168,7 @@ def export_pixcolor_model(run_dir: str | Path, out_dir: str | Path = "models/pix
     else:
         note = "Conditioning net trained from scratch (not the paper's ResNet-101); no weights shared with the histogram model."
     card = {
-        **run_card(run, "pixcolor", config.working_short_side),
+        **run_card(run, FAMILY, config.working_short_side),
         "architecture_note": note,
         **(card_updates or {}),
     }
@@ -170,8 +179,6 @@ def export_pixcolor_model(run_dir: str | Path, out_dir: str | Path = "models/pix
 def evaluate_checkpoint(path: str | Path, val_path: str | Path, limit: int = 50, samples: int = 8,
                         hint_counts: Sequence[int] = (0, 10), seed: int = 0, temperature: float = 1.0) -> dict[str, Any]:
     """DESIGN.md protocol on the first ``limit`` validation images for a checkpoint's EMA weights."""
-    from colorstudio.engine.pixcolor_colorizer import PixColorColorizer
-
     colorizer = PixColorColorizer("pixcolor-checkpoint", load_checkpoint_model(path), {}, torch.device("cpu"))
     return evaluate_colorizer(colorizer, val_path, limit, hint_counts, samples, seed, temperature=temperature)
 
@@ -179,40 +186,39 @@ def evaluate_checkpoint(path: str | Path, val_path: str | Path, limit: int = 50,
 # ---------------------------------------------------------------------------------------------- training
 def histogram_conditioned_config(histogram_model: str | Path, base: PixColorConfig = DEFAULT_CONFIG) -> PixColorConfig:
     """``base`` with conditioning by the trained histogram model's network (its card's config)."""
-    return replace(base, conditioning="histogram", histogram=histogram_network_config(histogram_model))
+    return replace(base, conditioning=HISTOGRAM_CONDITIONING, histogram=histogram_network_config(histogram_model))
 
 
 FROZEN_ENCODER_PREFIX = "conditioning.encoder."  # state-dict keys of the frozen histogram copy
 
 
-def _config_of_init_model(args: argparse.Namespace) -> PixColorConfig:
-    """The architecture of ``--init``'s model, conditioned on ``--histogram-model`` when it was before."""
-    config = config_of_model(args.init, PixColorConfig)
-    if config.conditioning == "histogram":
-        config = histogram_conditioned_config(args.histogram_model, config)
+def _config_of_init_model(init_model: str | Path, histogram_model: str | Path) -> PixColorConfig:
+    """The architecture of ``init_model``, conditioned on ``histogram_model`` when it was before."""
+    config = config_of_model(init_model, PixColorConfig)
+    if config.conditioning == HISTOGRAM_CONDITIONING:
+        config = histogram_conditioned_config(histogram_model, config)
     return config
 
 
 def load_histogram_encoder(model: PixColor, histogram_model: str | Path) -> dict[str, Any]:
     """Copy the trained histogram model's weights into ``model``'s frozen encoder; returns that model's
     name, steps and weights SHA-256 for the card."""
-    if model.config.conditioning != "histogram":
+    if model.config.conditioning != HISTOGRAM_CONDITIONING:
         raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
-    conditioning = cast(HistogramConditioning, model.conditioning)  # conditioning == "histogram", checked above
+    conditioning = cast(HistogramConditioning, model.conditioning)  # conditioned on a histogram network, checked above
     return load_frozen_histogram(conditioning.encoder, histogram_model)
 
 
-def _default_config(histogram_model: str | Path | None) -> tuple[PixColorConfig, str | Path | None]:
-    """Conditioned on ``histogram_model`` (default: the installed ``histogram``) when it exists."""
-    from colorstudio.models.registry import find_model_dir
-
+def _default_config(histogram_model: str | Path | None,
+                    base: PixColorConfig = DEFAULT_CONFIG) -> tuple[PixColorConfig, str | Path | None]:
+    """``base`` conditioned on ``histogram_model`` (default: the installed histogram model) when it exists."""
     try:
-        source = find_model_dir(histogram_model or "histogram")
+        source = find_model_dir(histogram_model or HISTOGRAM)
     except ColorStudioError:
         if histogram_model is not None:
             raise
-        return DEFAULT_CONFIG, None
-    return histogram_conditioned_config(source), source
+        return base, None
+    return histogram_conditioned_config(source, base), source
 
 
 def train_pixcolor(
@@ -231,7 +237,7 @@ def train_pixcolor(
     """Train PixColor with the shared loop; checkpoints and ``log.jsonl`` go to ``out_dir``.
 
     On resume the configuration stored in ``out_dir/model_config.json`` wins over ``config``. With
-    ``config.conditioning == "histogram"`` a new run starts its frozen encoder from the trained
+    ``config.conditioning == HISTOGRAM_CONDITIONING`` a new run starts its frozen encoder from the trained
     ``histogram_model`` (a model name or folder; see :func:`histogram_conditioned_config`). Without a
     ``config`` (``colorstudio train pixcolor``) the installed ``histogram`` model conditions the new
     network when there is one, else the conditioning net is trained from scratch. ``init_model`` (an
@@ -246,73 +252,80 @@ def train_pixcolor(
     config = resolve_config_on_resume(out_dir, config, PixColorConfig, resume)
     dataset = training_dataset(data_paths, s, limit)
     model = PixColor(config)
-    if histogram_model is not None and not resume and config.conditioning != "histogram":
+    if histogram_model is not None and not resume and config.conditioning != HISTOGRAM_CONDITIONING:
         raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
     extra = frozen_histogram_run_info(getattr(model.conditioning, "encoder", None), histogram_model, out_dir, resume)
     extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,))
-    model.train_with_hints = hints_available()
     return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
                           **extra)
 
 
 # ---------------------------------------------------------------------------------------------- CLI
-def _config_from_args(args: argparse.Namespace) -> PixColorConfig:
-    if args.init:
-        config = _config_of_init_model(args)
-    else:
-        config = replace(DEFAULT_CONFIG, pixelcnn_channels=args.channels, pixelcnn_blocks=args.blocks,
-                         cond_width=args.cond_width, refine_width=args.refine_width)
-        if args.conditioning == "histogram":
-            config = histogram_conditioned_config(args.histogram_model, config)
-    if args.p_no_hints is not None:
-        config = replace(config, p_no_hints=args.p_no_hints)
-    return config
-
-
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m colorstudio.training.train_pixcolor", description=__doc__.split("\n")[0])
-    add_run_arguments(p, PixColorTrainSettings(), out="runs/pixcolor", eval_limit=50,
-                      eval_only_help="evaluate a checkpoint (step folder or run folder) and exit")
+def add_options(p) -> None:
+    """PixColor's own options of ``colorstudio train pixcolor``."""
     p.add_argument("--channels", type=int, default=DEFAULT_CONFIG.pixelcnn_channels, help="PixelCNN width")
     p.add_argument("--blocks", type=int, default=DEFAULT_CONFIG.pixelcnn_blocks, help="PixelCNN block pairs")
-    p.add_argument("--cond-width", type=int, default=DEFAULT_CONFIG.cond_width)
-    p.add_argument("--refine-width", type=int, default=DEFAULT_CONFIG.refine_width)
-    p.add_argument("--conditioning", choices=("own", "histogram"), default=DEFAULT_CONFIG.conditioning,
-                   help="own: conditioning net from scratch; histogram: the trained --histogram-model, frozen")
-    p.add_argument("--histogram-model", default="histogram", help="model name or folder (with --conditioning histogram)")
-    p.add_argument("--init", metavar="MODEL", default=None,
-                   help="start a new run from this installed PixColor's weights (its architecture; the frozen "
-                        "histogram copy comes from --histogram-model)")
+    p.add_argument("--cond-width", type=int, default=DEFAULT_CONFIG.cond_width, help="conditioning net width")
+    p.add_argument("--refine-width", type=int, default=DEFAULT_CONFIG.refine_width, help="refinement net width")
+    p.add_argument("--conditioning", choices=CONDITIONINGS, default=None,
+                   help="own: conditioning net from scratch; histogram: the trained --histogram-model, frozen "
+                        "(default: histogram when that model is installed, else own)")
+    p.add_argument("--histogram-model", default=None,
+                   help=f"histogram model name or folder to condition on (default: the installed {HISTOGRAM!r})")
     p.add_argument("--p-no-hints", type=float, default=None,
                    help=f"fraction of training images without simulated hints (default: --init's, else "
                         f"{DEFAULT_CONFIG.p_no_hints}); a resumed run keeps its own")
-    p.add_argument("--eval-samples", type=int, default=8)
+    p.add_argument("--eval-samples", type=int, default=8, help="samples per image for --eval-only")
     p.add_argument("--eval-hints", default="0,10", help="sweep hint counts, e.g. 0,10")
-    p.add_argument("--temperature", type=float, default=1.0)
-    args = p.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    if args.measure:
-        print(json.dumps({"channels": args.channels, "blocks": args.blocks,
-                          **measure_cost(_config_from_args(args), args.crop, args.batch_size, threads=args.threads)}))
-        return 0
-    if args.eval_only:
-        require_val(p, args)
-        counts = parse_hint_counts(args.eval_hints)
-        print(json.dumps(evaluate_checkpoint(args.eval_only, args.val, args.eval_limit, args.eval_samples, counts,
-                                             temperature=args.temperature)))
-        return 0
-    if args.export:
-        card = export_pixcolor_model(args.out, args.export)
-        print(json.dumps(card.to_dict(), indent=1))
-        return 0
-    if not args.data:
-        p.error("training needs --data (folders or tar files of colour images, never val/)")
+    p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --eval-only")
+
+
+def _config_from_args(args: argparse.Namespace) -> tuple[PixColorConfig, str | Path | None]:
+    """The run's architecture and the histogram model it is conditioned on (None: its own conditioning net)."""
+    histogram_model = args.histogram_model or HISTOGRAM
+    if args.init:
+        config = _config_of_init_model(args.init, histogram_model)
+    else:
+        base = replace(DEFAULT_CONFIG, pixelcnn_channels=args.channels, pixelcnn_blocks=args.blocks,
+                       cond_width=args.cond_width, refine_width=args.refine_width)
+        if args.conditioning is None:  # the installed histogram model when there is one
+            config, source = _default_config(args.histogram_model, base)
+            histogram_model = source or histogram_model
+        elif args.conditioning == HISTOGRAM_CONDITIONING:
+            config = histogram_conditioned_config(histogram_model, base)
+        else:
+            config = base
+    if args.p_no_hints is not None:
+        config = replace(config, p_no_hints=args.p_no_hints)
+    return config, histogram_model if config.conditioning == HISTOGRAM_CONDITIONING else None
+
+
+def _train(args: argparse.Namespace):
     settings = settings_from_args(PixColorTrainSettings, args)
-    config = _config_from_args(args)
-    train_pixcolor(args.data, args.out, args.steps, args.resume, config, settings, args.limit,
-                   histogram_model=args.histogram_model if config.conditioning == "histogram" else None,
-                   init_model=args.init)
-    return 0
+    config, histogram_model = _config_from_args(args)
+    return train_pixcolor(args.data, args.run_dir, settings.steps, args.resume, config, settings, args.limit,
+                          histogram_model=histogram_model, init_model=args.init)
+
+
+def _evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    return evaluate_checkpoint(args.eval_only, args.val, args.eval_limit, args.eval_samples,
+                               parse_hint_counts(args.eval_hints), temperature=args.temperature)
+
+
+def _measure(args: argparse.Namespace) -> list[dict[str, Any]]:
+    config, _ = _config_from_args(args)
+    return [{"channels": args.channels, "blocks": args.blocks,
+             **measure_cost(config, args.crop, args.batch_size, threads=args.threads)}]
+
+
+TRAINER = Trainer(settings=PixColorTrainSettings(), add_options=add_options, train=_train,
+                  export=export_pixcolor_model, evaluate=_evaluate, measure=_measure, eval_limit=50)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m colorstudio.training.train_pixcolor``: an alias of ``colorstudio train pixcolor``."""
+    return command.main(FAMILY, TRAINER, argv, prog="python -m colorstudio.training.train_pixcolor",
+                        description=__doc__.split("\n")[0])
 
 
 if __name__ == "__main__":

@@ -26,7 +26,6 @@ from colorstudio.engine.jobs import (
 )
 from colorstudio.engine.pipeline import (
     ColorizeRequest,
-    EditSettings,
     HistogramPrediction,
     apply_edits,
     colorize_source,
@@ -63,13 +62,22 @@ def reference_rgb() -> np.ndarray:
     return rgb
 
 
+def edits(hue_shift_deg: float | None = None, hue_strength: float = 1.0, reference_strength: float = 1.0,
+          reference_method: str = "energy", reference: he.ReferenceHistograms | None = None) -> Edits:
+    """The edits of the CLI's options (``--hue-shift`` etc.) with a reference of these histograms (None: none)."""
+    bias = HueBias(hue_shift_deg or 0.0, hue_strength if hue_shift_deg is not None else 0.0)
+    image = None if reference is None else LoadedReference(Path("ref.png"), "", reference_rgb(), reference)
+    return Edits(bias, ReferenceSettings(path=None if image is None else "ref.png", strength=reference_strength,
+                                         method=reference_method), image)
+
+
 def test_no_active_edit_returns_the_samples():
     hists = smooth_prediction()
     samples = [np.full((12, 16, 2), 3.0, np.float32), np.full((12, 16, 2), -2.0, np.float64)]
-    for settings, ref in [(EditSettings(), None), (EditSettings(hue_shift_deg=90.0, hue_strength=0.0), None),
-                          (EditSettings(reference_strength=0.0), he.reference_histograms(reference_rgb())),
-                          (EditSettings(reference_method="quantile"), he.reference_histograms(reference_rgb()))]:
-        edited = apply_edits(samples, hists, settings, ref)
+    ref = he.reference_histograms(reference_rgb())
+    for settings in [edits(), edits(hue_shift_deg=90.0, hue_strength=0.0), edits(reference_strength=0.0, reference=ref),
+                     edits(reference_method="quantile", reference=ref)]:
+        edited = apply_edits(samples, hists, settings)
         assert edited.warm is None and len(edited.ab_samples) == 2
         assert all(ab.dtype == np.float32 for ab in edited.ab_samples)
         np.testing.assert_array_equal(edited.ab_samples[1], samples[1])
@@ -77,25 +85,25 @@ def test_no_active_edit_returns_the_samples():
 
 def test_histogram_edit_without_histograms_is_refused():
     with pytest.raises(ColorStudioError, match="histograms"):
-        apply_edits([np.zeros((4, 4, 2), np.float32)], None, EditSettings(hue_shift_deg=30.0))
+        apply_edits([np.zeros((4, 4, 2), np.float32)], None, edits(hue_shift_deg=30.0))
     with pytest.raises(ColorStudioError, match="histograms"):
-        apply_edits([np.zeros((4, 4, 2), np.float32)], None, EditSettings(), he.reference_histograms(reference_rgb()))
+        apply_edits([np.zeros((4, 4, 2), np.float32)], None, edits(reference=he.reference_histograms(reference_rgb())))
 
 
 def test_order_is_reference_then_hue_bias_then_decode():
     hists = smooth_prediction()
     ref = he.reference_histograms(reference_rgb())
-    settings = EditSettings(hue_shift_deg=200.0, hue_strength=0.7, reference_strength=2.0)
-    (ab,), warm = apply_edits([], hists, settings, ref)
+    settings = edits(hue_shift_deg=200.0, hue_strength=0.7, reference_strength=2.0, reference=ref)
+    (ab,), warm = apply_edits([], hists, settings)
     hue, chroma, _ = he.transfer_to_reference(hists.hue, hists.chroma, ref, strength=2.0)
     expected = he.decode_ab(he.hue_bias(hue, 200.0, 0.7), chroma)
     np.testing.assert_array_equal(ab, expected)
     assert warm is not None
     # Hue bias alone, and the reference alone (the slider's fast path decodes without float32 copies).
-    (ab,), warm = apply_edits([], hists, EditSettings(hue_shift_deg=200.0, hue_strength=0.7))
+    (ab,), warm = apply_edits([], hists, edits(hue_shift_deg=200.0, hue_strength=0.7))
     np.testing.assert_array_equal(ab, he.decode_ab(he.hue_bias(hists.hue, 200.0, 0.7), hists.chroma))
     assert warm is None
-    (ab,), _ = apply_edits([], hists, EditSettings(reference_strength=2.0), ref)
+    (ab,), _ = apply_edits([], hists, edits(reference_strength=2.0, reference=ref))
     np.testing.assert_allclose(ab, he.decode_ab(hue, chroma), atol=1e-3)
 
 
@@ -105,32 +113,32 @@ def test_warm_started_drag_matches_cold_solves(hue_on):
     ref = he.reference_histograms(reference_rgb())
     warm = None
     for strength in [0.5, 1.0, 1.5, 3.0, 2.5, 8.0, 0.3]:
-        settings = EditSettings(hue_shift_deg=120.0 if hue_on else None, hue_strength=0.8, reference_strength=strength)
-        (ab_warm,), next_warm = apply_edits([], hists, settings, ref, warm)
-        (ab_cold,), cold = apply_edits([], hists, settings, ref)
+        settings = edits(hue_shift_deg=120.0 if hue_on else None, hue_strength=0.8, reference_strength=strength,
+                         reference=ref)
+        (ab_warm,), next_warm = apply_edits([], hists, settings, warm)
+        (ab_cold,), cold = apply_edits([], hists, settings)
         np.testing.assert_allclose(ab_warm, ab_cold, atol=WARM_COLD_AB_TOL)
         if warm is not None:
             assert next_warm.transfer is warm.transfer  # reused, not rebuilt
         assert cold.transfer is not next_warm.transfer
         warm = next_warm
     # A small step from a warm state takes no more Newton iterations than the cold solve.
-    step = EditSettings(reference_strength=0.35)
-    assert (apply_edits([], hists, step, ref, warm).warm.solution.hue.iterations
-            <= apply_edits([], hists, step, ref).warm.solution.hue.iterations)
+    step = edits(reference_strength=0.35, reference=ref)
+    assert (apply_edits([], hists, step, warm).warm.solution.hue.iterations
+            <= apply_edits([], hists, step).warm.solution.hue.iterations)
 
 
 def test_warm_state_of_another_prediction_or_reference_is_ignored():
     hists, other = smooth_prediction(seed=0), smooth_prediction(seed=1)
     ref = he.reference_histograms(reference_rgb())
     other_ref = he.reference_histograms(reference_rgb()[:, ::-1] * 0.5)
-    settings = EditSettings(reference_strength=2.0)
-    warm = apply_edits([], hists, settings, ref).warm
+    warm = apply_edits([], hists, edits(reference_strength=2.0, reference=ref)).warm
     assert warm.matches(hists, (ref.hue.copy(), ref.chroma.copy()))  # the reference compares by value
-    assert apply_edits([], hists, EditSettings(reference_strength=0.0), ref, warm).warm is warm  # drag through 0
+    assert apply_edits([], hists, edits(reference_strength=0.0, reference=ref), warm).warm is warm  # drag through 0
     for h, r in [(other, ref), (hists, other_ref)]:
-        (ab,), new = apply_edits([], h, settings, r, warm)
+        (ab,), new = apply_edits([], h, edits(reference_strength=2.0, reference=r), warm)
         assert new.transfer is not warm.transfer
-        np.testing.assert_array_equal(ab, apply_edits([], h, settings, r).ab_samples[0])
+        np.testing.assert_array_equal(ab, apply_edits([], h, edits(reference_strength=2.0, reference=r)).ab_samples[0])
 
 
 def test_cli_and_gui_take_the_same_edit_path(tmp_path):
@@ -139,18 +147,18 @@ def test_cli_and_gui_take_the_same_edit_path(tmp_path):
     rng = np.random.default_rng(3)
     lightness = np.clip(50 + 20 * rng.standard_normal((24, 32)), 0, 100).astype(np.float32)
     ref_rgb = reference_rgb()
-    request = ColorizeRequest(model=fake.name, seed=4, hue_shift_deg=75.0, hue_strength=0.6,
-                              reference_path=tmp_path / "ref.png", reference_strength=1.5)
-    cli = colorize_source(lightness, fake, request, reference_rgb=ref_rgb)
+    loaded = LoadedReference(path=tmp_path / "ref.png", sha256="", rgb=ref_rgb, histograms=he.reference_histograms(ref_rgb))
+    request = ColorizeRequest(model=fake.name, seed=4, hue_bias=HueBias(75.0, 0.6),
+                              reference=ReferenceSettings(path=str(loaded.path), strength=1.5))
+    cli = colorize_source(lightness, fake, request, reference=loaded)
 
     pred = fake.predict(lightness, np.zeros((2, 24, 32), np.float32), np.zeros((1, 24, 32), np.float32), seed=4)
     sample = SampleResult(seed=4, ab=pred.ab_samples[0], work_size=pred.work_size, histograms=pred.histograms)
-    loaded = LoadedReference(path=tmp_path / "ref.png", sha256="", rgb=ref_rgb, histograms=he.reference_histograms(ref_rgb))
-    edits = Edits(hue_bias=HueBias(75.0, 0.6), reference=ReferenceSettings(path=str(loaded.path), strength=1.5),
-                  reference_image=loaded)
-    gui_ab, warm = edit_sample(sample, edits)
+    gui_edits = Edits(hue_bias=HueBias(75.0, 0.6), reference=ReferenceSettings(path=str(loaded.path), strength=1.5),
+                      reference_image=loaded)
+    gui_ab, warm = edit_sample(sample, gui_edits)
     np.testing.assert_array_equal(gui_ab, cli.edited_ab[0])
-    preview = PreviewJob().run(PreviewRequest(lightness=lightness, sample=sample, edits=edits))
+    preview = PreviewJob().run(PreviewRequest(lightness=lightness, sample=sample, edits=gui_edits))
     np.testing.assert_array_equal(preview.ab, cli.edited_ab[0])
     np.testing.assert_array_equal(preview.rgb, cli.rgb_samples[0])  # preview L* is the full L* here
     assert preview.warm is not None and warm is not None
@@ -159,7 +167,7 @@ def test_cli_and_gui_take_the_same_edit_path(tmp_path):
     Image.fromarray(np.zeros((24, 32), np.uint8)).save(source)
     target = tmp_path / "out.tiff"
     ExportJob().run(ExportRequest(target=target, source_path=source, lightness=lightness, samples=(sample,), chosen=0,
-                                  edits=edits, settings=ExportSettings(fmt="tiff", bit_depth=16)))
+                                  edits=gui_edits, settings=ExportSettings(fmt="tiff", bit_depth=16)))
     exported = tifffile.imread(target).astype(np.float32) / 65535.0
     np.testing.assert_allclose(exported, cli.rgb_samples[0], atol=1.0 / 65535)
 
@@ -174,24 +182,23 @@ def test_preview_drag_matches_export_within_tolerance():
     loaded = LoadedReference(path=Path("ref.png"), sha256="", rgb=ref, histograms=he.reference_histograms(ref))
     warm = None
     for strength in [0.4, 0.8, 1.2, 1.6, 2.0]:
-        edits = Edits(reference=ReferenceSettings(path="ref.png", strength=strength), reference_image=loaded)
-        result = PreviewJob().run(PreviewRequest(lightness=lightness, sample=sample, edits=edits, warm=warm))
+        dragged = Edits(reference=ReferenceSettings(path="ref.png", strength=strength), reference_image=loaded)
+        result = PreviewJob().run(PreviewRequest(lightness=lightness, sample=sample, edits=dragged, warm=warm))
         warm = result.warm
-    cold_ab, _ = edit_sample(sample, edits)
+    cold_ab, _ = edit_sample(sample, dragged)
     np.testing.assert_allclose(result.ab, cold_ab, atol=WARM_COLD_AB_TOL)
-    cold_rgb = composite_with_edits(lightness, cold_ab, edits.settings)
+    cold_rgb = composite_with_edits(lightness, cold_ab, dragged)
     np.testing.assert_allclose(result.rgb, cold_rgb, atol=0.5 / 255)
 
 
 def test_quantile_reference_is_applied_after_compositing():
     lightness = np.linspace(30, 80, 20 * 24, dtype=np.float32).reshape(20, 24)
     ab = np.full((5, 6, 2), [10.0, 5.0], np.float32)
-    settings = EditSettings(reference_strength=3.0, reference_method="quantile")
-    plain = composite_with_edits(lightness, ab, settings)
-    matched = composite_with_edits(lightness, ab, settings, reference_rgb())
+    ref = he.reference_histograms(reference_rgb())
+    plain = composite_with_edits(lightness, ab, edits(reference_strength=3.0, reference_method="quantile"))
+    matched = composite_with_edits(lightness, ab, edits(reference_strength=3.0, reference_method="quantile", reference=ref))
     np.testing.assert_array_equal(matched, he.quantile_match_transfer(plain, reference_rgb(), 1.0))  # min(3, 1)
-    off = composite_with_edits(lightness, ab, EditSettings(reference_strength=0.0, reference_method="quantile"),
-                               reference_rgb())
+    off = composite_with_edits(lightness, ab, edits(reference_strength=0.0, reference_method="quantile", reference=ref))
     np.testing.assert_array_equal(off, plain)
 
 

@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from colorstudio.cli import main
-from colorstudio.engine.pipeline import ColorizeRequest, colorize_source, load_colorizer
+from colorstudio.engine.pipeline import ColorizeRequest, colorize_source
 from colorstudio.errors import ColorStudioError
+from colorstudio.families import load_colorizer
 from colorstudio.models.histogram import HistogramColorizer, HistogramConfig
 from colorstudio.models.registry import ModelCard, save_model
 
@@ -98,7 +99,7 @@ def test_hue_shift_needs_a_histogram_model(models_dir, gray_png, tmp_path, capsy
 
 def test_card_decoding_decodes_every_path_alike(models_dir, tmp_path):
     from colorstudio.engine import histogram_edit as he
-    from colorstudio.engine.pipeline import EditSettings, apply_edits
+    from colorstudio.engine.pipeline import Edits, HueBias, apply_edits
 
     L = np.linspace(20, 80, 32 * 32, dtype=np.float32).reshape(32, 32)
     no_ab, no_mask = np.zeros((2, 32, 32), np.float32), np.zeros((1, 32, 32), np.float32)
@@ -110,7 +111,7 @@ def test_card_decoding_decodes_every_path_alike(models_dir, tmp_path):
     assert pred.histograms.decoding == he.Decoding(fading_threshold=0.6, chroma_quantile=0.4)
     # a larger threshold fades undecided hues more, a lower quantile takes less chroma: never more than the paper
     assert np.all(np.hypot(*np.moveaxis(pred.ab_samples[0], -1, 0)) <= np.hypot(*np.moveaxis(ab_paper, -1, 0)) + 1e-4)
-    edited = apply_edits(pred.ab_samples, pred.histograms, EditSettings(hue_shift_deg=30.0, hue_strength=1.0))
+    edited = apply_edits(pred.ab_samples, pred.histograms, Edits(hue_bias=HueBias(30.0, 1.0)))
     hue = he.hue_bias(pred.histograms.hue, 30.0, 1.0)
     expected = he.decode_ab(hue, pred.histograms.chroma, decoding=pred.histograms.decoding)
     assert not np.allclose(expected, he.decode_ab(hue, pred.histograms.chroma), atol=1e-3)

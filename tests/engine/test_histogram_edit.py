@@ -390,12 +390,3 @@ def test_suggested_colors_gray_cell_and_errors() -> None:
     with pytest.raises(ColorStudioError, match="L\\*"):
         he.suggested_colors(hue, hue, 0, 0, 150.0)
 
-
-# -- benchmark smoke ------------------------------------------------------------------------------------
-
-
-def test_bench_histogram_slider_reports_medians() -> None:
-    result = he.bench_histogram_slider(repeats=2, cells=32)
-    for key in ("transfer_warm_ms", "transfer_cold_ms", "hue_bias_ms", "slider_ms"):
-        assert result[key] > 0
-    assert result["warm_iterations"] <= result["cold_iterations"]

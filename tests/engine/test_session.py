@@ -20,9 +20,9 @@ from colorstudio.engine.jobs import (
     ReferenceSettings,
     preview_size,
 )
-from colorstudio.engine.session import KNOWN_MODELS, list_model_choices
 from colorstudio.engine.session_file import open_session, read_session, save_session
 from colorstudio.errors import CancelledError, ColorStudioError
+from colorstudio.families import REGISTRY, families
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_session_fakes import fake_session, write_color_image, write_gray_image  # noqa: E402
@@ -239,13 +239,13 @@ def test_cancel_stops_prediction(session):
 
 
 def test_model_choices_show_missing_models_disabled(tmp_path):
-    choices = {c.name: c for c in list_model_choices(tmp_path)}  # an empty models folder
+    choices = {c.name: c for c in REGISTRY.model_choices(tmp_path)}  # an empty models folder
     assert choices["propagation"].available
-    for name in KNOWN_MODELS:
+    for name in (family.name for family in families() if not family.builtin):
         assert not choices[name].available and "not installed" in choices[name].reason
     from colorstudio.engine.session import Session
 
-    s = Session(models_dir=tmp_path)
+    s = Session(models_dir=tmp_path, catalog=REGISTRY)
     assert s.model == "propagation"  # the default when no trained model is installed
     with pytest.raises(ColorStudioError, match="cannot be used"):
         s.set_model("pic")
@@ -266,7 +266,7 @@ def test_a_model_starts_at_its_cards_temperature(tmp_path):
     card = ModelCard.from_dict({"name": "pixcolor", "family": "pixcolor", "config": config.to_dict(),
                                 "sampling": {"temperature": 0.8}})
     save_model(PixColor(config), card, tmp_path / "pixcolor")
-    s = Session(models_dir=tmp_path)
+    s = Session(models_dir=tmp_path, catalog=REGISTRY)
     assert s.model == "pixcolor" and s.temperature == 0.8  # the only trained model is the default
     s.set_temperature(1.2)  # the user's choice holds until the model changes
     s.set_model("propagation")
@@ -334,12 +334,13 @@ def test_suggested_colors_stay_recognisable_on_dark_pixels(session):
 
 
 def test_single_sample_models_are_known_before_loading():
-    from colorstudio.engine.session import SINGLE_SAMPLE_FAMILIES, ModelChoice
+    from colorstudio.engine.session import ModelChoice
 
     s = fake_session(samples=False)
     assert not s.supports_samples()
-    assert {"histogram", "propagation"} <= SINGLE_SAMPLE_FAMILIES
-    by_name = {c.name: c for c in list_model_choices()}
+    single = {family.name for family in families() if not family.capabilities.samples}
+    assert {"histogram", "propagation"} <= single
+    by_name = {c.name: c for c in REGISTRY.model_choices()}
     assert by_name["propagation"].samples is False
     assert by_name["pixcolor"].samples is True and by_name["pic"].samples is True
     assert ModelChoice("x", "", True).samples is True
@@ -353,8 +354,15 @@ def test_single_sample_models_are_known_before_loading():
 def test_requests_refuse_non_finite_and_out_of_range_values(change):
     from colorstudio.engine.pipeline import ColorizeRequest
 
+    def request() -> ColorizeRequest:  # the CLI's options, each in its place in the one request type
+        fields = dict(change)
+        hue = {k: fields.pop(k) for k in ("hue_shift_deg", "hue_strength") if k in fields}
+        reference = {"strength": fields.pop("reference_strength")} if "reference_strength" in fields else {}
+        return ColorizeRequest(**fields, hue_bias=HueBias(hue.get("hue_shift_deg", 0.0), hue.get("hue_strength", 1.0)),
+                               reference=ReferenceSettings(**reference))
+
     with pytest.raises(ColorStudioError, match="--" + next(iter(change)).replace("_deg", "").replace("_", "-")):
-        ColorizeRequest(**change).validate()
+        request()
 
 
 def test_session_settings_refuse_non_finite_values(session):

@@ -15,8 +15,10 @@ from PIL import Image
 
 from colorstudio.color import denormalize_ab
 from colorstudio.engine.jobs import ColorizerCache
-from colorstudio.engine.pipeline import HistogramPrediction, Prediction, check_cancel, fit_working_size
+from colorstudio.engine.pipeline import Capabilities, HistogramPrediction, Prediction, check_cancel, fit_working_size
 from colorstudio.engine.session import ModelChoice, Session
+from colorstudio.families import REGISTRY, load_colorizer
+from colorstudio.models.decoding import decode_ab
 
 FAKE_MODEL = "fake-for-tests"
 BINS = 32
@@ -30,7 +32,7 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 class FakeHistogramColorizerForTests:
     name = FAKE_MODEL
     card = {"name": FAKE_MODEL, "family": "test-double"}
-    supports_samples = True
+    capabilities = Capabilities(samples=True, histograms=True)
 
     def __init__(self, long_side: int = 32, delay_s: float = 0.0) -> None:
         self.long_side = long_side
@@ -42,8 +44,6 @@ class FakeHistogramColorizerForTests:
 
     def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast", progress=None,
                 cancel=None):
-        from colorstudio.engine.histogram_edit import decode_ab
-
         self.calls += 1
         h, w = lightness.shape
         ab_samples, hists = [], None
@@ -73,18 +73,13 @@ class FakeHistogramColorizerForTests:
 def fake_session(delay_s: float = 0.0, samples: bool = True) -> Session:
     """A session over the fake colorizer; ``samples=False`` makes it a single-sample model (like histogram)."""
     fake = FakeHistogramColorizerForTests(delay_s=delay_s)
-    fake.supports_samples = samples
-    cache = ColorizerCache(loader=lambda name, device: fake if name == FAKE_MODEL else _real(name, device))
-    choice = ModelChoice(FAKE_MODEL, "test double", True, samples=samples)
-    session = Session(device=torch.device("cpu"), colorizers=cache, model=FAKE_MODEL, extra_models=[choice])
+    fake.capabilities = Capabilities(samples=samples, histograms=True)
+    cache = ColorizerCache(loader=lambda name, device: fake if name == FAKE_MODEL else load_colorizer(name, device))
+    choice = ModelChoice(FAKE_MODEL, "test double", True, samples=samples, histograms=True)
+    session = Session(device=torch.device("cpu"), catalog=REGISTRY, colorizers=cache, model=FAKE_MODEL,
+                      extra_models=[choice])
     session.fake = fake
     return session
-
-
-def _real(name, device):
-    from colorstudio.engine.pipeline import load_colorizer
-
-    return load_colorizer(name, device)
 
 
 def write_gray_image(path, size=(64, 48), seed=0):

@@ -15,7 +15,7 @@ from skimage.color import rgb2lab
 from colorstudio.color import lab_to_rgb, to_uint
 from colorstudio.errors import CancelledError, ColorStudioError
 from colorstudio.evaluation import metrics as m, protocol as p
-from colorstudio.training.data import ImageSource
+from colorstudio.io.sources import ImageSource
 
 
 def smooth_rgb(seed: int, size: int = 32, width: int | None = None) -> np.ndarray:
@@ -185,7 +185,6 @@ def test_evaluate_several_samples(tiny_set):
 
 
 def test_evaluate_passes_sweep_hints(tiny_set):
-    pytest.importorskip("colorstudio.training.hint_sim")
     masks = {}
 
     def record(L, hint_ab, hint_mask, samples, seed):

@@ -21,9 +21,9 @@ def lut_indices(rgb: np.ndarray, colormap: str = UNCERTAINTY_COLORMAP) -> tuple[
 
 
 def installed(name: str) -> bool:
-    from colorstudio.engine.session import list_model_choices
+    from colorstudio.families import REGISTRY
 
-    return any(c.name == name and c.available for c in list_model_choices())
+    return any(c.name == name and c.available for c in REGISTRY.model_choices())
 
 
 def test_cli_map_of_a_real_photo_spans_the_colour_map(tmp_path):

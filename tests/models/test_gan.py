@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 import torch
 
+from colorstudio.families import load_model
 from colorstudio.models.gan import CGANColorizer, GANConfig
 from colorstudio.models.histogram import HistogramColorizer, HistogramConfig
-from colorstudio.models.registry import ModelCard, load_model, save_model
+from colorstudio.models.registry import ModelCard, save_model
 
 TINY = GANConfig(width=4, levels=3, max_mult=4, disc_width=4, disc_layers=2)
 TINY_HISTOGRAM = HistogramConfig(width=4, stage_mults=(1, 2, 4), stage_blocks=(0, 1, 1), hypercolumn_channels=8, norm="group")
@@ -106,7 +107,7 @@ def test_histogram_features_enter_frozen_and_round_trip(tmp_path):
     with torch.no_grad():
         torch.testing.assert_close(loaded(L), net.eval()(L))
 
-    from colorstudio.engine.pipeline import load_colorizer
+    from colorstudio.families import load_colorizer
 
     colorizer = load_colorizer("gan-tiny", torch.device("cpu"), tmp_path)
     assert colorizer.working_size((400, 280)) == (40, 28)

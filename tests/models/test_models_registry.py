@@ -4,25 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
 
+from colorstudio.engine.pipeline import NetworkColorizer
 from colorstudio.errors import ColorStudioError, ColorStudioWarning
+from colorstudio.families import Family, families, load_model, register, unregister
 from colorstudio.models import registry
 from colorstudio.models.registry import (
     ModelCard,
     default_models_dir,
-    export_checkpoint_to_model,
     list_models,
-    load_model,
-    register_family,
     save_model,
     sha256_file,
 )
-from colorstudio.training.checkpoint import save_checkpoint
+from colorstudio.training.checkpoint import export_checkpoint_to_model, save_checkpoint
 
 
 class _TinyNet(nn.Module):
@@ -32,9 +32,25 @@ class _TinyNet(nn.Module):
         self.head = nn.Conv2d(width, 2, 1)
 
 
-@register_family("tiny-test")
-def _build_tiny(config: dict) -> nn.Module:
-    return _TinyNet(**config)
+@dataclass(frozen=True)
+class _TinyConfig:
+    width: int
+
+    @classmethod
+    def from_dict(cls, data: dict) -> _TinyConfig:
+        return cls(**data)
+
+
+def _tiny_family(name: str = "tiny-test") -> Family:
+    return Family(name=name, description="a test double", colorizer=NetworkColorizer, config=_TinyConfig,
+                  network=lambda config: _TinyNet(config.width))
+
+
+@pytest.fixture(autouse=True)
+def _tiny_family_registered():
+    register(_tiny_family())
+    yield
+    unregister("tiny-test")
 
 
 def _card(name: str = "tiny", **kw) -> ModelCard:
@@ -142,8 +158,11 @@ def test_one_broken_card_spoils_no_other_model(tmp_path, content, reason):
 
 
 def test_register_family_plain_call_and_default_dir(monkeypatch, tmp_path):
-    builder = register_family("tiny-test-2", _build_tiny)
-    assert builder is _build_tiny and "tiny-test-2" in registry.registered_families()
+    family = _tiny_family("tiny-test-2")
+    try:
+        assert register(family) is family and "tiny-test-2" in [f.name for f in families()]
+    finally:
+        unregister("tiny-test-2")
     monkeypatch.setenv("COLORSTUDIO_MODELS", str(tmp_path))
     assert default_models_dir() == tmp_path
     monkeypatch.delenv("COLORSTUDIO_MODELS")

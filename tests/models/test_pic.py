@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from colorstudio.color import ab_to_pic, normalize_ab
+from colorstudio.families import load_model
 from colorstudio.models import logistic_mixture as lm
 from colorstudio.models.pic import (
     PIC,
@@ -18,7 +19,7 @@ from colorstudio.models.pic import (
     chroma_targets,
     hint_grid,
 )
-from colorstudio.models.registry import ModelCard, load_model, save_model
+from colorstudio.models.registry import ModelCard, save_model
 
 TINY = PICConfig(chroma_stride=2, embed_width=8, embed_blocks=(1, 1), embed_channels=8, decoder_channels=8,
                  decoder_blocks=2, components=3)
@@ -209,17 +210,14 @@ def test_training_loss_decreases_on_tiny_synthetic_data() -> None:
 
 
 def test_engine_colorizer_samples_seeds_and_hints(tmp_path, monkeypatch) -> None:
-    from colorstudio.engine.pipeline import (
-        ColorizeRequest,
-        colorize_source,
-        load_colorizer,
-    )
+    from colorstudio.engine.pipeline import ColorizeRequest, colorize_source
+    from colorstudio.families import load_colorizer
 
     save_model(_model(9), ModelCard(name="tiny-pic", family="pic", config=TINY.to_dict(), working_resolution=16),
                tmp_path / "tiny-pic")
     monkeypatch.setenv("COLORSTUDIO_MODELS", str(tmp_path))
     colorizer = load_colorizer("tiny-pic", torch.device("cpu"))
-    assert colorizer.supports_samples and colorizer.working_size((40, 30)) == (16, 12)
+    assert colorizer.capabilities.samples and colorizer.working_size((40, 30)) == (16, 12)
     lightness = torch.linspace(0, 100, 12 * 16).reshape(12, 16).numpy()
     no_ab, no_mask = torch.zeros(2, 12, 16).numpy(), torch.zeros(1, 12, 16).numpy()
     pred = colorizer.predict(lightness, no_ab, no_mask, samples=3, seed=4)
@@ -271,7 +269,7 @@ def test_histogram_embedding_is_frozen_trains_on_top_and_round_trips(tmp_path) -
 
 
 def test_bench_times_the_installed_model_else_an_untrained_one(tmp_path, monkeypatch) -> None:
-    from colorstudio.engine.pic_colorizer import _bench_colorizer
+    from colorstudio.bench import pic_bench_colorizer as _bench_colorizer
 
     monkeypatch.setenv("COLORSTUDIO_MODELS", str(tmp_path))
     assert _bench_colorizer("tiny-pic").name == "pic-untrained"  # nothing installed yet

@@ -202,14 +202,14 @@ def test_builder_from_card_config():
 
 # ---------------------------------------------------------------------------------------------- engine
 def test_colorizer_from_registry(tmp_path, model):
-    from colorstudio.engine.pipeline import load_colorizer
     from colorstudio.engine.pixcolor_colorizer import PixColorColorizer
+    from colorstudio.families import load_colorizer
     from colorstudio.models.registry import ModelCard, save_model
 
     save_model(model, ModelCard(name="pixcolor", family="pixcolor", config=TINY.to_dict(), working_resolution=SIZE),
                tmp_path / "pixcolor")
     colorizer = load_colorizer("pixcolor", torch.device("cpu"), tmp_path)
-    assert isinstance(colorizer, PixColorColorizer) and colorizer.supports_samples
+    assert isinstance(colorizer, PixColorColorizer) and colorizer.capabilities.samples
     w, h = colorizer.working_size((200, 100))
     assert (w, h) == (48, 24)
     lightness = np.linspace(20, 80, h * w, dtype=np.float32).reshape(h, w)
@@ -266,8 +266,9 @@ def test_histogram_conditioning_trains_the_adaptation_only():
 
 
 def test_histogram_conditioned_model_samples_and_round_trips_through_the_registry(tmp_path):
+    from colorstudio.families import load_model
     from colorstudio.models.histogram import HistogramColorizer
-    from colorstudio.models.registry import ModelCard, load_model, save_model
+    from colorstudio.models.registry import ModelCard, save_model
     from colorstudio.training.train_pixcolor import histogram_conditioned_config, load_histogram_encoder
 
     torch.manual_seed(3)

@@ -10,9 +10,10 @@ import pytest
 import torch
 from PIL import Image
 
+from colorstudio.families import load_model
 from colorstudio.models.gan import CGANColorizer, GANConfig
 from colorstudio.models.histogram import HistogramColorizer, HistogramConfig
-from colorstudio.models.registry import ModelCard, load_model, save_model
+from colorstudio.models.registry import ModelCard, save_model
 from colorstudio.training.train_gan import GANTrainSettings, export_gan_model, load_checkpoint_model, main, train_gan
 
 SETTINGS = GANTrainSettings(steps=1, batch_size=2, crop=32, warmup=1, checkpoint_every_s=1e9, log_every=1, threads=1)
@@ -64,7 +65,7 @@ def test_from_scratch_on_the_command_line(tmp_path, photos, monkeypatch):
     monkeypatch.setenv("COLORSTUDIO_MODELS", str(tmp_path / "models"))
     _install_histogram(tmp_path / "models")
     run = tmp_path / "run"
-    assert main(["--data", str(photos), "--out", str(run), "--steps", "1", "--batch-size", "2", "--crop", "32",
+    assert main(["--data", str(photos), "--run-dir", str(run), "--steps", "1", "--batch-size", "2", "--crop", "32",
                  "--width", "4", "--threads", "1", "--from-scratch"]) == 0
     config = GANConfig.from_dict(json.loads((run / "model_config.json").read_text()))
     assert config.histogram is None and config.width == 4

@@ -12,8 +12,9 @@ import pytest
 import torch
 from PIL import Image
 
+from colorstudio.families import load_model
 from colorstudio.models.pic import PIC, PICConfig
-from colorstudio.models.registry import load_model
+from colorstudio.training.data import evaluation_dataset
 from colorstudio.training.train_pic import (
     PRESETS,
     choose_preset,
@@ -66,7 +67,8 @@ def test_train_resume_export_and_bits_per_dim(photos: Path, tmp_path: Path) -> N
     from colorstudio.engine.pic_colorizer import PICColorizer
 
     colorizer = PICColorizer("pic-tiny", loaded, {"working_resolution": 16}, torch.device("cpu"))
-    assert colorizer.bits_per_dim(photos, batch_size=4)["bpd"] == pytest.approx(report["bpd"], rel=1e-6)
+    dataset = evaluation_dataset(photos, colorizer.long_side)
+    assert colorizer.bits_per_dim(dataset, batch_size=4)["bpd"] == pytest.approx(report["bpd"], rel=1e-6)
 
 
 def test_train_on_a_histogram_model_records_it_and_keeps_it_on_resume(photos: Path, tmp_path: Path) -> None:

@@ -75,7 +75,7 @@ def test_init_starts_a_run_from_an_installed_model_on_a_newer_histogram_model(tm
     old = export_pixcolor_model(tmp_path / "first", models / "pixcolor")
 
     run = tmp_path / "run"
-    args = ["--data", str(photos), "--out", str(run), "--steps", "1", "--batch-size", "2", "--threads", "1",
+    args = ["--data", str(photos), "--run-dir", str(run), "--steps", "1", "--batch-size", "2", "--threads", "1",
             "--checkpoint-every", "1e9", "--init", "pixcolor", "--histogram-model", "histogram-new", "--p-no-hints", "0.2"]
     assert main(args) == 0
     assert json.loads((run / "model_config.json").read_text())["p_no_hints"] == 0.2  # init's was 0.5

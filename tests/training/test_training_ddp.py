@@ -22,7 +22,7 @@ WORKER = textwrap.dedent(
     from torch import nn
     from safetensors.torch import save_file
     from colorstudio.training.data import ColorDataset
-    from colorstudio.training.loop import TrainConfig, train
+    from colorstudio.training.loop import TrainSettings, train
 
     class Tiny(nn.Module):
         def __init__(self):
@@ -38,7 +38,7 @@ WORKER = textwrap.dedent(
     torch.manual_seed(100 + rank)  # different inits: DDP must broadcast rank 0's weights
     model = Tiny()
     dataset = ColorDataset([data], 12, cache_dir=out / "cache")  # both ranks share one cache build
-    result = train(model, dataset, TrainConfig(steps=6, batch_size=3, lr=1e-2, warmup_steps=1, log_every=2,
+    result = train(model, dataset, TrainSettings(steps=6, batch_size=3, lr=1e-2, warmup=1, log_every=2,
                                                out_dir=out / "run", threads=1, device="cpu"))
     assert result.step == 6
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(out / f"rank{rank}.safetensors"))

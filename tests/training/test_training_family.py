@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,6 @@ from colorstudio.training.family import (
     MODEL_CONFIG_JSON,
     RUN_INFO_JSON,
     build_run_info,
-    loop_config,
     open_run,
     prepare_run_dir,
     resolve_config_on_resume,
@@ -65,9 +64,9 @@ def test_run_dir_of_without_config_raises(tmp_path: Path) -> None:
         run_dir_of(tmp_path)
 
 
-def test_loop_config_maps_settings(tmp_path: Path) -> None:
+def test_a_family_s_settings_are_the_loop_s(tmp_path: Path) -> None:
     s = PICTrainSettings(steps=7, warmup=3, min_lr_fraction=0.1, threads=1, device="cpu")
-    cfg = loop_config(s, tmp_path, resume=True)
-    assert (cfg.steps, cfg.warmup_steps, cfg.min_lr_ratio, cfg.schedule, cfg.resume, cfg.num_workers) == (
+    cfg = replace(s, out_dir=tmp_path, resume=True)  # what start_training hands the loop: one settings class
+    assert (cfg.steps, cfg.warmup, cfg.min_lr_fraction, cfg.schedule, cfg.resume, cfg.num_workers) == (
         7, 3, 0.1, "cosine", True, 0)
     assert cfg.out_dir == tmp_path and cfg.threads == 1 and cfg.device == "cpu"

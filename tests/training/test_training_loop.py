@@ -22,7 +22,7 @@ from colorstudio.training.checkpoint import (
     optimizer_state_to_tensors,
 )
 from colorstudio.training.data import ColorDataset
-from colorstudio.training.loop import LOG_NAME, TrainConfig, lr_at, train
+from colorstudio.training.loop import LOG_NAME, TrainSettings, lr_at, train
 
 
 class TinyColorizer(nn.Module):
@@ -53,9 +53,9 @@ def dataset(tmp_path_factory) -> ColorDataset:
     return ColorDataset([root], 12, cache_dir=root / "cache", seed=0)
 
 
-def _cfg(out: Path, **kw) -> TrainConfig:
-    base = dict(steps=20, batch_size=4, lr=1e-2, warmup_steps=3, ema_decay=0.9, log_every=5, out_dir=out, threads=1)
-    return TrainConfig(**{**base, **kw})
+def _cfg(out: Path, **kw) -> TrainSettings:
+    base = dict(steps=20, batch_size=4, lr=1e-2, warmup=3, ema_decay=0.9, log_every=5, out_dir=out, threads=1)
+    return TrainSettings(**{**base, **kw})
 
 
 def _log(out: Path) -> list[dict]:
@@ -142,13 +142,13 @@ def test_time_based_checkpoints(dataset, tmp_path):
 
 
 def test_learning_rate_schedule():
-    cfg = TrainConfig(steps=110, lr=1.0, warmup_steps=10, min_lr_ratio=0.1)
+    cfg = TrainSettings(steps=110, lr=1.0, warmup=10, min_lr_fraction=0.1)
     assert lr_at(0, cfg) == pytest.approx(0.1) and lr_at(9, cfg) == pytest.approx(1.0)
     assert lr_at(60, cfg) == pytest.approx(0.55)  # half way down the cosine
     assert lr_at(110, cfg) == pytest.approx(0.1)
-    assert lr_at(50, TrainConfig(steps=110, lr=1.0, warmup_steps=10, schedule="constant")) == 1.0
+    assert lr_at(50, TrainSettings(steps=110, lr=1.0, warmup=10, schedule="constant")) == 1.0
     with pytest.raises(ColorStudioError, match="schedule"):
-        TrainConfig(schedule="linear")
+        TrainSettings(schedule="linear")
 
 
 def test_optimizer_state_round_trip():

@@ -20,9 +20,6 @@ import math
 import numpy as np
 import torch
 
-from colorstudio.color import lab_to_rgb, rgb_to_lab, to_float
-from colorstudio.engine.hints import Hint
-
 __all__ = [
     "HINT_P",
     "batch_training_hints",
@@ -31,8 +28,8 @@ __all__ = [
     "SWEEP_PATCH",
     "simulate_training_hints",
     "simulate_training_hints_torch",
+    "sweep_corners",
     "sweep_hints",
-    "sweep_hint_points",
 ]
 
 HINT_P = 1.0 / 8.0  # geometric parameter: P(no more hints) per draw; mean count (1 - p) / p = 7
@@ -159,7 +156,7 @@ def simulate_training_hints_torch(
     return out
 
 
-def _sweep_corners(height: int, width: int, n_hints: int, seed: int, patch: int) -> list[tuple[int, int, int]]:
+def sweep_corners(height: int, width: int, n_hints: int, seed: int, patch: int) -> list[tuple[int, int, int]]:
     if n_hints < 0 or seed < 0 or patch < 1:
         raise ValueError(f"n_hints and seed must be >= 0 and patch >= 1, got {n_hints}, {seed}, {patch}")
     rng = np.random.default_rng([seed, n_hints])
@@ -184,47 +181,7 @@ def sweep_hints(ab: np.ndarray, n_hints: int, seed: int, patch: int = SWEEP_PATC
         hint_ab (2, H, W) float32 and mask (1, H, W) float32 in {0, 1}.
     """
     _check_ab(ab)
-    return _paint_patches(ab, _sweep_corners(ab.shape[1], ab.shape[2], n_hints, seed, patch))
-
-
-def _hex(rgb: np.ndarray) -> str:
-    return "#" + "".join(f"{int(v):02x}" for v in np.rint(np.clip(rgb, 0.0, 1.0) * 255.0))
-
-
-def _color_with_ab(lightness: float, a: float, b: float) -> str:
-    """An sRGB color with chroma (a, b) at the in-gamut L* closest to ``lightness``.
-
-    Only the hint's chroma reaches the model, so the L* is free: searching for one where (a, b) fits in
-    the gamut keeps the chroma intact where the patch's own L* would clip it.
-    """
-    candidates = np.concatenate([[lightness], np.arange(0.0, 100.5, 0.5)])
-    candidates = candidates[np.argsort(np.abs(candidates - lightness), kind="stable")]
-    lab = np.stack([candidates, np.full_like(candidates, a), np.full_like(candidates, b)], axis=1)
-    rgb = lab_to_rgb(lab, clip=False)
-    inside = np.flatnonzero(np.all((rgb >= -1e-6) & (rgb <= 1 + 1e-6), axis=1))
-    return _hex(rgb[inside[0]] if inside.size else np.clip(rgb[0], 0.0, 1.0))
-
-
-def sweep_hint_points(rgb: np.ndarray, n_hints: int, seed: int, patch: int = SWEEP_PATCH) -> list[Hint]:
-    """The sweep's hints as :class:`Hint` objects (for a ``*.hints.json`` file), same points as :func:`sweep_hints`.
-
-    Args:
-        rgb: (H, W, 3) uint8 (or float in [0, 1]) ground-truth sRGB.
-        n_hints, seed, patch: as :func:`sweep_hints`.
-
-    Returns:
-        Hints at the patch centres (continuous pixels), radius ``patch / 2``, colored with the patch's
-        mean ab (at the patch's mean L* when that is in gamut; see ``_color_with_ab``).
-    """
-    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"rgb must be an (H, W, 3) array, got shape {getattr(rgb, 'shape', None)}")
-    lab = rgb_to_lab(to_float(rgb).astype(np.float64))
-    hints = []
-    for top, left, size in _sweep_corners(rgb.shape[0], rgb.shape[1], n_hints, seed, patch):
-        lightness, a, b = lab[top : top + size, left : left + size].reshape(-1, 3).mean(axis=0)
-        color = _color_with_ab(float(lightness), float(a), float(b))
-        hints.append(Hint(x=left + size / 2.0, y=top + size / 2.0, radius=size / 2.0, color=color))
-    return hints
+    return _paint_patches(ab, sweep_corners(ab.shape[1], ab.shape[2], n_hints, seed, patch))
 
 
 def batch_training_hints(ab: torch.Tensor, seed: int | torch.Tensor | None, p_no_hints: float) -> torch.Tensor:

@@ -3,12 +3,11 @@ import pytest
 import torch
 
 from colorstudio.color import normalize_ab, rgb_to_lab
-from colorstudio.engine.hints import rasterize_hints
-from colorstudio.training import hint_sim
-from colorstudio.training.hint_sim import (
+from colorstudio.engine.hints import rasterize_hints, sweep_hint_points
+from colorstudio.models import hint_sim
+from colorstudio.models.hint_sim import (
     simulate_training_hints,
     simulate_training_hints_torch,
-    sweep_hint_points,
     sweep_hints,
 )
 
@@ -100,7 +99,7 @@ def test_torch_hints_are_seeded_and_generator_driven():
 def test_sweep_places_exact_patches_with_gt_means():
     ab = _random_ab(64, 48)
     hint_ab, mask = sweep_hints(ab, 5, seed=3)
-    corners = hint_sim._sweep_corners(64, 48, 5, 3, 6)
+    corners = hint_sim.sweep_corners(64, 48, 5, 3, 6)
     assert len(corners) == 5 and all(size == 6 for _, _, size in corners)
     covered = np.zeros((64, 48), bool)
     for top, left, _ in corners:
@@ -130,7 +129,7 @@ def test_sweep_hint_points_match_the_sweep():
     ab_norm = normalize_ab(lab[..., 1:].transpose(2, 0, 1))
     points = sweep_hint_points(rgb, 6, seed=9)
     _, mask = sweep_hints(ab_norm, 6, seed=9)
-    corners = hint_sim._sweep_corners(40, 56, 6, 9, 6)
+    corners = hint_sim.sweep_corners(40, 56, 6, 9, 6)
     assert len(points) == 6
     for hint, (top, left, size) in zip(points, corners, strict=True):
         assert (hint.x, hint.y, hint.radius) == (left + 3.0, top + 3.0, 3.0)

@@ -1,9 +1,10 @@
 """A picture of what the models do: photos from scikit-image in gray, colorized automatically and with
 sweep hints (the evaluation protocol's, drawn from the photo's own colours), beside the original.
 
-    python -m colorstudio.evaluation.gallery --models histogram,gan --output resources/screenshots/gallery.png
+    python -m colorstudio.gallery --models histogram,gan --output resources/screenshots/gallery.png
 
-Only ``skimage.data`` photos are used, so the picture can be published with the code.
+Only ``skimage.data`` photos are used, so the picture can be published with the code. Without ``--models``
+it shows every installed model that gives one colorization per image.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ import torch
 from PIL import Image, ImageDraw
 
 from colorstudio.color import normalize_ab, rgb_to_lab, to_uint
-from colorstudio.engine.pipeline import load_colorizer, predict_full_resolution
+from colorstudio.engine.pipeline import predict_full_resolution
 from colorstudio.evaluation.protocol import gray_baseline
-from colorstudio.training.data import _resize_short_side_and_crop
-from colorstudio.training.hint_sim import sweep_hints
+from colorstudio.families import REGISTRY, load_colorizer
+from colorstudio.io import save_image
+from colorstudio.io.sources import resize_short_side_and_crop
+from colorstudio.models.hint_sim import sweep_hints
 
 __all__ = ["PHOTOS", "render_gallery", "main"]
 
@@ -31,7 +34,7 @@ LABEL_H = 22
 
 def _square(rgb: np.ndarray, side: int) -> np.ndarray:
     """Short side to ``side``, centre crop: the evaluation protocol's framing."""
-    return np.asarray(_resize_short_side_and_crop(Image.fromarray(rgb), side).convert("RGB"))
+    return np.asarray(resize_short_side_and_crop(Image.fromarray(rgb), side).convert("RGB"))
 
 
 def _photo(name: str) -> np.ndarray:
@@ -76,17 +79,21 @@ def render_gallery(models: list[str], hints: int, device: str = "cpu") -> Image.
     return sheet
 
 
+def _single_result_models() -> list[str]:
+    return [c.name for c in REGISTRY.model_choices() if c.available and not c.samples and not c.builtin]
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m colorstudio.evaluation.gallery", description=__doc__.split("\n")[0])
-    p.add_argument("--models", default="histogram,gan", help="comma-separated installed models")
+    p = argparse.ArgumentParser(prog="python -m colorstudio.gallery", description=__doc__.split("\n")[0])
+    p.add_argument("--models", default=None,
+                   help="comma-separated installed models (default: those that give one colorization per image)")
     p.add_argument("--hints", type=int, default=10, help="sweep hints per photo for the hinted columns")
     p.add_argument("--output", type=Path, required=True, help="PNG to write")
     args = p.parse_args(argv)
     if args.output.suffix.lower() != ".png":
         p.error(f"--output {args.output}: must be a .png file")
-    sheet = render_gallery([m for m in args.models.split(",") if m], args.hints)
-    from colorstudio.io import save_image  # atomic: never a half-written file
-
+    models = args.models.split(",") if args.models else _single_result_models()
+    sheet = render_gallery([m for m in models if m], args.hints)
     save_image(args.output, np.asarray(sheet, dtype=np.float32) / 255.0)
     print(args.output)
     return 0
