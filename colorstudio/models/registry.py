@@ -31,6 +31,8 @@ from colorstudio.resources import bundled_models_dir, user_models_dir
 __all__ = [
     "CARD_NAME",
     "default_temperature",
+    "default_truncation",
+    "for_photos",
     "WEIGHTS_NAME",
     "ModelCard",
     "Builder",
@@ -177,6 +179,30 @@ def default_temperature(card: ModelCard | Mapping[str, Any] | None) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
         return float(value)
     return 1.0
+
+
+def default_truncation(card: ModelCard | Mapping[str, Any] | None) -> float:
+    """The tail truncation a sampler's card recommends (``"sampling": {"truncation": t}``, t in [0, 0.5),
+    chosen with its evaluation; see :class:`colorstudio.models.logistic_mixture.Truncation`), else 0 (the
+    full distribution). A value outside that range is an error naming the model, not silently ignored."""
+    data = card.to_dict() if isinstance(card, ModelCard) else dict(card or {})
+    sampling = data.get("sampling")
+    value = sampling.get("truncation", 0.0) if isinstance(sampling, Mapping) else 0.0
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 0.5:
+        raise ColorStudioError(f"model {data.get('name')!r}: sampling.truncation must be a number from 0 to below 0.5, "
+                               f"got {value!r}")
+    return float(value)
+
+
+def for_photos(card: ModelCard | Mapping[str, Any] | None) -> bool:
+    """Whether a model is meant for photographs (the card's ``"for_photos"``, default true). A model for
+    tiny images (``pic-cifar``: 32 px CIFAR-10, kept for its bits/dim) says false: the CLI still runs it,
+    the GUI does not offer it for photos."""
+    data = card.to_dict() if isinstance(card, ModelCard) else dict(card or {})
+    value = data.get("for_photos", True)
+    if not isinstance(value, bool):
+        raise ColorStudioError(f"model {data.get('name')!r}: for_photos must be true or false, got {value!r}")
+    return value
 
 
 def _roots(models_dir: str | Path | None) -> list[Path]:
