@@ -165,8 +165,10 @@ class Session:
 
     # ------------------------------------------------------------------ model
     def _list_models(self) -> list[ModelChoice]:
+        """The models offered for photos: a model whose card says it is for tiny images (``pic-cifar``) is
+        left out (the CLI still runs it)."""
         listed = self.catalog.model_choices(self.models_dir) if self.catalog is not None else []
-        return list(self._extra_models) + listed
+        return [choice for choice in [*self._extra_models, *listed] if choice.for_photos]
 
     def _load_colorizer(self, name: str, device: torch.device) -> Colorizer:
         if self.catalog is None:

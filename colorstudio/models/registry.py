@@ -111,6 +111,8 @@ class ModelCard:
             if key in kwargs and (isinstance(value, bool) or not isinstance(value, kinds)
                                   or (isinstance(value, float) and not math.isfinite(value))):
                 raise ColorStudioError(f"model card field {key!r} has the wrong type ({type(value).__name__})", source)
+        if not isinstance(data.get("for_photos", True), bool):
+            raise ColorStudioError("model card field 'for_photos' must be true or false", source)
         resolution = kwargs.get("working_resolution")
         if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)
                                        or not 1 <= resolution <= _MAX_WORKING_RESOLUTION):
