@@ -6,9 +6,9 @@ each sample is brought to the working resolution by guided upsampling with the w
 resolution with the original L*.
 
 A model built on a histogram network (``config.histogram``) ranks its samples and drafts with it
-(:class:`~colorstudio.engine.conditioner.HistogramConditioner`). Sampling may truncate the logistic tails
-(:class:`~colorstudio.models.logistic_mixture.Truncation`): ``predict(..., truncation=t)``, else the
-card's ``"sampling": {"truncation": t}``, else none.
+(:class:`~colorstudio.engine.conditioner.HistogramConditioner`). Sampling may remove outliers
+(:class:`~colorstudio.models.logistic_mixture.Truncation`): ``predict(..., truncation=t, min_weight=w)``,
+each None = the card's ``"sampling": {"truncation": t, "min_weight": w}``, else off.
 """
 
 from __future__ import annotations
@@ -57,23 +57,25 @@ class PICColorizer(NetworkColorizer):
 
     def sample_grid(self, lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray, *, samples: int = 1,
                     seed: int = 0, temperature: float = 1.0, sampler: str | None = None, progress=None,
-                    cancel=None, truncation: float | None = None) -> np.ndarray:
+                    cancel=None, truncation: float | None = None, min_weight: float | None = None) -> np.ndarray:
         """Samples on the chroma grid: (N, h', w', 2) a*, b* for an (h, w) L* map and its hint channels;
-        ``truncation`` None = the card's."""
+        ``truncation`` (the tail) and ``min_weight`` None = the card's."""
         mask = np.asarray(hint_mask, np.float32).reshape(1, 1, *lightness.shape)
         L_norm = torch.from_numpy(normalize_l(np.asarray(lightness, np.float32)))[None, None].to(self.device)
         hint = None
         if mask.any():
             hint_np = np.concatenate([np.asarray(hint_ab, np.float32).reshape(1, 2, *lightness.shape) * mask, mask], axis=1)
             hint = torch.from_numpy(hint_np).to(self.device)
-        tail = self.truncation if truncation is None else truncation
+        outliers = Truncation(tail=self.truncation.tail if truncation is None else truncation,
+                              min_weight=self.truncation.min_weight if min_weight is None else min_weight)
         grid = self.network.sample(L_norm, hint, n=samples, seed=seed, temperature=temperature,
                                    sampler=sampler or self.sampler, progress=progress, cancel=cancel,
-                                   truncation=Truncation(tail=tail))
+                                   truncation=outliers)
         return pic_to_ab(grid).permute(0, 2, 3, 1).float().cpu().numpy()
 
     def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler=None,
-                progress=None, cancel=None, truncation: float | None = None) -> Prediction:
+                progress=None, cancel=None, truncation: float | None = None, min_weight: float | None = None
+                ) -> Prediction:
         check_cancel(cancel)
 
         def sampling_progress(fraction: float, message: str) -> None:
@@ -81,7 +83,8 @@ class PICColorizer(NetworkColorizer):
                 progress(0.9 * fraction, message)
 
         grids = self.sample_grid(lightness, hint_ab, hint_mask, samples=samples, seed=seed, temperature=temperature,
-                                 sampler=sampler, progress=sampling_progress, cancel=cancel, truncation=truncation)
+                                 sampler=sampler, progress=sampling_progress, cancel=cancel, truncation=truncation,
+                                 min_weight=min_weight)
         ab_samples = []
         for grid in grids:
             check_cancel(cancel)

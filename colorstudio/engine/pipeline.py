@@ -124,7 +124,8 @@ class Capabilities:
     ``likelihood``: exact bits/dim (``colorizer.bits_per_dim(dataset)``). ``ranked``: each sample comes
     with a plausibility score, and samples are shown and written best first. ``draft``: an instant
     colorization (:class:`DraftColorizer`) to show while the samples are drawn. ``truncation``: the
-    sampler takes ``predict(..., truncation=t)``, outlier removal (:attr:`ColorizeRequest.truncation`).
+    sampler takes ``predict(..., truncation=t, min_weight=w)``, outlier removal
+    (:attr:`ColorizeRequest.truncation`, :attr:`ColorizeRequest.min_weight`).
     A colorizer instance may declare less than its family (a sampler without a histogram network can
     neither rank nor draft).
     """
@@ -293,8 +294,10 @@ class ColorizeRequest:
     ``samples`` seeds from ``seed`` (``seed + k`` for sample k), ``temperature`` and ``sampler`` for the
     models that draw samples, ``hints`` in source pixels, the ``hue_bias`` and ``reference`` edits.
     ``order``: ``"plausibility"`` puts the samples of a ranking model best first (each keeps its seed),
-    ``"seed"`` keeps seed order. ``truncation``: for samplers that support it, the central quantile range
-    each logistic is sampled in, [t, 1 - t] with t in [0, 0.5); None = the model card's choice.
+    ``"seed"`` keeps seed order. ``truncation`` and ``min_weight``, for the logistic-mixture samplers
+    (``Capabilities.truncation``): each logistic is sampled within its central quantiles [t, 1 - t], t in
+    [0, 0.5), and mixture components lighter than ``min_weight`` in [0, 1) are dropped; None = the model
+    card's choice.
     """
 
     model: str = ""  # the model's name, as listed by `colorstudio models`
@@ -304,6 +307,7 @@ class ColorizeRequest:
     sampler: str = "fast"
     order: str = "plausibility"
     truncation: float | None = None
+    min_weight: float | None = None
     hints: tuple = ()  # tuple[Hint, ...]
     hue_bias: HueBias = HueBias()
     reference: ReferenceSettings = ReferenceSettings()
@@ -324,6 +328,10 @@ class ColorizeRequest:
             raise ColorStudioError(f"unknown sample order (--order) {self.order!r} ({' or '.join(ORDERS)})")
         if self.truncation is not None:
             self.check_truncation(self.truncation)
+        if self.min_weight is not None and (isinstance(self.min_weight, bool) or not (
+                isinstance(self.min_weight, (int, float)) and 0.0 <= self.min_weight < 1.0)):
+            raise ColorStudioError(f"the component weight floor (--min-weight) must be a number from 0 to below 1, "
+                                   f"got {self.min_weight}")
 
     @staticmethod
     def check_seed(seed: int, samples: int = 1) -> int:
@@ -544,10 +552,12 @@ def _working_inputs(colorizer: Colorizer, lightness_full: np.ndarray, request: C
 
 def _sampler_options(colorizer: Colorizer, request: ColorizeRequest) -> dict[str, Any]:
     """The request's settings that only some samplers take (their capabilities say which)."""
-    if request.truncation is not None and not colorizer.capabilities.truncation:
-        raise ColorStudioError(f"model {colorizer.name!r} has no truncation setting (--truncation); "
-                               "it is a setting of logistic-mixture samplers (see `colorstudio models`)")
-    return {"truncation": request.truncation} if colorizer.capabilities.truncation else {}
+    if colorizer.capabilities.truncation:
+        return {"truncation": request.truncation, "min_weight": request.min_weight}
+    if request.truncation is not None or request.min_weight is not None:
+        raise ColorStudioError(f"model {colorizer.name!r} has no truncation settings (--truncation, --min-weight); "
+                               "they are settings of logistic-mixture samplers (see `colorstudio models`)")
+    return {}
 
 
 def rank_samples(samples: Sequence[SampleResult]) -> list[SampleResult]:
@@ -761,6 +771,7 @@ def predict_full_resolution(
     sampler: str = "fast",
     order: str = "plausibility",
     truncation: float | None = None,
+    min_weight: float | None = None,
 ) -> list[np.ndarray]:
     """Colorize from arrays (evaluation path): L* (H,W) and full-resolution hint channels -> sRGB samples
     (in ``order``, as ``colorize`` writes them); ``reference_rgb`` is used as given (the evaluation's ground
@@ -771,7 +782,8 @@ def predict_full_resolution(
                                     histograms=reference_histograms(reference_rgb))
     request = ColorizeRequest(
         model=colorizer.name, samples=samples, seed=seed, temperature=temperature, sampler=sampler, order=order,
-        truncation=truncation, reference=ReferenceSettings(path=None if reference is None else str(reference.path),
+        truncation=truncation, min_weight=min_weight,
+        reference=ReferenceSettings(path=None if reference is None else str(reference.path),
                                     strength=reference_strength, method=reference_method))
     return colorize_source(lightness_full, colorizer, request, reference=reference,
                            hint_channels=(hint_ab, hint_mask)).rgb_samples

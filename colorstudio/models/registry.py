@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from colorstudio.errors import ColorStudioError, ColorStudioWarning
+from colorstudio.models.logistic_mixture import Truncation
 from colorstudio.resources import bundled_models_dir, user_models_dir
 
 __all__ = [
@@ -183,17 +184,23 @@ def default_temperature(card: ModelCard | Mapping[str, Any] | None) -> float:
     return 1.0
 
 
-def default_truncation(card: ModelCard | Mapping[str, Any] | None) -> float:
-    """The tail truncation a sampler's card recommends (``"sampling": {"truncation": t}``, t in [0, 0.5),
-    chosen with its evaluation; see :class:`colorstudio.models.logistic_mixture.Truncation`), else 0 (the
-    full distribution). A value outside that range is an error naming the model, not silently ignored."""
+def default_truncation(card: ModelCard | Mapping[str, Any] | None) -> Truncation:
+    """The outlier removal a logistic-mixture sampler's card recommends, chosen with its evaluation:
+    ``"sampling": {"truncation": tail, "min_weight": w}`` (:class:`~colorstudio.models.logistic_mixture.
+    Truncation`; each absent = 0, off). A value out of range is an error naming the model, not ignored."""
     data = card.to_dict() if isinstance(card, ModelCard) else dict(card or {})
     sampling = data.get("sampling")
-    value = sampling.get("truncation", 0.0) if isinstance(sampling, Mapping) else 0.0
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 0.5:
-        raise ColorStudioError(f"model {data.get('name')!r}: sampling.truncation must be a number from 0 to below 0.5, "
-                               f"got {value!r}")
-    return float(value)
+    sampling = sampling if isinstance(sampling, Mapping) else {}
+    values = {}
+    for field_name, key in (("tail", "truncation"), ("min_weight", "min_weight")):
+        value = sampling.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ColorStudioError(f"model {data.get('name')!r}: sampling.{key} must be a number, got {value!r}")
+        values[field_name] = float(value)
+    try:
+        return Truncation(**values)
+    except ValueError as exc:
+        raise ColorStudioError(f"model {data.get('name')!r}: sampling: {exc}") from None
 
 
 def for_photos(card: ModelCard | Mapping[str, Any] | None) -> bool:

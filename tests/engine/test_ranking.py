@@ -21,6 +21,7 @@ from colorstudio.engine.session import Session
 from colorstudio.errors import ColorStudioError
 from colorstudio.families import REGISTRY
 from colorstudio.models.histogram import HistogramConfig
+from colorstudio.models.logistic_mixture import Truncation
 from colorstudio.models.pic import PIC, PICConfig
 from colorstudio.models.pixcolor import PixColor, PixColorConfig
 from colorstudio.models.registry import ModelCard, default_truncation, for_photos, save_model
@@ -58,8 +59,9 @@ def models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 head.weight.mul_(40.0)
     save_model(pixcolor, ModelCard(name="tiny-pixcolor", family="pixcolor", config=PIXCOLOR.to_dict(),
                                    working_resolution=32), folder / "tiny-pixcolor")
+    sampling = {"temperature": 1.0, "truncation": 0.05, "min_weight": 0.2}
     save_model(pic, ModelCard(name="tiny-pic", family="pic", config=PIC_ON_HISTOGRAM.to_dict(), working_resolution=32,
-                              extra={"sampling": {"temperature": 1.0, "truncation": 0.05}}), folder / "tiny-pic")
+                              extra={"sampling": sampling}), folder / "tiny-pic")
     save_model(PIC(PIC_OWN), ModelCard(name="tiny-pic-cifar", family="pic", config=PIC_OWN.to_dict(), working_resolution=16,
                                        extra={"for_photos": False}), folder / "tiny-pic-cifar")
     monkeypatch.setenv("COLORSTUDIO_MODELS", str(folder))
@@ -152,27 +154,35 @@ def test_the_cli_writes_the_most_plausible_first_as_the_gallery_shows_it(models,
 
 def test_truncation_is_a_pic_setting_from_the_card_or_the_request(models, tmp_path, capsys):
     pic = _colorizer("tiny-pic")
-    assert pic.truncation == 0.05 == default_truncation(pic.card)
+    assert pic.truncation == Truncation(tail=0.05, min_weight=0.2) == default_truncation(pic.card)
     lightness = _lightness()
-    card_default = predict_samples(pic, lightness, ColorizeRequest(model="tiny-pic", samples=2))
-    explicit = predict_samples(pic, lightness, ColorizeRequest(model="tiny-pic", samples=2, truncation=0.05))
-    off = predict_samples(pic, lightness, ColorizeRequest(model="tiny-pic", samples=2, truncation=0.0))
-    np.testing.assert_array_equal(card_default[0].ab, explicit[0].ab)
-    assert not np.array_equal(card_default[0].ab, off[0].ab)
-    for bad in (0.5, -0.1, math.nan, True):
+
+    def first_sample(**settings):
+        return predict_samples(pic, lightness, ColorizeRequest(model="tiny-pic", samples=2, **settings))[0].ab
+
+    card_default = first_sample()
+    np.testing.assert_array_equal(card_default, first_sample(truncation=0.05, min_weight=0.2))
+    assert not np.array_equal(card_default, first_sample(truncation=0.0))
+    assert not np.array_equal(card_default, first_sample(min_weight=0.0))
+    for field, bad in [("truncation", 0.5), ("truncation", -0.1), ("truncation", math.nan), ("truncation", True),
+                       ("min_weight", 1.0), ("min_weight", -0.1), ("min_weight", math.nan)]:
+        with pytest.raises(ColorStudioError, match="--truncation" if field == "truncation" else "--min-weight"):
+            ColorizeRequest(**{field: bad})
+    for settings in ({"truncation": 0.1}, {"min_weight": 0.1}):
         with pytest.raises(ColorStudioError, match="truncation"):
-            ColorizeRequest(truncation=bad)
-    with pytest.raises(ColorStudioError, match="truncation"):
-        predict_samples(_colorizer("tiny-pixcolor"), lightness, ColorizeRequest(model="tiny-pixcolor", truncation=0.1))
-    with pytest.raises(ColorStudioError, match="truncation"):
-        default_truncation({"name": "x", "sampling": {"truncation": 0.7}})
+            predict_samples(_colorizer("tiny-pixcolor"), lightness, ColorizeRequest(model="tiny-pixcolor", **settings))
+    assert default_truncation({"name": "x"}) == Truncation()
+    for sampling in ({"truncation": 0.7}, {"min_weight": "high"}):
+        with pytest.raises(ColorStudioError, match="'x'"):
+            default_truncation({"name": "x", "sampling": sampling})
 
     gray = tmp_path / "gray.png"
     Image.fromarray(data.astronaut()).convert("L").resize((40, 30)).save(gray)
-    assert main(["colorize", str(gray), "-o", str(tmp_path / "p.png"), "--model", "tiny-pic", "--truncation", "0.1"]) == 0
-    assert main(["colorize", str(gray), "-o", str(tmp_path / "q.png"), "--model", "tiny-pixcolor", "--truncation",
-                 "0.1"]) == 2
-    assert "--truncation" in capsys.readouterr().err
+    assert main(["colorize", str(gray), "-o", str(tmp_path / "p.png"), "--model", "tiny-pic", "--truncation", "0.1",
+                 "--min-weight", "0.05"]) == 0
+    for flag in ("--truncation", "--min-weight"):
+        assert main(["colorize", str(gray), "-o", str(tmp_path / "q.png"), "--model", "tiny-pixcolor", flag, "0.1"]) == 2
+        assert flag in capsys.readouterr().err
 
 
 def test_a_model_for_tiny_images_runs_from_the_cli_but_is_not_offered_for_photos(models, tmp_path):
