@@ -234,7 +234,6 @@ REFERENCE_METHODS = ("energy", "quantile")
 SAMPLERS = ("fast", "naive")
 # "plausibility": samples of a ranking model best first (_s0 = best); "seed": in seed order
 ORDERS = ("plausibility", "seed")
-MAX_TRUNCATION = 0.5
 
 
 @dataclass(frozen=True)
@@ -326,12 +325,11 @@ class ColorizeRequest:
             raise ColorStudioError(f"unknown sampler (--sampler) {self.sampler!r} (fast or naive)")
         if self.order not in ORDERS:
             raise ColorStudioError(f"unknown sample order (--order) {self.order!r} ({' or '.join(ORDERS)})")
-        if self.truncation is not None:
-            self.check_truncation(self.truncation)
-        if self.min_weight is not None and (isinstance(self.min_weight, bool) or not (
-                isinstance(self.min_weight, (int, float)) and 0.0 <= self.min_weight < 1.0)):
-            raise ColorStudioError(f"the component weight floor (--min-weight) must be a number from 0 to below 1, "
-                                   f"got {self.min_weight}")
+        for value, what, top in ((self.truncation, "the truncation (--truncation)", 0.5),
+                                 (self.min_weight, "the component weight floor (--min-weight)", 1.0)):
+            if value is not None and (isinstance(value, bool) or not (isinstance(value, (int, float))
+                                                                      and 0.0 <= value < top)):
+                raise ColorStudioError(f"{what} must be a number from 0 to below {top:g}, got {value}")
 
     @staticmethod
     def check_seed(seed: int, samples: int = 1) -> int:
@@ -347,15 +345,6 @@ class ColorizeRequest:
         if isinstance(temperature, bool) or not (math.isfinite(temperature) and temperature > 0):
             raise ColorStudioError(f"the temperature (--temperature) must be a positive finite number, got {temperature}")
         return float(temperature)
-
-    @staticmethod
-    def check_truncation(truncation: float) -> float:
-        """``truncation`` as a float in [0, 0.5), or ColorStudioError."""
-        if isinstance(truncation, bool) or not (isinstance(truncation, (int, float))
-                                                and 0.0 <= truncation < MAX_TRUNCATION):
-            raise ColorStudioError(f"the truncation (--truncation) must be a number from 0 to below {MAX_TRUNCATION}, "
-                                   f"got {truncation}")
-        return float(truncation)
 
     @property
     def seeds(self) -> list[int]:

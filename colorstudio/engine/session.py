@@ -668,8 +668,8 @@ class Session:
                             revision=self.predict_revision)
 
     def accept_draft(self, revision: int, draft: SampleResult | None) -> bool:
-        """Show the conditioner's colorization until the samples for ``revision`` arrive; a draft for older
-        hints, or one whose chosen sample is already up to date, is dropped."""
+        """Keep the conditioner's colorization for ``revision``: it is shown while the chosen sample for
+        these hints has not arrived. A draft for older hints is dropped (False)."""
         if revision != self.predict_revision:
             return False
         self._draft_wanted = False  # asked and answered (None: this model has no draft)
