@@ -13,10 +13,11 @@ import math
 import os
 import statistics
 import tempfile
+import threading
 import time
 import tracemalloc
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -26,6 +27,7 @@ import torch
 from colorstudio.color import lab_to_rgb, rgb_to_lab
 from colorstudio.color.quantize import HUE_QUANTIZER
 from colorstudio.engine.composite import composite
+from colorstudio.engine.hints import Hint
 from colorstudio.engine.histogram_colorizer import HistogramModelColorizer
 from colorstudio.engine.histogram_edit import (
     BiasSolution,
@@ -35,6 +37,7 @@ from colorstudio.engine.histogram_edit import (
     hue_bias,
     reference_histograms,
 )
+from colorstudio.engine.jobs import OpenImageJob, PredictJob, PreviewJob, SampleResult
 from colorstudio.engine.pic_colorizer import DEFAULT_LONG_SIDE as PIC_LONG_SIDE, PICColorizer
 from colorstudio.engine.pipeline import (
     ColorizeRequest,
@@ -51,8 +54,9 @@ from colorstudio.engine.pipeline import (
     resize_lightness,
 )
 from colorstudio.engine.pixcolor_colorizer import PixColorColorizer
+from colorstudio.engine.session import Session
 from colorstudio.errors import CancelledError, ColorStudioError
-from colorstudio.families import load_colorizer
+from colorstudio.families import REGISTRY, load_colorizer
 from colorstudio.families.histogram import HISTOGRAM
 from colorstudio.families.pic import PIC_FAMILY
 from colorstudio.families.pixcolor import PIXCOLOR
@@ -63,8 +67,8 @@ from colorstudio.models.pic import PIC, PIC_PHOTO_CONFIG
 from colorstudio.models.pixcolor import PixColor, PixColorConfig
 from colorstudio.training.train_histogram import DEFAULT_CONFIG, SCRATCH_CONFIG
 
-__all__ = ["Measurement", "measure", "BENCHMARKS", "run_bench", "bench_histogram_slider", "bench_pic", "bench_pixcolor",
-           "load_installed_colorizer"]
+__all__ = ["Measurement", "measure", "BENCHMARKS", "run_bench", "bench_histogram_slider", "bench_hint_preview",
+           "bench_pic", "bench_pixcolor", "load_installed_colorizer"]
 
 ColorizerT = TypeVar("ColorizerT")
 
@@ -509,6 +513,90 @@ def bench_pixcolor(repeats: int = 5, naive_repeats: int = 1, size: int = 512, sa
     return result
 
 
+# ---------------------------------------------------------------------------------------------- hint -> preview
+HINT_COLORS = ("#1f3a93", "#c0392b", "#27ae60", "#f1c40f", "#8e44ad", "#e67e22")
+
+
+def bench_hint_preview(repeats: int = 5, *, size: int = 512, samples: int = 8,
+                       models: Sequence[str] = (PIXCOLOR.name, PIC_FAMILY.name)) -> dict[str, Any]:
+    """Hint -> first preview through the engine's :class:`~colorstudio.engine.session.Session`, as the GUI
+    drives it, for a ``size`` x ``size`` photo with each installed sampling model of ``models``.
+
+    Each run adds one hint to a gallery of ``samples`` samples. As in the GUI, the samples for the new hint
+    are drawn on a worker thread (the colorize lane, chosen sample first) while this thread computes the
+    draft (:class:`~colorstudio.engine.jobs.DraftJob`, the draft lane) and its preview
+    (:class:`~colorstudio.engine.jobs.PreviewJob`) and hands both to the session: "draft" is the time
+    from the hint to the draft's preview in ``session.result``. The baseline, what the first preview took
+    before the draft, is the time from the hint until the chosen sample arrived, plus its preview.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "photo.png"
+        save_image(path, _test_photo((size, size)))
+        image = OpenImageJob().run(path)
+    result: dict[str, Any] = {"image": f"{size}x{size}", "samples": samples, "threads": torch.get_num_threads()}
+    print(f"\nhint -> first preview through the Session: {size}x{size} photo, {samples} samples drawn meanwhile on a "
+          f"worker thread (torch threads {result['threads']})")
+    for model in models:
+        session = Session(catalog=REGISTRY)
+        try:
+            session.set_model(model)
+        except ColorStudioError as exc:
+            print(f"  {model:<10} skipped: {exc}")
+            continue
+        session.set_image(image)
+        session.set_sample_count(samples)
+        session.colorize()  # the model is loaded and the gallery full, as when a user starts hinting
+        drafts, firsts = [], []
+        for run in range(repeats + 1):  # the first run warms up
+            draft_s, first_s = _hint_to_preview(session, run, size)
+            if run:
+                drafts.append(draft_s)
+                firsts.append(first_s)
+        row: dict[str, Any] = {"draft_median_s": statistics.median(drafts), "first_sample_median_s": statistics.median(firsts),
+               "draft_runs_s": drafts, "first_sample_runs_s": firsts}
+        row["ratio"] = row["first_sample_median_s"] / row["draft_median_s"]
+        result[model] = row
+        print(f"  {model:<10} draft preview        median {row['draft_median_s'] * 1000:8.1f} ms  (n={len(drafts)})")
+        print(f"  {'':<10} first sample preview median {row['first_sample_median_s'] * 1000:8.1f} ms  (baseline; "
+              f"{row['ratio']:.1f}x the draft)")
+    return result
+
+
+def _hint_to_preview(session: Session, run: int, size: int) -> tuple[float, float]:
+    """One hint added to ``session``: seconds to the draft's preview, and to the first sample's preview."""
+    arrived: list[tuple[float, SampleResult]] = []
+    errors: list[BaseException] = []
+    hint = Hint(x=size * (0.2 + 0.6 * ((run * 37) % 10) / 10), y=size * (0.3 + 0.05 * (run % 8)),
+                radius=max(2.0, size / 100), color=HINT_COLORS[run % len(HINT_COLORS)])
+    started = time.perf_counter()
+    session.add_hint(hint)
+    request = session.refresh_request()
+    assert request is not None  # the new hint made every sample stale
+
+    def draw() -> None:
+        try:
+            PredictJob(session.colorizers).run(request, on_sample=lambda s: arrived.append((time.perf_counter(), s)))
+        except BaseException as exc:  # noqa: BLE001 - re-raised on the bench's thread
+            errors.append(exc)
+
+    worker = threading.Thread(target=draw)
+    worker.start()
+    session.run_draft()
+    draft_s = time.perf_counter() - started
+    shown_draft = session.result is not None and session.result.draft
+    worker.join()
+    if errors:
+        raise errors[0]
+    for _, sample in arrived:
+        session.accept_sample(request.revision, sample)
+    preview = session.preview_request()
+    assert preview is not None and shown_draft, "the draft was not shown first"
+    preview_started = time.perf_counter()
+    session.accept_preview(PreviewJob().run(replace(preview, warm=None)))
+    first_s = arrived[0][0] - started + (time.perf_counter() - preview_started)
+    return draft_s, first_s
+
+
 BENCHMARKS: dict[str, Callable[[int], dict]] = {
     HISTOGRAM.name: bench_histogram_prediction,
     "lab": bench_lab,
@@ -517,6 +605,7 @@ BENCHMARKS: dict[str, Callable[[int], dict]] = {
     "slider": bench_slider,
     PIC_FAMILY.name: bench_pic_sampling,
     PIXCOLOR.name: bench_pixcolor_sampling,
+    "hint-preview": bench_hint_preview,
 }
 
 

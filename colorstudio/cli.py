@@ -34,11 +34,18 @@ from colorstudio.color import to_uint
 from colorstudio.devices import resolve_device
 from colorstudio.engine.batch import check_no_overwrites, colorize_files, plan_batch
 from colorstudio.engine.limits import MAX_SAMPLES
-from colorstudio.engine.pipeline import Colorizer, ColorizeRequest, HueBias, ReferenceSettings, predict_full_resolution
+from colorstudio.engine.pipeline import (
+    ORDERS,
+    Colorizer,
+    ColorizeRequest,
+    HueBias,
+    ReferenceSettings,
+    predict_full_resolution,
+)
 from colorstudio.errors import CancelledError, ColorStudioError
 from colorstudio.evaluation.protocol import evaluate, format_table, load_eval_set, merge_reports, write_json
 from colorstudio.families import DEFAULT_MODEL, REGISTRY, Family
-from colorstudio.models.registry import default_temperature, models_dirs, scan_models
+from colorstudio.models.registry import default_temperature, default_truncation, models_dirs, scan_models
 from colorstudio.training import command as train_command
 from colorstudio.training.data import evaluation_dataset
 
@@ -47,6 +54,11 @@ __all__ = ["main", "build_parser"]
 COMMANDS = ("gui", "colorize", "evaluate", "train", "models", "bench")
 _DEVICE_NAME = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 DEVICE_HELP = "auto (CUDA, then MPS, then CPU; the default), cpu, cuda, cuda:N or mps"
+TRUNCATION_HELP = ("logistic-mixture samplers (PIC): sample each logistic within its central quantiles [T, 1 - T], "
+                   "0 <= T < 0.5 (default: the model card's choice, else 0 = off)")
+MIN_WEIGHT_HELP = ("logistic-mixture samplers (PIC): drop the mixture components whose weight (after the temperature) "
+                   "is below W, 0 <= W < 1; the heaviest always stays. Removes outlier colours (default: the model "
+                   "card's choice, else 0 = off)")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,7 +117,8 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--samples", type=int, default=1, metavar="N",
                      help=f"samples per input, 1 to {MAX_SAMPLES} (models that draw samples, see `colorstudio "
                           "models`); "
-                          "several are written as NAME_s0 ... NAME_s{N-1} (default 1)")
+                          "several are written as NAME_s0 ... NAME_s{N-1}, the most plausible first for models "
+                          "that rank their samples (see --order; default 1)")
     col.add_argument("--seed", type=int, default=0, metavar="S",
                      help="first seed, 0 or more; sample k uses seed + k, and the same seed and options give "
                           "the same bytes (default 0)")
@@ -114,6 +127,12 @@ def build_parser() -> argparse.ArgumentParser:
     col.add_argument("--sampler", choices=("fast", "naive"), default="fast",
                      help="PixelCNN sampler: fast (cached; the default) or naive (a full pass per pixel, slow); "
                           "both give the same samples")
+    col.add_argument("--order", choices=ORDERS, default="plausibility",
+                     help="order of several samples: plausibility (the default: _s0 is the sample the model's "
+                          "histogram network finds most plausible, for models that rank) or seed (_sK has seed S + K); "
+                          "the log names each file's seed and score")
+    col.add_argument("--truncation", type=float, default=None, metavar="T", help=TRUNCATION_HELP)
+    col.add_argument("--min-weight", type=float, default=None, metavar="W", help=MIN_WEIGHT_HELP)
     col.add_argument("--hints", type=Path, metavar="HINTS", help="hints file, or a folder of <stem>.hints.json")
     col.add_argument("--reference", type=Path, metavar="REF_IMAGE", help="reference image whose colours to transfer")
     col.add_argument("--reference-strength", type=float, default=1.0, metavar="X",
@@ -146,6 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--seed", type=int, default=0)
     ev.add_argument("--temperature", type=float, default=None,
                     help="sampling temperature (default: the one the model's card recommends, else 1)")
+    ev.add_argument("--order", choices=ORDERS, default="plausibility",
+                    help="which sample is sample 0 (PSNR, SSIM, ... columns): the most plausible (the default, as "
+                         "colorize writes _s0) or seed S's")
+    ev.add_argument("--truncation", type=float, default=None, metavar="T", help=TRUNCATION_HELP)
+    ev.add_argument("--min-weight", type=float, default=None, metavar="W", help=MIN_WEIGHT_HELP)
     ev.add_argument("--limit", type=int, default=None)
     ev.add_argument("--size", type=int, default=256, help="evaluation crop size (32 for CIFAR)")
     ev.add_argument("--json", type=Path, default=None)
@@ -279,6 +303,19 @@ def _temperature(requested: float | None, colorizer: Colorizer) -> float:
     return requested if requested is not None else default_temperature(colorizer.card)
 
 
+def _truncation(args: argparse.Namespace, colorizer: Colorizer) -> tuple[float | None, float | None]:
+    """(``--truncation``, ``--min-weight``), each else the model card's choice for samplers that truncate
+    (None for the others, which refuse them)."""
+    if not colorizer.capabilities.truncation:
+        if args.truncation is not None or args.min_weight is not None:
+            raise ColorStudioError(f"--truncation and --min-weight are settings of logistic-mixture samplers; model "
+                                   f"{colorizer.name!r} has none (see `colorstudio models`)")
+        return None, None
+    card = default_truncation(colorizer.card)
+    return (card.tail if args.truncation is None else args.truncation,
+            card.min_weight if args.min_weight is None else args.min_weight)
+
+
 def _reference_method(requested: str | None, colorizer: Colorizer) -> str:
     """``--reference-method``, else the model's own default (energy minimization where it predicts
     histograms, quantile matching elsewhere)."""
@@ -309,7 +346,8 @@ def _run_colorize(args: argparse.Namespace) -> int:
     request = ColorizeRequest(
         model=model, samples=args.samples, seed=args.seed,
         temperature=1.0 if args.temperature is None else args.temperature, sampler=args.sampler,
-        hue_bias=_hue_bias(args), device=args.device,
+        order=args.order, truncation=args.truncation, min_weight=args.min_weight, hue_bias=_hue_bias(args),
+        device=args.device,
         reference=ReferenceSettings(path=None if args.reference is None else str(args.reference),
                                     strength=args.reference_strength, method=args.reference_method or "quantile"),
     )
@@ -317,7 +355,9 @@ def _run_colorize(args: argparse.Namespace) -> int:
                       reference=args.reference, uncertainty=args.uncertainty)
     colorizer = REGISTRY.load_colorizer(model, resolve_device(args.device))
     _check_capabilities(args, colorizer)
+    truncation, min_weight = _truncation(args, colorizer)
     request = replace(request, temperature=_temperature(args.temperature, colorizer),
+                      truncation=truncation, min_weight=min_weight,
                       reference=replace(request.reference, method=_reference_method(args.reference_method, colorizer)))
     written = colorize_files(plan, request, colorizer, bit_depth=args.bit_depth, log=lambda m: print(m, file=sys.stderr))
     for path in written:
@@ -352,7 +392,9 @@ def _run_models() -> int:
 def _supports(family: Family) -> str:
     """What a family's models can do, in a few words."""
     caps = family.capabilities
-    parts = ["samples" if caps.samples else "one result", *(["hints"] if caps.hints else []),
+    parts = ["samples" if caps.samples else "one result", *(["best first"] if caps.ranked else []),
+             *(["instant draft"] if caps.draft else []), *(["truncation"] if caps.truncation else []),
+             *(["hints"] if caps.hints else []),
              *(["uncertainty", "hue bias"] if caps.histograms else []),
              f"reference: {', '.join(caps.reference_methods)}", *(["bits/dim"] if caps.likelihood else [])]
     return ", ".join(parts)
@@ -394,6 +436,9 @@ class _EvalJob:
     samples: int
     seed: int
     temperature: float
+    order: str
+    truncation: float | None
+    min_weight: float | None
     reference_strength: float
     reference_method: str
     reference_gt: bool
@@ -415,7 +460,8 @@ def _evaluate_job(job: _EvalJob, progress=None, colorizer=None):
 
     def predict(lightness, hint_ab, hint_mask, samples, seed, reference=None):
         outputs = predict_full_resolution(lightness, hint_ab, hint_mask, colorizer, samples=samples, seed=seed,
-                                          temperature=job.temperature,
+                                          temperature=job.temperature, order=job.order, truncation=job.truncation,
+                                          min_weight=job.min_weight,
                                           reference_rgb=None if reference is None else reference.astype(np.float32) / 255.0,
                                           reference_strength=job.reference_strength, reference_method=job.reference_method)
         return [to_uint(rgb, 8) for rgb in outputs]
@@ -433,13 +479,16 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     if args.size < 8:
         raise ColorStudioError(f"--size must be at least 8 pixels, got {args.size}")
     ColorizeRequest(samples=args.samples, seed=args.seed, reference=ReferenceSettings(strength=args.reference_strength),
-                    temperature=1.0 if args.temperature is None else args.temperature)  # checks them
+                    temperature=1.0 if args.temperature is None else args.temperature, order=args.order,
+                    truncation=args.truncation, min_weight=args.min_weight)  # checks them
     if args.json is not None:
         check_no_overwrites([(args.data, "evaluation data")], [(args.json, "report")])
     model = _default_model(args.model)
     colorizer = REGISTRY.load_colorizer(model, resolve_device(args.device))
+    truncation, min_weight = _truncation(args, colorizer)
     job = _EvalJob(model=model, data=args.data, limit=args.limit, size=args.size, counts=tuple(_parse_counts(args.hints_sweep)),
                    samples=args.samples, seed=args.seed, temperature=_temperature(args.temperature, colorizer),
+                   order=args.order, truncation=truncation, min_weight=min_weight,
                    reference_strength=args.reference_strength,
                    reference_method=_reference_method(args.reference_method, colorizer),
                    reference_gt=args.reference_gt, device=args.device)
@@ -463,10 +512,15 @@ def _run_evaluate(args: argparse.Namespace) -> int:
             shards = [replace(job, shard=i, shards=args.jobs, threads=1) for i in range(args.jobs)]
             report = merge_reports(list(pool.map(_evaluate_job, shards)))
     print(file=sys.stderr)
-    report.settings["temperature"] = job.temperature
+    report.settings.update(temperature=job.temperature, order=job.order, truncation=job.truncation,
+                           min_weight=job.min_weight)
     print(format_table(report))
     if colorizer.capabilities.samples:  # each --jobs process loaded its own copy
-        print(f"sampling temperature {job.temperature:g}")
+        outliers = ("" if job.truncation is None or job.min_weight is None
+                    else f", truncation {job.truncation:g}, min weight {job.min_weight:g}")
+        first = (f"the most plausible of the {job.samples}" if colorizer.capabilities.ranked and job.order == "plausibility"
+                 else f"seed {job.seed}'s")
+        print(f"sampling temperature {job.temperature:g}{outliers}; sample 0 (PSNR, SSIM, ...) is {first}")
     if args.json is not None:
         if bpd is not None:
             report.settings["bits_per_dim"] = bpd

@@ -19,6 +19,7 @@ from colorstudio.engine.pipeline import (
     Colorizer,
     ColorizeRequest,
     Progress,
+    SampleResult,
     colorize_source,
     sample_suffixes,
     single_sample_message,
@@ -281,5 +282,14 @@ def colorize_files(
             legend = (f"; uncertainty map {path.name}: {UNCERTAINTY_COLORMAP}, "
                       f"dark = {lo:.2f} (confident) .. bright = {hi:.2f} (unsure)")
         if log is not None:
-            log(f"{item.source.name}: {len(item.targets)} result(s), seeds {result.seeds}{legend}")
+            log(f"{item.source.name}: {len(item.targets)} result(s), {_describe_samples(result.samples, item.targets)}{legend}")
     return written
+
+
+def _describe_samples(samples: Sequence[SampleResult], targets: Sequence[Path]) -> str:
+    """The seeds of the written files, and each one's plausibility where the model ranks its samples:
+    ``seeds [3, 0]`` or ``x_s0.png seed 3 plausibility -2.131, x_s1.png seed 0 plausibility -2.407``."""
+    if any(sample.score is None for sample in samples):
+        return f"seeds {[sample.seed for sample in samples]}"
+    return ", ".join(f"{target.name} seed {sample.seed} plausibility {sample.score:.3f}"
+                     for sample, target in zip(samples, targets, strict=True))

@@ -31,6 +31,7 @@ class ModelChoice:
     temperature: float = 1.0  # the card's recommended sampling temperature
     histograms: bool = False  # predicts hue/chroma histograms (uncertainty, hue bias, energy transfer)
     builtin: bool = False  # a non-learned method, available without weights
+    for_photos: bool = True  # False: a model for tiny images (its card says so), not offered for photos
 
 
 class ModelCatalog(Protocol):

@@ -36,6 +36,7 @@ from colorstudio.engine.pipeline import (  # the request's types, re-exported: t
     check_cancel,
     edit_sample,
     fit_working_size,
+    predict_draft,
     predict_samples,
     render,
     report_progress,
@@ -47,6 +48,8 @@ from colorstudio.io import load_image, luminance, save_image, save_uncertainty_m
 
 __all__ = [
     "ColorizerCache",
+    "DraftJob",
+    "DraftRequest",
     "Edits",
     "ExportJob",
     "ExportRequest",
@@ -242,6 +245,32 @@ class PredictJob:
         return results
 
 
+@dataclass(frozen=True)
+class DraftRequest:
+    """Snapshot for :class:`DraftJob`: the session's request (model, hints) and the full-resolution L*."""
+
+    request: ColorizeRequest
+    device: torch.device
+    lightness: np.ndarray
+    revision: int = 0
+
+
+class DraftJob:
+    """The sampler's instant draft for the request's hints (:func:`colorstudio.engine.pipeline.predict_draft`):
+    its conditioner's colorization, shown while the samples are drawn. None for a model without one."""
+
+    name = "draft"
+
+    def __init__(self, colorizers: ColorizerCache) -> None:
+        self.colorizers = colorizers
+
+    def run(self, request: DraftRequest, progress: Progress | None = None, cancel: Cancel | None = None
+            ) -> SampleResult | None:
+        colorizer = self.colorizers.get(request.request.model, request.device)
+        check_cancel(cancel)
+        return predict_draft(colorizer, request.lightness, request.request)
+
+
 # --------------------------------------------------------------------------------------------------
 # Preview
 
@@ -259,7 +288,8 @@ class PreviewRequest:
 
 @dataclass(frozen=True)
 class PreviewResult:
-    """Preview sRGB (h', w', 3), edited chroma (h, w, 2), uncertainty (h, w) or None."""
+    """Preview sRGB (h', w', 3), edited chroma (h, w, 2), uncertainty (h, w) or None; ``draft``: it shows
+    the conditioner's draft, not a sample (``seed`` is then the first seed's)."""
 
     rgb: np.ndarray
     ab: np.ndarray
@@ -268,6 +298,7 @@ class PreviewResult:
     revision: int
     seconds: float
     warm: Any = None
+    draft: bool = False
 
 
 class PreviewJob:
@@ -280,7 +311,7 @@ class PreviewJob:
         rgb, ab, warm = render(request.lightness, request.sample, request.edits, warm=request.warm, cancel=cancel)
         return PreviewResult(
             rgb=rgb, ab=ab, uncertainty=uncertainty_of(request.sample.histograms), seed=request.sample.seed,
-            revision=request.revision, seconds=time.perf_counter() - started, warm=warm,
+            revision=request.revision, seconds=time.perf_counter() - started, warm=warm, draft=request.sample.draft,
         )
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import cv2
 import numpy as np
@@ -39,6 +39,7 @@ from colorstudio.io.maps import upsample_map
 __all__ = [
     "MAX_SAMPLES",
     "MAX_SEED",
+    "ORDERS",
     "REFERENCE_METHODS",
     "SAMPLERS",
     "Progress",
@@ -47,6 +48,7 @@ __all__ = [
     "Prediction",
     "Capabilities",
     "Colorizer",
+    "DraftColorizer",
     "NetworkColorizer",
     "HueBias",
     "ReferenceSettings",
@@ -65,8 +67,10 @@ __all__ = [
     "composite_with_edits",
     "edit_sample",
     "fit_working_size",
+    "predict_draft",
     "predict_full_resolution",
     "predict_samples",
+    "rank_samples",
     "render",
     "resize_hint_channels",
     "resize_lightness",
@@ -107,6 +111,7 @@ class Prediction:
     seeds: list[int]
     work_size: tuple[int, int]  # (w, h) of the L the model saw
     histograms: HistogramPrediction | None = None
+    scores: list[float] | None = None  # per sample, higher = more plausible (models with Capabilities.ranked)
 
 
 @dataclass(frozen=True)
@@ -116,13 +121,22 @@ class Capabilities:
     ``samples``: different samples per seed, so seeds, N and the temperature apply (else one deterministic
     prediction). ``histograms``: per-cell hue/chroma distributions, which the uncertainty map, hue bias,
     energy-minimization reference transfer and suggested colours work on. ``hints``: honours colour hints.
-    ``likelihood``: exact bits/dim (``colorizer.bits_per_dim(dataset)``).
+    ``likelihood``: exact bits/dim (``colorizer.bits_per_dim(dataset)``). ``ranked``: each sample comes
+    with a plausibility score, and samples are shown and written best first. ``draft``: an instant
+    colorization (:class:`DraftColorizer`) to show while the samples are drawn. ``truncation``: the
+    sampler takes ``predict(..., truncation=t, min_weight=w)``, outlier removal
+    (:attr:`ColorizeRequest.truncation`, :attr:`ColorizeRequest.min_weight`).
+    A colorizer instance may declare less than its family (a sampler without a histogram network can
+    neither rank nor draft).
     """
 
     samples: bool = False
     histograms: bool = False
     hints: bool = True
     likelihood: bool = False
+    ranked: bool = False
+    draft: bool = False
+    truncation: bool = False
 
     @property
     def uncertainty(self) -> bool:
@@ -160,6 +174,14 @@ class Colorizer(Protocol):
         progress: Progress | None = None,
         cancel: Cancel | None = None,
     ) -> Prediction: ...
+
+
+@runtime_checkable
+class DraftColorizer(Protocol):
+    """A colorizer with a fast first guess (``Capabilities.draft``): one a*b* map for the same inputs as
+    :meth:`Colorizer.predict`, shown until the samples arrive."""
+
+    def draft(self, lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Prediction: ...
 
 
 def single_sample_message(model: str) -> str:
@@ -210,6 +232,8 @@ class NetworkColorizer:
 
 REFERENCE_METHODS = ("energy", "quantile")
 SAMPLERS = ("fast", "naive")
+# "plausibility": samples of a ranking model best first (_s0 = best); "seed": in seed order
+ORDERS = ("plausibility", "seed")
 
 
 @dataclass(frozen=True)
@@ -268,6 +292,11 @@ class ColorizeRequest:
 
     ``samples`` seeds from ``seed`` (``seed + k`` for sample k), ``temperature`` and ``sampler`` for the
     models that draw samples, ``hints`` in source pixels, the ``hue_bias`` and ``reference`` edits.
+    ``order``: ``"plausibility"`` puts the samples of a ranking model best first (each keeps its seed),
+    ``"seed"`` keeps seed order. ``truncation`` and ``min_weight``, for the logistic-mixture samplers
+    (``Capabilities.truncation``): each logistic is sampled within its central quantiles [t, 1 - t], t in
+    [0, 0.5), and mixture components lighter than ``min_weight`` in [0, 1) are dropped; None = the model
+    card's choice.
     """
 
     model: str = ""  # the model's name, as listed by `colorstudio models`
@@ -275,6 +304,9 @@ class ColorizeRequest:
     seed: int = 0
     temperature: float = 1.0
     sampler: str = "fast"
+    order: str = "plausibility"
+    truncation: float | None = None
+    min_weight: float | None = None
     hints: tuple = ()  # tuple[Hint, ...]
     hue_bias: HueBias = HueBias()
     reference: ReferenceSettings = ReferenceSettings()
@@ -291,6 +323,13 @@ class ColorizeRequest:
         self.check_temperature(self.temperature)
         if self.sampler not in SAMPLERS:
             raise ColorStudioError(f"unknown sampler (--sampler) {self.sampler!r} (fast or naive)")
+        if self.order not in ORDERS:
+            raise ColorStudioError(f"unknown sample order (--order) {self.order!r} ({' or '.join(ORDERS)})")
+        for value, what, top in ((self.truncation, "the truncation (--truncation)", 0.5),
+                                 (self.min_weight, "the component weight floor (--min-weight)", 1.0)):
+            if value is not None and (isinstance(value, bool) or not (isinstance(value, (int, float))
+                                                                      and 0.0 <= value < top)):
+                raise ColorStudioError(f"{what} must be a number from 0 to below {top:g}, got {value}")
 
     @staticmethod
     def check_seed(seed: int, samples: int = 1) -> int:
@@ -391,7 +430,12 @@ class Edits:
 
 @dataclass(frozen=True)
 class SampleResult:
-    """One prediction: chroma (h, w, 2) at the working size (w, h), its seed, histograms if any."""
+    """One prediction: chroma (h, w, 2) at the working size (w, h), its seed, histograms if any.
+
+    ``score``: its plausibility (ranking models; higher = more plausible), a function of the sample and
+    its inputs alone, so it travels with the seed. ``draft``: the conditioner's instant colorization
+    (:func:`predict_draft`), shown until the samples arrive; not a sample of any seed.
+    """
 
     seed: int
     ab: np.ndarray
@@ -399,6 +443,8 @@ class SampleResult:
     histograms: HistogramPrediction | None = None
     model: str = ""
     seconds: float = 0.0
+    score: float | None = None
+    draft: bool = False
 
 
 @dataclass
@@ -449,13 +495,8 @@ def predict_samples(
     seeds = request.seeds if seeds is None else [int(seed) for seed in seeds]
     if len(seeds) > 1 and not colorizer.capabilities.samples:
         raise ColorStudioError(single_sample_message(colorizer.name))
-    height, width = lightness_full.shape
-    work_size = colorizer.working_size((width, height))
-    lightness_work = resize_lightness(lightness_full, work_size)
-    if hint_channels is None:
-        hint_ab, hint_mask = rasterize_hints(list(request.hints), source_size=(width, height), work_size=work_size)
-    else:
-        hint_ab, hint_mask = resize_hint_channels(*hint_channels, work_size)
+    lightness_work, hint_ab, hint_mask = _working_inputs(colorizer, lightness_full, request, hint_channels)
+    options = _sampler_options(colorizer, request)
     consecutive = all(b == a + 1 for a, b in zip(seeds, seeds[1:], strict=False))
     groups = [seeds] if on_sample is None and consecutive else [[seed] for seed in seeds]
     results: list[SampleResult] = []
@@ -469,16 +510,63 @@ def predict_samples(
         started = time.perf_counter()
         pred = colorizer.predict(lightness_work, hint_ab, hint_mask, samples=len(group), seed=group[0],
                                  temperature=request.temperature, sampler=request.sampler,
-                                 progress=group_progress, cancel=cancel)
+                                 progress=group_progress, cancel=cancel, **options)
         seconds = (time.perf_counter() - started) / len(group)
         for index, ab in enumerate(pred.ab_samples[: len(group)]):
+            score = pred.scores[index] if pred.scores is not None and index < len(pred.scores) else None
             sample = SampleResult(seed=int(pred.seeds[index]) if index < len(pred.seeds) else group[index],
                                   ab=np.asarray(ab, np.float32), work_size=(pred.work_size[0], pred.work_size[1]),
-                                  histograms=pred.histograms, model=request.model or colorizer.name, seconds=seconds)
+                                  histograms=pred.histograms, model=request.model or colorizer.name, seconds=seconds,
+                                  score=score)
             results.append(sample)
             if on_sample is not None:
                 on_sample(sample)
     return results
+
+
+def _working_inputs(colorizer: Colorizer, lightness_full: np.ndarray, request: ColorizeRequest,
+                    hint_channels: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """L* (h, w) at the colorizer's working size and the hints rasterized to it ((2, h, w), (1, h, w)):
+    from ``request.hints`` in source pixels, or from full-resolution ``hint_channels``."""
+    height, width = lightness_full.shape
+    work_size = colorizer.working_size((width, height))
+    lightness_work = resize_lightness(lightness_full, work_size)
+    if hint_channels is None:
+        hint_ab, hint_mask = rasterize_hints(list(request.hints), source_size=(width, height), work_size=work_size)
+    else:
+        hint_ab, hint_mask = resize_hint_channels(*hint_channels, work_size)
+    return lightness_work, hint_ab, hint_mask
+
+
+def _sampler_options(colorizer: Colorizer, request: ColorizeRequest) -> dict[str, Any]:
+    """The request's settings that only some samplers take (their capabilities say which)."""
+    if colorizer.capabilities.truncation:
+        return {"truncation": request.truncation, "min_weight": request.min_weight}
+    if request.truncation is not None or request.min_weight is not None:
+        raise ColorStudioError(f"model {colorizer.name!r} has no truncation settings (--truncation, --min-weight); "
+                               "they are settings of logistic-mixture samplers (see `colorstudio models`)")
+    return {}
+
+
+def rank_samples(samples: Sequence[SampleResult]) -> list[SampleResult]:
+    """``samples`` best first: by score, higher first, seed order among equals; unchanged when any sample
+    has no score (a model that does not rank)."""
+    if any(sample.score is None for sample in samples):
+        return list(samples)
+    return sorted(samples, key=lambda sample: (-float(sample.score or 0.0), sample.seed))
+
+
+def predict_draft(colorizer: Colorizer, lightness_full: np.ndarray, request: ColorizeRequest) -> SampleResult | None:
+    """The colorizer's instant draft for an L* image (H, W) and ``request.hints`` (``Capabilities.draft``),
+    at the working size the samples will have; None for a colorizer without one."""
+    if not colorizer.capabilities.draft or not isinstance(colorizer, DraftColorizer):
+        return None
+    lightness_work, hint_ab, hint_mask = _working_inputs(colorizer, lightness_full, request)
+    started = time.perf_counter()
+    pred = colorizer.draft(lightness_work, hint_ab, hint_mask)
+    return SampleResult(seed=request.seed, ab=np.asarray(pred.ab_samples[0], np.float32), work_size=pred.work_size,
+                        model=request.model or colorizer.name, seconds=time.perf_counter() - started, draft=True)
 
 
 class EditWarmStart(NamedTuple):
@@ -631,6 +719,8 @@ def colorize_source(
 
     samples = predict_samples(colorizer, lightness_full, request, hint_channels=hint_channels,
                               progress=predict_progress, cancel=cancel)
+    if request.order == "plausibility":
+        samples = rank_samples(samples)
     edited, rgb_samples = [], []
     for index, sample in enumerate(samples):
         report_progress(progress, 0.6 + 0.35 * index / len(samples), f"compositing sample {index + 1}/{len(samples)}")
@@ -668,15 +758,20 @@ def predict_full_resolution(
     reference_strength: float = 1.0,
     reference_method: str = "energy",
     sampler: str = "fast",
+    order: str = "plausibility",
+    truncation: float | None = None,
+    min_weight: float | None = None,
 ) -> list[np.ndarray]:
-    """Colorize from arrays (evaluation path): L* (H,W) and full-resolution hint channels -> sRGB samples;
-    ``reference_rgb`` is used as given (the evaluation's ground truth as its own reference)."""
+    """Colorize from arrays (evaluation path): L* (H,W) and full-resolution hint channels -> sRGB samples
+    (in ``order``, as ``colorize`` writes them); ``reference_rgb`` is used as given (the evaluation's ground
+    truth as its own reference)."""
     reference = None
     if reference_rgb is not None:
         reference = LoadedReference(path=Path("reference"), sha256="", rgb=reference_rgb,
                                     histograms=reference_histograms(reference_rgb))
     request = ColorizeRequest(
-        model=colorizer.name, samples=samples, seed=seed, temperature=temperature, sampler=sampler,
+        model=colorizer.name, samples=samples, seed=seed, temperature=temperature, sampler=sampler, order=order,
+        truncation=truncation, min_weight=min_weight,
         reference=ReferenceSettings(path=None if reference is None else str(reference.path),
                                     strength=reference_strength, method=reference_method))
     return colorize_source(lightness_full, colorizer, request, reference=reference,

@@ -2,17 +2,21 @@
 
 The network samples (Cr, Cb) on a 28-cell grid, refines them to the working resolution (112 px on the
 short side by default, the scale of the training photos) and returns Lab a*b* there; the engine then
-composites with the full-resolution L* (guided upsampling, exact lightness).
+composites with the full-resolution L* (guided upsampling, exact lightness). A model conditioned on a
+histogram network ranks its samples and drafts with it
+(:class:`~colorstudio.engine.conditioner.HistogramConditioner`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
 import torch
 
 from colorstudio.color import normalize_l
+from colorstudio.engine.conditioner import HistogramConditioner
 from colorstudio.engine.pipeline import Capabilities, Prediction, check_cancel
 from colorstudio.errors import ColorStudioError
 from colorstudio.models.pixcolor import SAMPLERS, PixColor
@@ -27,7 +31,7 @@ class PixColorColorizer:
     same samples, naive is the O(n^2) reference.
     """
 
-    capabilities = Capabilities(samples=True)
+    capabilities = Capabilities(samples=True, ranked=True, draft=True)
 
     def __init__(self, name: str, network: PixColor, card: dict[str, Any], device: torch.device) -> None:
         self.name = name
@@ -35,6 +39,9 @@ class PixColorColorizer:
         self.card = card
         self.device = device
         self.short_side = int(card.get("working_resolution") or network.config.working_short_side)
+        self.conditioner = HistogramConditioner.of(network.histogram_network, device)
+        if self.conditioner is None:  # own conditioning: nothing to rank or draft with
+            self.capabilities = dataclasses.replace(type(self).capabilities, ranked=False, draft=False)
 
     def working_size(self, source_size: tuple[int, int]) -> tuple[int, int]:
         return self.network.working_size(source_size, self.short_side)
@@ -55,6 +62,13 @@ class PixColorColorizer:
         with torch.inference_mode():
             out = self.network.sample(L_norm, hint_t, n=samples, seed=seed, temperature=temperature,
                                       sampler=sampler, progress=progress, cancel=cancel)
-        ab = out.ab.permute(0, 2, 3, 1).float().cpu().numpy()
-        return Prediction(ab_samples=[np.ascontiguousarray(a) for a in ab], seeds=out.seeds, work_size=(w, h))
+        ab_samples = [np.ascontiguousarray(a) for a in out.ab.permute(0, 2, 3, 1).float().cpu().numpy()]
+        scores = None if self.conditioner is None else self.conditioner.scores(lightness, hint_ab, hint_mask, ab_samples)
+        return Prediction(ab_samples=ab_samples, seeds=out.seeds, work_size=(w, h), scores=scores)
+
+    def draft(self, lightness: np.ndarray, hint_ab: np.ndarray, hint_mask: np.ndarray) -> Prediction:
+        """The conditioner's instant colorization (``capabilities.draft``)."""
+        if self.conditioner is None:
+            raise ColorStudioError(f"model {self.name!r} has no histogram network to draft with")
+        return self.conditioner.draft(lightness, hint_ab, hint_mask)
 

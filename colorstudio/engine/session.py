@@ -7,6 +7,12 @@ older revision is dropped, so a newer request always supersedes an older one.
 
 A result is a pure function of (image, model, seeds, temperature, hints, chosen sample, hue bias,
 reference), which is exactly what a session file stores (:mod:`colorstudio.engine.session_file`).
+
+Samples of a ranking model (``Capabilities.ranked``) are kept best first: each arrives with its
+plausibility score and the gallery is re-sorted around it; the chosen sample stays chosen wherever it
+moves, and until the user picks one the best sample is shown. After a hint (or a new model) a sampler
+with ``Capabilities.draft`` first shows its conditioner's own colorization (:meth:`Session.draft_request`,
+tens of milliseconds), which the samples replace as they arrive.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ from colorstudio.engine.hints import load_hints, save_hints
 from colorstudio.engine.histogram_edit import suggested_colors
 from colorstudio.engine.jobs import (
     ColorizerCache,
+    DraftJob,
+    DraftRequest,
     Edits,
     ExportRequest,
     ExportSettings,
@@ -83,14 +91,14 @@ class SessionEvents:
     def __init__(self) -> None:
         self.image = Signal()  # () new source image (everything else was reset)
         self.model = Signal()  # () model name, sample count, temperature or seed changed
-        self.samples = Signal()  # () slots added/cleared or a sample arrived
+        self.samples = Signal()  # () slots added/cleared/reordered or a sample arrived
         self.chosen = Signal()  # (index | None)
         self.hints = Signal()  # () hint list changed
         self.hue_bias = Signal()  # (HueBias)
         self.reference = Signal()  # (ReferenceSettings)
         self.export_settings = Signal()  # (ExportSettings)
         self.result = Signal()  # () a new preview result is available
-        self.stale = Signal()  # (what: "predict" | "preview") recomputation is needed
+        self.stale = Signal()  # (what: "predict" | "preview" | "draft") recomputation is needed
         self.dirty = Signal()  # (bool) unsaved changes flag
         self.path = Signal()  # (Path | None) session file name
 
@@ -150,11 +158,17 @@ class Session:
         self.predict_revision = 0
         self.preview_revision = 0
         self._warm: Any = None  # solver state of the last preview, for warm starts
+        self.draft: SampleResult | None = None  # the conditioner's colorization for draft_revision
+        self.draft_revision = -1
+        self._draft_wanted = False  # the hints (or the model) changed: a draft would show them at once
+        self._follow_best = True  # until the user picks a sample, the best one is shown
 
     # ------------------------------------------------------------------ model
     def _list_models(self) -> list[ModelChoice]:
+        """The models offered for photos: a model whose card says it is for tiny images (``pic-cifar``) is
+        left out (the CLI still runs it)."""
         listed = self.catalog.model_choices(self.models_dir) if self.catalog is not None else []
-        return list(self._extra_models) + listed
+        return [choice for choice in [*self._extra_models, *listed] if choice.for_photos]
 
     def _load_colorizer(self, name: str, device: torch.device) -> Colorizer:
         if self.catalog is None:
@@ -194,7 +208,7 @@ class Session:
             # The gallery follows the model: N samples for a sampler, one result for a single-sample model
             # (its seeds would give N identical copies).
             self._new_gallery()
-        self._invalidate_predictions()
+        self._invalidate_predictions(draft=True)
         self.events.model.emit()
 
     def supports_samples(self) -> bool:
@@ -241,6 +255,8 @@ class Session:
         self.path = None
         self.predict_revision += 1
         self.preview_revision += 1
+        self._clear_draft()
+        self._follow_best = True
         self.dirty = False
         self.events.image.emit()
         self.events.samples.emit()
@@ -296,6 +312,7 @@ class Session:
         self.predict_revision += 1
         self.slots = [SampleSlot(self.base_seed + k, revision=self.predict_revision) for k in range(count)]
         self.chosen = 0
+        self._follow_best = True
         self._mark_changed()
         self.events.samples.emit()
         self.events.chosen.emit(self.chosen)
@@ -323,6 +340,7 @@ class Session:
             # A first hint with nothing predicted yet: colorize one sample so the hint shows.
             self.slots = [SampleSlot(self.base_seed, revision=self.predict_revision)]
             self.chosen = 0
+            self._follow_best = True
             self.events.samples.emit()
             self.events.chosen.emit(0)
         order = [i for i, slot in enumerate(self.slots) if slot.sample is None or slot.stale]
@@ -340,19 +358,47 @@ class Session:
         still shown (it is closer than what the slot holds: live feedback while a hint is dragged) but
         the slot stays stale; anything older than what the slot already holds is dropped.
         """
-        for index, slot in enumerate(self.slots):
+        for slot in self.slots:
             if slot.seed != sample.seed:
                 continue
             if revision < slot.revision or (slot.sample is not None and not slot.stale):
                 return False
+            shown = self.displayed_sample
             slot.sample = sample
             slot.revision = revision
             slot.stale = revision != self.predict_revision
+            self._rank_slots()
             self.events.samples.emit()
-            if index == self.chosen:
+            if self.displayed_sample is not shown:
                 self._invalidate_preview()
             return True
         return False
+
+    def _rank_slots(self) -> None:
+        """Best first (samples with a score, by score), then the slots still waiting, in seed order; the
+        chosen slot stays chosen, or the best one is when the user has not picked one."""
+        if not any(slot.sample is not None and slot.sample.score is not None for slot in self.slots):
+            return  # a model that does not rank keeps seed order
+
+        def key(slot: SampleSlot) -> tuple[int, float, int]:
+            if slot.sample is None or slot.sample.score is None:
+                return (1, 0.0, slot.seed)
+            return (0, -slot.sample.score, slot.seed)
+
+        chosen = self.slots[self.chosen] if self.chosen is not None and self.chosen < len(self.slots) else None
+        self.slots.sort(key=key)
+        if self._follow_best and self.slots[0].sample is not None:
+            index: int | None = 0
+        else:
+            index = next((i for i, slot in enumerate(self.slots) if slot is chosen), None)
+        if index != self.chosen:
+            self.chosen = index
+            self._warm = None
+            self.events.chosen.emit(index)
+
+    def slot_index(self, seed: int) -> int | None:
+        """Where the sample of ``seed`` is in the gallery now (the order follows the ranking)."""
+        return next((i for i, slot in enumerate(self.slots) if slot.seed == seed), None)
 
     def discard_unfinished(self) -> None:
         """Drop the slots whose sample never arrived (a cancelled or failed prediction); the others stay."""
@@ -370,12 +416,16 @@ class Session:
             self.chosen = index
             self.events.chosen.emit(index)
 
-    def _invalidate_predictions(self) -> None:
+    def _invalidate_predictions(self, draft: bool = False) -> None:
+        """The samples are out of date; ``draft``: the change (hints, model) is worth a draft meanwhile."""
         self.predict_revision += 1
         for slot in self.slots:
             slot.stale = True
+        self._draft_wanted = draft
         self._mark_changed()
         if self.image is not None and (self.slots or self.hints):
+            if draft and self.supports_samples():
+                self.events.stale.emit("draft")
             self.events.stale.emit("predict")
 
     @property
@@ -389,6 +439,22 @@ class Session:
         return self.slots[self.chosen].sample
 
     @property
+    def draft_current(self) -> bool:
+        """Whether the draft was made for the current hints and model."""
+        return self.draft is not None and self.draft_revision == self.predict_revision
+
+    @property
+    def displayed_sample(self) -> SampleResult | None:
+        """What the preview shows: the chosen sample when it is up to date, else the draft for the current
+        hints while the samples are drawn, else the chosen sample computed for older hints."""
+        slot = self.slots[self.chosen] if self.chosen is not None and 0 <= self.chosen < len(self.slots) else None
+        if slot is not None and slot.sample is not None and not slot.stale:
+            return slot.sample
+        if self.draft_current:
+            return self.draft
+        return None if slot is None else slot.sample
+
+    @property
     def histograms_available(self) -> bool:
         """Whether hue bias, energy transfer, uncertainty and suggested colours can work right now."""
         sample = self.current_sample
@@ -397,6 +463,7 @@ class Session:
     def choose_sample(self, index: int | None) -> None:
         if index is not None and not 0 <= index < len(self.slots):
             raise ColorStudioError(f"no sample number {index}")
+        self._follow_best = False  # the user's pick stays chosen while later samples are ranked around it
         if index == self.chosen:
             return
         self.chosen = index
@@ -416,7 +483,7 @@ class Session:
     def _set_hints(self, hints: Iterable[Any]) -> None:
         self.hints = tuple(hints)
         self.events.hints.emit()
-        self._invalidate_predictions()
+        self._invalidate_predictions(draft=True)
 
     def add_hint(self, hint: Any) -> int:
         """Append a hint (a :class:`colorstudio.engine.hints.Hint`); returns its index."""
@@ -580,22 +647,49 @@ class Session:
 
     @property
     def edits(self) -> Edits:
-        """The edits the current sample can take. A sample without histograms gets no hue bias and quantile
+        """The edits the shown sample can take. A sample without histograms gets no hue bias and quantile
         matching for an energy reference, so settings kept from a histogram model never block its preview
         or export; the settings themselves stay as they are for when such a model is chosen again."""
         edits = self.request.edits(self.reference_image)
-        sample = self.current_sample
+        sample = self.displayed_sample
         return edits if sample is None else edits.fitted(histograms=sample.histograms is not None)
+
+    # ------------------------------------------------------------------ draft
+    def _clear_draft(self) -> None:
+        self.draft = None
+        self.draft_revision = -1
+        self._draft_wanted = False
+
+    def draft_request(self) -> DraftRequest | None:
+        """The draft to compute now (after a hint or a new model, with a sampling model), else None."""
+        if self.image is None or not self._draft_wanted or self.draft_current or not self.supports_samples():
+            return None
+        return DraftRequest(request=self.request, device=self.device, lightness=self.image.lightness,
+                            revision=self.predict_revision)
+
+    def accept_draft(self, revision: int, draft: SampleResult | None) -> bool:
+        """Keep the conditioner's colorization for ``revision``: it is shown while the chosen sample for
+        these hints has not arrived. A draft for older hints is dropped (False)."""
+        if revision != self.predict_revision:
+            return False
+        self._draft_wanted = False  # asked and answered (None: this model has no draft)
+        if draft is None:
+            return False
+        shown = self.displayed_sample
+        self.draft, self.draft_revision = draft, revision
+        if self.displayed_sample is not shown:
+            self._invalidate_preview()
+        return True
 
     # ------------------------------------------------------------------ preview
     def _invalidate_preview(self) -> None:
         self.preview_revision += 1
-        if self.current_sample is not None:
+        if self.displayed_sample is not None:
             self.events.stale.emit("preview")
 
     def preview_request(self) -> PreviewRequest | None:
-        """The preview to compute now, or None when there is no sample to show yet."""
-        sample = self.current_sample
+        """The preview to compute now, or None when there is no sample (nor draft) to show yet."""
+        sample = self.displayed_sample
         if self.image is None or sample is None:
             return None
         return PreviewRequest(
@@ -632,8 +726,19 @@ class Session:
         )
 
     # ------------------------------------------------------------------ synchronous driving
+    def run_draft(self) -> None:
+        """Compute and show the draft, if one is wanted, in this thread (scripts, tests and the bench)."""
+        request = self.draft_request()
+        if request is not None:
+            self.accept_draft(request.revision, DraftJob(self.colorizers).run(request))
+            preview = self.preview_request()
+            if preview is not None and not self.preview_current:
+                self.accept_preview(PreviewJob().run(preview))
+
     def run_pending(self, progress: Any = None, cancel: Any = None) -> None:
-        """Compute everything that is stale, in this thread (scripts and tests; the GUI uses workers)."""
+        """Compute everything that is stale, in this thread (scripts and tests; the GUI uses workers):
+        the draft first, then the samples."""
+        self.run_draft()
         if self.samples_pending or (self.hints and not self.slots):
             request = self.refresh_request()
             if request is not None:
@@ -683,6 +788,7 @@ class Session:
         self.hints = tuple(hints)
         self.slots = [SampleSlot(int(seed), revision=self.predict_revision + 1) for seed in seeds]
         self.chosen = chosen if self.slots else None
+        self._follow_best = chosen == 0  # the saved order was best first: a pick further down stays picked
         self.hue_bias = hue_bias
         self.reference = reference if reference_image is not None else ReferenceSettings()
         self.reference_image = reference_image

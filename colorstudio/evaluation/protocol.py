@@ -65,6 +65,7 @@ METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
     ("colorfulness_ratio", "Colorful"),
     ("hist_intersection", "HistInt"),
     ("psnr_best", "PSNR best"),
+    ("psnr_samples_mean", "PSNR avg"),
     ("diversity_ms_ssim", "MS-SSIM"),
     ("diversity_ms_ssim_median", "MS-SSIM med"),
     ("psnr_mean", "PSNR mean"),
@@ -73,13 +74,15 @@ METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
 # aggregated over images as a median instead of a mean (report key -> per-image key)
 MEDIAN_COLUMNS = {"diversity_ms_ssim_median": "diversity_ms_ssim", "spread_skill_median": "spread_skill"}
 METRIC_NOTES = {
-    "psnr": "dB, uint8 sRGB, sample 0, identical images capped at 100 dB",
+    "psnr": "dB, uint8 sRGB, sample 0 (the top-ranked one where the model ranks its samples and the order is "
+            "plausibility), identical images capped at 100 dB",
     "ssim": "Wang 2004 (Gaussian sigma 1.5), per RGB channel, sample 0",
     "rmse_ab": "RMSE of Deshpande/Larsson alpha-beta chromaticity, sample 0",
     "rmse_ab_lab": "RMSE of Lab ab / 110, sample 0",
     "colorfulness_ratio": "Hasler-Suesstrunk colorfulness of sample 0 / of ground truth",
     "hist_intersection": "intersection of a* and b* marginal histograms (64 bins), sample 0",
     "psnr_best": "best PSNR over the N samples",
+    "psnr_samples_mean": "mean over the N samples of each sample's PSNR (a sample picked at random, on average)",
     "diversity_ms_ssim": "mean pairwise MS-SSIM between the N samples (lower = more diverse)",
     "diversity_ms_ssim_median": "median over images of the mean pairwise MS-SSIM between the N samples",
     "psnr_mean": "PSNR of the per-pixel mean of the N samples (the model's posterior mean, estimated)",

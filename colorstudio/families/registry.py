@@ -22,7 +22,13 @@ from torch import nn
 from colorstudio.engine.catalog import ModelChoice
 from colorstudio.engine.pipeline import Capabilities, Colorizer
 from colorstudio.errors import ColorStudioError
-from colorstudio.models.registry import ModelCard, default_temperature, load_model as load_weights, scan_models
+from colorstudio.models.registry import (
+    ModelCard,
+    default_temperature,
+    for_photos,
+    load_model as load_weights,
+    scan_models,
+)
 from colorstudio.training.command import Trainer
 
 __all__ = [
@@ -178,7 +184,8 @@ class FamilyRegistry:
                 choices.append(ModelChoice(card.name, f"{card.family} model", False,
                                            f"family {card.family!r} is unknown to this version"))
                 continue
-            choices.append(self._choice(family, card.name, temperature=default_temperature(card)))
+            choices.append(self._choice(family, card.name, temperature=default_temperature(card),
+                                        for_photos=for_photos(card)))
         for family in self._builtin().values():
             installed.add(family.name)
             choices.append(self._choice(family, family.name))
@@ -193,10 +200,10 @@ class FamilyRegistry:
 
     @staticmethod
     def _choice(family: Family, name: str, *, available: bool = True, reason: str = "",
-                temperature: float = 1.0) -> ModelChoice:
+                temperature: float = 1.0, for_photos: bool = True) -> ModelChoice:
         caps = family.capabilities
         return ModelChoice(name, family.description, available, reason, samples=caps.samples, temperature=temperature,
-                           histograms=caps.histograms, builtin=family.builtin)
+                           histograms=caps.histograms, builtin=family.builtin, for_photos=for_photos)
 
     def default_model(self, available: Sequence[str]) -> str:
         """:data:`DEFAULT_MODEL` when it is available, else the first available model."""

@@ -129,13 +129,20 @@ class SetHintsCommand(QUndoCommand):
 
 
 class ChooseSampleCommand(QUndoCommand):
+    """Choose the sample at gallery position ``index``; remembered by seed, since a ranking model
+    re-sorts the gallery as samples arrive."""
+
     def __init__(self, session: Session, index: int) -> None:
         super().__init__(f"Choose sample {index + 1}")
-        self.session, self.old, self.new = session, session.chosen, index
+        self.session = session
+        chosen = session.chosen
+        self.old = session.slots[chosen].seed if chosen is not None and chosen < len(session.slots) else None
+        self.new: int | None = session.slots[index].seed
 
-    def _choose(self, index: int | None) -> None:
-        # A cancelled prediction drops slots that never arrived; an index that went with them is skipped.
-        if index is None or index < len(self.session.slots):
+    def _choose(self, seed: int | None) -> None:
+        # A cancelled prediction drops slots that never arrived; a seed that went with them is skipped.
+        index = None if seed is None else self.session.slot_index(seed)
+        if seed is None or index is not None:
             self.session.choose_sample(index)
 
     def redo(self) -> None:

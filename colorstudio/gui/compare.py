@@ -79,7 +79,7 @@ class CompareDialog(QDialog):
         """Show sample ``left`` and sample ``right`` (slot indices)."""
         self.refresh()
         for combo, index in zip(self.combos, (left, right), strict=True):
-            row = combo.findData(index)
+            row = combo.findData(self.session.slots[index].seed)
             if row >= 0:
                 combo.setCurrentIndex(row)
 
@@ -88,6 +88,7 @@ class CompareDialog(QDialog):
             self.refresh()
 
     def refresh(self) -> None:
+        # Items hold seeds, not gallery positions: a ranking model re-sorts the gallery as samples arrive.
         arrived = self._arrived()
         sampling = self.session.supports_samples()
         for combo in self.combos:
@@ -96,15 +97,19 @@ class CompareDialog(QDialog):
             combo.clear()
             for index in arrived:
                 slot = self.session.slots[index]
-                combo.addItem(f"Sample {index + 1} · seed {slot.seed}" if sampling else self.session.model, index)
+                combo.addItem(f"Sample {index + 1} · seed {slot.seed}" if sampling else self.session.model, slot.seed)
             row = combo.findData(current)
             combo.setCurrentIndex(row if row >= 0 else (0 if arrived else -1))
             combo.blockSignals(False)
         for column in (0, 1):
             self._show(column)
 
+    def _index(self, column: int) -> int | None:
+        seed = self.combos[column].currentData()
+        return None if seed is None else self.session.slot_index(seed)
+
     def _show(self, column: int) -> None:
-        index = self.combos[column].currentData()
+        index = self._index(column)
         slots = self.session.slots
         sample = slots[index].sample if index is not None and index < len(slots) else None
         photo = self.session.image
@@ -117,9 +122,9 @@ class CompareDialog(QDialog):
         self.panes[column].set_full(QPixmap.fromImage(image))
 
     def shown_indices(self) -> tuple[int | None, int | None]:
-        return self.combos[0].currentData(), self.combos[1].currentData()
+        return self._index(0), self._index(1)
 
     def _use(self, column: int) -> None:
-        index = self.combos[column].currentData()
+        index = self._index(column)
         if index is not None:
             self.choose_requested.emit(int(index))

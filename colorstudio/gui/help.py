@@ -26,11 +26,13 @@ HOW_TO_HTML = """
 <ol>
 <li><b>Open</b> a grayscale photo (Ctrl+O, or drop it on the window).</li>
 <li>Choose a <b>model</b> in the Samples panel and press <b>Colorize</b> (Ctrl+R). Sampling models
-(PixColor, PIC) draw N different samples: click one to make it the result, <b>Compare…</b> shows two
-side by side, <b>More samples</b> (Ctrl+M) adds new seeds.</li>
+(PixColor, PIC) draw N different samples, the most plausible first (its score is under the thumbnail;
+higher is more plausible): click one to make it the result, <b>Compare…</b> shows two side by side,
+<b>More samples</b> (Ctrl+M) adds new seeds.</li>
 <li><b>Hints</b>: click the photo where you know a colour. A picker opens beside the point with the model's
 suggested colours and an a*b* chart at that pixel's lightness; pick one (click, or arrows and Enter) and
-the result updates. Esc cancels. Drag a hint to move it, wheel over it to resize, right-click or Del to
+the result updates (with PixColor or PIC a quick draft shows the hint at once; the samples replace it as
+they arrive). Esc cancels. Drag a hint to move it, wheel over it to resize, right-click or Del to
 remove it, click it to change its colour.</li>
 <li><b>Bias toward a hue</b> (Colour tab, histogram model): pulls the colours the model is unsure of
 toward one hue; confident pixels barely move. It is not a rotation of every hue.</li>

@@ -1,6 +1,6 @@
 """Background work and the samples it delivers: the engine's jobs on :class:`WorkLane` workers.
 
-The jobs controller owns the lanes (open, colorize, preview, reference, export), their progress and
+The jobs controller owns the lanes (open, colorize, draft, preview, reference, export), their progress and
 Cancel, the colorize / more-samples / preview requests and their coalescing, and the samples panel
 (model, chosen sample, side-by-side comparison). Other controllers are given the lane they submit to and
 handle its results themselves.
@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QAction, QUndoStack
 from PySide6.QtWidgets import QLabel, QToolButton, QWidget
 
-from colorstudio.engine.jobs import PredictJob, PreviewJob
+from colorstudio.engine.jobs import DraftJob, PredictJob, PreviewJob
 from colorstudio.engine.session import Session
 from colorstudio.errors import ColorStudioError
 from colorstudio.gui.commands import ChooseSampleCommand
@@ -43,6 +43,8 @@ class JobsController(QObject):
         self._window = parent
         self.open_lane = WorkLane("open", parent=self)
         self.predict_lane = WorkLane("colorize", parent=self)
+        # A sampler's instant draft after a hint: its own lane, so it never waits behind running samples.
+        self.draft_lane = WorkLane("draft", parent=self)
         self.preview_lane = WorkLane("preview", parent=self)
         self.reference_lane = WorkLane("reference", parent=self)
         self.export_lane = WorkLane("export", parent=self)
@@ -74,6 +76,8 @@ class JobsController(QObject):
         self.predict_lane.cancelled.connect(lambda _g: self.feedback.set_status("Colorization cancelled"))
         self.predict_lane.progress.connect(self._progress)
         self.predict_lane.busy_changed.connect(self._predict_busy)
+        self.draft_lane.done.connect(self._draft_done)
+        self.draft_lane.failed.connect(lambda _g, m: self.feedback.show_error("Draft failed", m))
         self.preview_lane.done.connect(self._preview_done)
         self.preview_lane.failed.connect(lambda _g, m: self.feedback.show_error("Preview failed", m))
         for lane in (self.open_lane, self.export_lane):
@@ -82,7 +86,7 @@ class JobsController(QObject):
 
     @property
     def lanes(self) -> tuple[WorkLane, ...]:
-        return self.predict_lane, self.preview_lane, self.open_lane, self.reference_lane, self.export_lane
+        return self.predict_lane, self.draft_lane, self.preview_lane, self.open_lane, self.reference_lane, self.export_lane
 
     # ------------------------------------------------------------------ progress and Cancel
     def _progress(self, fraction: float, message: str) -> None:
@@ -104,6 +108,7 @@ class JobsController(QObject):
     def halt_predictions(self) -> None:
         """Drop the running prediction and preview: the session is about to get another photo."""
         self.predict_lane.cancel()
+        self.draft_lane.cancel()
         self.preview_lane.cancel()
 
     def resume_predictions(self) -> None:
@@ -224,7 +229,13 @@ class JobsController(QObject):
 
     def _run_scheduled(self, what: str) -> None:
         self._scheduled.discard(what)
-        if what == "predict":
+        if what == "draft":
+            draft = self.session.draft_request()
+            if draft is not None:
+                drafter = DraftJob(self.session.colorizers)
+                self.draft_lane.submit(lambda progress, cancel, _p: (draft.revision, drafter.run(draft, progress, cancel)),
+                                       supersede=True)
+        elif what == "predict":
             if self._predict_paused and not self.session.hints and not self.session.slots:
                 return
             request = self.session.refresh_request()
@@ -237,6 +248,13 @@ class JobsController(QObject):
                 job = PreviewJob()
                 self.preview_lane.submit(lambda progress, cancel, _p: job.run(preview, progress, cancel))
 
+    def _draft_done(self, _generation: int, result, seconds: float) -> None:
+        revision, draft = result
+        self.session.accept_draft(revision, draft)
+
     def _preview_done(self, _generation: int, result, seconds: float) -> None:
         if self.session.accept_preview(result):
             self.feedback.timed("preview", seconds)
+            if result.draft:
+                self.feedback.set_status("Draft: the model's colour histograms with your hints; the samples "
+                                         "replace it as they arrive")

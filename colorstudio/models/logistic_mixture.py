@@ -32,6 +32,7 @@ __all__ = [
     "MIN_LOG_SCALE",
     "PARAMS_PER_COMPONENT",
     "MixtureParams",
+    "Truncation",
     "bits_per_dim",
     "draw_uniforms",
     "log_prob",
@@ -59,6 +60,30 @@ _UNIFORM_EPS = 1e-6  # keeps logit(u) finite
 def num_params(components: int) -> int:
     """Channels of the parameter tensor for ``components`` mixture components (8 K)."""
     return PARAMS_PER_COMPONENT * components
+
+
+@dataclass(frozen=True)
+class Truncation:
+    """Outlier removal for sampling (not for the likelihood, which stays the model's).
+
+    ``tail``: each logistic is sampled within its central quantiles [tail, 1 - tail], in [0, 0.5); a
+    logistic's tails are heavy (at T = 1 one draw in 20 lands beyond 3 scales of its mean), which is
+    what speckles a sample. ``min_weight``: mixture components whose tempered weight is below it are
+    dropped (the heaviest always stays), in [0, 1). ``Truncation()`` = the full mixture.
+    """
+
+    tail: float = 0.0
+    min_weight: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.tail < 0.5:
+            raise ValueError(f"tail must be in [0, 0.5), got {self.tail}")
+        if not 0.0 <= self.min_weight < 1.0:
+            raise ValueError(f"min_weight must be in [0, 1), got {self.min_weight}")
+
+    @property
+    def active(self) -> bool:
+        return self.tail > 0 or self.min_weight > 0
 
 
 @dataclass(frozen=True)
@@ -178,7 +203,8 @@ def _to_grid(x: torch.Tensor) -> torch.Tensor:
     return level * (2.0 / (LEVELS - 1)) - 1.0
 
 
-def sample_from_uniforms(params: torch.Tensor, L: torch.Tensor, u: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+def sample_from_uniforms(params: torch.Tensor, L: torch.Tensor, u: torch.Tensor, temperature: float = 1.0,
+                         truncation: Truncation | None = None) -> torch.Tensor:
     """Sample (a, b) given uniform noise: a deterministic function of ``u``, so two samplers (fast, naive)
     that feed the same noise to the same pixel give the same value.
 
@@ -188,9 +214,15 @@ def sample_from_uniforms(params: torch.Tensor, L: torch.Tensor, u: torch.Tensor,
     the discretized pmf of :func:`log_prob` when T = 1. T = 0 takes the most probable component and the bins
     of its (L- and a-dependent) means: a deterministic, mode-like value.
 
+    ``truncation`` (:class:`Truncation`) removes outliers and keeps the rest of the distribution: components
+    whose (tempered) weight is below ``min_weight`` are dropped (the heaviest is always kept), and each
+    logistic is sampled within its central quantiles [tail, 1 - tail] (the inverse CDF of a uniform
+    rescaled to that range). Still a deterministic function of ``u``.
+
     Args:
         params: (B, 8K, *spatial); L: (B, 1, *spatial) or (B, *spatial); u: (B, 3, *spatial) in [0, 1).
         temperature: >= 0.
+        truncation: None (or ``Truncation()``) samples the full mixture.
 
     Returns:
         (B, 2, *spatial) values on the 256-level grid in [-1, 1].
@@ -206,10 +238,16 @@ def sample_from_uniforms(params: torch.Tensor, L: torch.Tensor, u: torch.Tensor,
     blocks = params.reshape(batch, PARAMS_PER_COMPONENT, components, *spatial)
     logits = blocks[:, 0]
     L = _lightness(L, logits)[:, 0]
+    truncation = truncation or Truncation()
     if temperature == 0:
         k = logits.argmax(dim=1, keepdim=True)
     else:
-        cdf = torch.softmax(logits / temperature, dim=1).cumsum(dim=1)
+        weights = torch.softmax(logits / temperature, dim=1)
+        if truncation.min_weight > 0:
+            keep = (weights >= truncation.min_weight) | (weights == weights.amax(dim=1, keepdim=True))
+            weights = weights * keep
+            weights = weights / weights.sum(dim=1, keepdim=True)
+        cdf = weights.cumsum(dim=1)
         # first component whose CDF exceeds u; the clamp guards against a last CDF value of 0.99999 < u
         k = (cdf <= u[:, :1]).sum(dim=1, keepdim=True).clamp_(max=components - 1)
     chosen = blocks.gather(2, k.unsqueeze(1).expand(batch, PARAMS_PER_COMPONENT, 1, *spatial)).squeeze(2)
@@ -221,7 +259,11 @@ def sample_from_uniforms(params: torch.Tensor, L: torch.Tensor, u: torch.Tensor,
         return torch.stack([a, _to_grid(mu_b + c1 * L + c2 * a)], dim=1)
     # inverse CDF of the logistic: mean + scale * logit(u), scale = T * e^log_s
     scales = torch.exp(chosen[:, 3:5].clamp(MIN_LOG_SCALE, MAX_LOG_SCALE)) * temperature
-    noise = torch.logit(u[:, 1:3], eps=_UNIFORM_EPS) * scales
+    u_ab = u[:, 1:3]
+    if truncation.tail > 0:
+        # the logistic's quantile function on [tail, 1 - tail] only: no draw beyond its central range
+        u_ab = truncation.tail + (1.0 - 2.0 * truncation.tail) * u_ab
+    noise = torch.logit(u_ab, eps=_UNIFORM_EPS) * scales
     a = _to_grid(mean_a + noise[:, 0])
     b = _to_grid(mu_b + c1 * L + c2 * a + noise[:, 1])
     return torch.stack([a, b], dim=1)
@@ -232,13 +274,14 @@ def sample(
     L: torch.Tensor,
     generator: torch.Generator | Sequence[torch.Generator] | None = None,
     temperature: float = 1.0,
+    truncation: Truncation | None = None,
 ) -> torch.Tensor:
     """Sample (a, b) for every pixel of ``params`` (B, 8K, *spatial): (B, 2, *spatial) on the grid.
 
     ``generator``: one generator for the batch, or one per batch row (see :func:`draw_uniforms`).
     """
     u = draw_uniforms((params.shape[0], *params.shape[2:]), generator, params.device, params.dtype)
-    return sample_from_uniforms(params, L, u, temperature)
+    return sample_from_uniforms(params, L, u, temperature, truncation)
 
 
 def pmf_grid(params: torch.Tensor, L: torch.Tensor) -> torch.Tensor:

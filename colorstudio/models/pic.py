@@ -284,6 +284,12 @@ class PIC(nn.Module):
         ))
         self.train_with_hints = cfg.in_channels == 4  # the trainer turns this off without the hint simulator
 
+    @property
+    def histogram_network(self) -> FrozenHistogramNetwork | None:
+        """The frozen histogram network the embedding is built on (None for the embedding trained from
+        scratch): its distributions rank the samples and give the instant draft (issue 14)."""
+        return self.embedding.encoder if isinstance(self.embedding, HistogramEmbedding) else None
+
     # ------------------------------------------------------------------ network
     def make_input(self, L_norm: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 1, H, W) L_norm (+ (B, 3, H, W) hint, zeros if None) -> the embedding's input."""
@@ -341,6 +347,7 @@ class PIC(nn.Module):
         sampler: str = "fast",
         progress: Callable[[float, str], None] | None = None,
         cancel: Callable[[], bool] | None = None,
+        truncation: lm.Truncation | None = None,
     ) -> torch.Tensor:
         """``n`` chroma samples for one image; sample k uses its own generator seeded ``seed + k``.
 
@@ -349,6 +356,7 @@ class PIC(nn.Module):
             hint: None or (3, H, W) / (1, 3, H, W) hint channels; hinted cells are clamped to the hint.
             temperature: multiplies the logistic scales and divides the mixture logits (0 = greedy).
             sampler: ``"fast"`` (incremental caches, O(h'w')) or ``"naive"`` (full decoder per cell).
+            truncation: outlier removal (:class:`~colorstudio.models.logistic_mixture.Truncation`); None = none.
         Returns:
             (n, 2, h', w') PIC grid values in [-1, 1] (``pic_to_ab`` gives a*, b*).
         """
@@ -377,7 +385,7 @@ class PIC(nn.Module):
                 if (i, j) in hinted:
                     assert clamp_ab is not None  # hinted cells come from clamp_mask, made with clamp_ab
                     return clamp_ab[:, :, i, j].expand(n, 2)
-                return lm.sample_from_uniforms(features, L_cells[i, j], u_cells[i, j], temperature)
+                return lm.sample_from_uniforms(features, L_cells[i, j], u_cells[i, j], temperature, truncation)
 
             # The fast sampler's per-cell ops are tiny ((n, 2C) @ (2C, C) products): intra-op threads only
             # add wake-up latency (8 samples, 32 x 32 grid: 0.93 s on one thread, 2.3 s on two when the

@@ -350,6 +350,12 @@ class PixColor(nn.Module):
         self.register_buffer("input_table", (centres - 0.5) * CHROMA_SCALE, persistent=False)
         self.train_with_hints = True  # the trainer turns this off when the hint simulator is unavailable
 
+    @property
+    def histogram_network(self) -> FrozenHistogramNetwork | None:
+        """The frozen histogram network of the ``histogram`` conditioning (None for ``own``): its
+        distributions rank the samples and give the instant draft (issue 14)."""
+        return self.conditioning.encoder if isinstance(self.conditioning, HistogramConditioning) else None
+
     # ------------------------------------------------------------------ geometry
     def grid_size(self, height: int, width: int) -> tuple[int, int]:
         """(gh, gw) of the chroma grid for a working image of (height, width)."""

@@ -26,11 +26,14 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from colorstudio.errors import ColorStudioError, ColorStudioWarning
+from colorstudio.models.logistic_mixture import Truncation
 from colorstudio.resources import bundled_models_dir, user_models_dir
 
 __all__ = [
     "CARD_NAME",
     "default_temperature",
+    "default_truncation",
+    "for_photos",
     "WEIGHTS_NAME",
     "ModelCard",
     "Builder",
@@ -109,6 +112,8 @@ class ModelCard:
             if key in kwargs and (isinstance(value, bool) or not isinstance(value, kinds)
                                   or (isinstance(value, float) and not math.isfinite(value))):
                 raise ColorStudioError(f"model card field {key!r} has the wrong type ({type(value).__name__})", source)
+        if not isinstance(data.get("for_photos", True), bool):
+            raise ColorStudioError("model card field 'for_photos' must be true or false", source)
         resolution = kwargs.get("working_resolution")
         if resolution is not None and (isinstance(resolution, bool) or not isinstance(resolution, int)
                                        or not 1 <= resolution <= _MAX_WORKING_RESOLUTION):
@@ -177,6 +182,36 @@ def default_temperature(card: ModelCard | Mapping[str, Any] | None) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0:
         return float(value)
     return 1.0
+
+
+def default_truncation(card: ModelCard | Mapping[str, Any] | None) -> Truncation:
+    """The outlier removal a logistic-mixture sampler's card recommends, chosen with its evaluation:
+    ``"sampling": {"truncation": tail, "min_weight": w}`` (:class:`~colorstudio.models.logistic_mixture.
+    Truncation`; each absent = 0, off). A value out of range is an error naming the model, not ignored."""
+    data = card.to_dict() if isinstance(card, ModelCard) else dict(card or {})
+    sampling = data.get("sampling")
+    sampling = sampling if isinstance(sampling, Mapping) else {}
+    values = {}
+    for field_name, key in (("tail", "truncation"), ("min_weight", "min_weight")):
+        value = sampling.get(key, 0.0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ColorStudioError(f"model {data.get('name')!r}: sampling.{key} must be a number, got {value!r}")
+        values[field_name] = float(value)
+    try:
+        return Truncation(**values)
+    except ValueError as exc:
+        raise ColorStudioError(f"model {data.get('name')!r}: sampling: {exc}") from None
+
+
+def for_photos(card: ModelCard | Mapping[str, Any] | None) -> bool:
+    """Whether a model is meant for photographs (the card's ``"for_photos"``, default true). A model for
+    tiny images (``pic-cifar``: 32 px CIFAR-10, kept for its bits/dim) says false: the CLI still runs it,
+    the GUI does not offer it for photos."""
+    data = card.to_dict() if isinstance(card, ModelCard) else dict(card or {})
+    value = data.get("for_photos", True)
+    if not isinstance(value, bool):
+        raise ColorStudioError(f"model {data.get('name')!r}: for_photos must be true or false, got {value!r}")
+    return value
 
 
 def _roots(models_dir: str | Path | None) -> list[Path]:

@@ -132,6 +132,7 @@ class PICPreset:
     working_resolution: int
     description: str
     data: str  # which sets (shared/data) it trains and is evaluated on, for the card and --help
+    for_photos: bool = True  # False: the card says so, and the GUI does not offer the model for photos
 
 
 PRESETS: dict[str, PICPreset] = {
@@ -142,6 +143,7 @@ PRESETS: dict[str, PICPreset] = {
         working_resolution=32,
         description="CIFAR-10 32x32, chroma 16x16 (PIC paper's CIFAR setting, scaled to CPU training)",
         data="train: train/cifar10-train.tar.gz; bits/dim: val/cifar10-test.tar.gz (all 10 000)",
+        for_photos=False,
     ),
     "pic": PICPreset(
         name="pic",
@@ -251,6 +253,7 @@ def export_pic_model(run_dir: str | Path, out_dir: str | Path | None = None, car
                    license_note="Trained on research-only image sets (see shared/data/README.md): research use only.",
                    hints_enabled=run.info.get("hints_enabled")),
         "description": preset.description,
+        "for_photos": preset.for_photos,
         "preset_data": preset.data,
         **(card_updates or {}),
     }

@@ -13,6 +13,7 @@ import tifffile
 
 from colorstudio.engine.hints import Hint
 from colorstudio.engine.jobs import (
+    DraftJob,
     ExportJob,
     ExportSettings,
     HueBias,
@@ -25,7 +26,13 @@ from colorstudio.errors import CancelledError, ColorStudioError
 from colorstudio.families import REGISTRY, families
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_session_fakes import fake_session, write_color_image, write_gray_image  # noqa: E402
+from test_session_fakes import (  # noqa: E402
+    fake_ranking_session,
+    fake_score,
+    fake_session,
+    write_color_image,
+    write_gray_image,
+)
 
 
 @pytest.fixture
@@ -374,3 +381,104 @@ def test_session_settings_refuse_non_finite_values(session):
         with pytest.raises(ColorStudioError):
             set_value()
     assert session.temperature > 0 and session.base_seed == 0
+
+
+# ------------------------------------------------------------------ issue 14: best first, the draft
+def ranking_session(path, n=4, base_seed=0):
+    s = fake_ranking_session()
+    s.open_image(path)
+    s.set_sample_count(n)
+    s.set_base_seed(base_seed)
+    return s
+
+
+def test_a_ranking_model_shows_its_samples_best_first_with_their_seeds(gray_path):
+    s = ranking_session(gray_path)
+    s.colorize()
+    seeds = [slot.seed for slot in s.slots]
+    assert seeds == sorted(range(4), key=lambda seed: (-fake_score(seed), seed)) == [0, 3, 2, 1]
+    assert [slot.sample.score for slot in s.slots] == [fake_score(seed) for seed in seeds]
+    assert s.chosen == 0 and s.result.seed == 0  # the best is shown
+    # the seed travels with its sample: seed 3 alone gives the same chroma and score
+    alone = PredictJob(s.colorizers).run(s._predict_request([3]))[0]
+    np.testing.assert_array_equal(alone.ab, s.slots[1].sample.ab)
+    assert alone.score == s.slots[1].sample.score
+
+
+def test_the_best_is_shown_until_the_user_picks_one_which_then_stays(gray_path):
+    s = ranking_session(gray_path, n=4, base_seed=1)  # scores of seeds 1..4: -5 -3 -1 -6
+    s.colorize()
+    assert [slot.seed for slot in s.slots] == [3, 2, 1, 4] and s.result.seed == 3
+    for sample in PredictJob(s.colorizers).run(s.begin_more_samples(3)):  # seeds 5, 6, 7: -4 -2 0
+        s.accept_sample(s.predict_revision, sample)
+    s.run_pending()
+    assert [slot.seed for slot in s.slots] == [7, 3, 6, 2, 5, 1, 4]
+    assert s.chosen == 0 and s.result.seed == 7  # nothing picked yet: the new best is shown
+
+    s.choose_sample(3)  # the user picks seed 2 ...
+    assert s.slots[s.chosen].seed == 2
+    s.add_hint(Hint(x=10.0, y=10.0, radius=2.0, color="#2050d0"))
+    s.set_sample_count(2)
+    for sample in PredictJob(s.colorizers).run(s.begin_more_samples()):  # seeds 8 (-5), 9 (-3)
+        s.accept_sample(s.predict_revision, sample)
+    s.run_pending()
+    assert s.slots[s.chosen].seed == 2 and s.result.seed == 2  # ... and it stays chosen where it moved
+
+
+def test_the_session_file_keeps_the_ranked_order_and_the_pick(gray_path, tmp_path):
+    s = ranking_session(gray_path)
+    s.colorize()
+    s.choose_sample(2)
+    saved = save_session(tmp_path / "ranked.colorstudio.json", s)
+    assert read_session(saved).seeds == (0, 3, 2, 1)
+    reopened = fake_ranking_session()
+    open_session(reopened, saved)
+    reopened.run_pending()
+    assert [slot.seed for slot in reopened.slots] == [0, 3, 2, 1]
+    assert reopened.slots[reopened.chosen].seed == 2 and reopened.result.seed == 2
+
+
+def test_a_hint_shows_the_draft_first_and_the_samples_replace_it(gray_path):
+    """Issue 14, item 3 (functional, not timed): after a hint, the conditioner's draft is the first thing
+    shown, and the samples for that hint replace it as they arrive."""
+    s = ranking_session(gray_path, n=3)
+    s.colorize()
+    stale, shown = [], []
+    s.events.stale.connect(stale.append)
+    s.events.result.connect(lambda: shown.append((s.result.draft, s.result.seed)))
+    s.add_hint(Hint(x=30.0, y=20.0, radius=3.0, color="#c03020"))
+    assert stale == ["draft", "predict"]  # the draft is asked for before the samples
+
+    request = s.refresh_request()
+    s.run_draft()  # what the GUI's draft lane does, while the colorize lane draws the samples
+    assert shown == [(True, 0)] and s.fake.drafts == 1
+    np.testing.assert_allclose(s.result.ab, np.full_like(s.result.ab, s.fake.DRAFT_AB), atol=1e-4)
+    assert all(slot.stale for slot in s.slots)  # the samples are still on their way
+    assert s.draft_request() is None  # one draft per change
+
+    for sample in PredictJob(s.colorizers).run(request):
+        s.accept_sample(request.revision, sample)
+        s.run_pending()
+    assert shown[-1] == (False, s.slots[s.chosen].seed) and not s.result.draft
+    assert [draft for draft, _seed in shown] == [True, False]  # the draft, then the best sample
+    assert not s.samples_pending and s.displayed_sample is s.current_sample
+
+
+def test_a_late_draft_is_dropped_and_single_sample_models_get_none(gray_path):
+    s = ranking_session(gray_path, n=2)
+    s.colorize()
+    s.add_hint(Hint(x=30.0, y=20.0, radius=3.0, color="#c03020"))
+    old = s.draft_request()
+    s.add_hint(Hint(x=10.0, y=10.0, radius=3.0, color="#20c030"))  # the hints change again meanwhile
+    assert not s.accept_draft(old.revision, DraftJob(s.colorizers).run(old))
+    assert s.draft is None and s.draft_request().revision == s.predict_revision
+    s.run_pending()
+    assert not s.result.draft and not s.samples_pending
+
+    single = fake_session(samples=False)
+    single.open_image(gray_path)
+    single.colorize()
+    stale = []
+    single.events.stale.connect(stale.append)
+    single.add_hint(Hint(x=30.0, y=20.0, radius=3.0, color="#c03020"))
+    assert "draft" not in stale and single.draft_request() is None

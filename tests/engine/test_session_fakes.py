@@ -7,6 +7,8 @@ honours hints exactly where the mask is set. It can be slowed down to test respo
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 
 import numpy as np
@@ -21,6 +23,7 @@ from colorstudio.families import REGISTRY, load_colorizer
 from colorstudio.models.decoding import decode_ab
 
 FAKE_MODEL = "fake-for-tests"
+RANKING_MODEL = "fake-ranking-for-tests"
 BINS = 32
 
 
@@ -68,6 +71,52 @@ class FakeHistogramColorizerForTests:
                 if progress is not None:
                     progress((k + (step + 1) / steps) / samples, "fake sampling")
         return Prediction(ab_samples=ab_samples, seeds=[seed + k for k in range(samples)], work_size=(w, h), histograms=hists)
+
+
+def fake_score(seed: int) -> float:
+    """The fake ranking sampler's plausibility of seed's sample: fixed per seed, not in seed order."""
+    return -float((seed * 5) % 7)
+
+
+class FakeRankingSamplerForTests(FakeHistogramColorizerForTests):
+    """A sampler that ranks its samples and drafts, like PixColor and PIC on a histogram network
+    (``Capabilities.ranked``, ``draft``): no histograms, each sample scored :func:`fake_score`, a plain
+    blue draft. ``gate``: when set to an Event, samples wait for it (cancel still works), so a test can
+    see the draft before any sample arrives."""
+
+    name = RANKING_MODEL
+    card = {"name": RANKING_MODEL, "family": "test-double"}
+    capabilities = Capabilities(samples=True, ranked=True, draft=True)
+    DRAFT_AB = (5.0, -30.0)
+
+    def __init__(self, long_side: int = 32, delay_s: float = 0.0) -> None:
+        super().__init__(long_side, delay_s)
+        self.gate: threading.Event | None = None
+        self.drafts = 0
+
+    def predict(self, lightness, hint_ab, hint_mask, *, samples=1, seed=0, temperature=1.0, sampler="fast",
+                progress=None, cancel=None):
+        while self.gate is not None and not self.gate.wait(0.02):
+            check_cancel(cancel)
+        pred = super().predict(lightness, hint_ab, hint_mask, samples=samples, seed=seed, temperature=temperature,
+                               sampler=sampler, progress=progress, cancel=cancel)
+        return dataclasses.replace(pred, histograms=None, scores=[fake_score(seed + k) for k in range(samples)])
+
+    def draft(self, lightness, hint_ab, hint_mask):
+        self.drafts += 1
+        h, w = lightness.shape
+        return Prediction(ab_samples=[np.full((h, w, 2), self.DRAFT_AB, np.float32)], seeds=[0], work_size=(w, h))
+
+
+def fake_ranking_session(delay_s: float = 0.0) -> Session:
+    """A session over :class:`FakeRankingSamplerForTests` (``session.fake``)."""
+    fake = FakeRankingSamplerForTests(delay_s=delay_s)
+    cache = ColorizerCache(loader=lambda name, device: fake if name == fake.name else load_colorizer(name, device))
+    choice = ModelChoice(fake.name, "ranking test double", True, samples=True)
+    session = Session(device=torch.device("cpu"), catalog=REGISTRY, colorizers=cache, model=fake.name,
+                      extra_models=[choice])
+    session.fake = fake
+    return session
 
 
 def fake_session(delay_s: float = 0.0, samples: bool = True) -> Session:

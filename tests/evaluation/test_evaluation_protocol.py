@@ -182,6 +182,12 @@ def test_evaluate_several_samples(tiny_set):
     assert model.metrics["psnr_mean"] == pytest.approx(float(np.mean([r["psnr_mean"] for r in rows])))
     assert model.metrics["spread_skill_median"] == pytest.approx(float(np.median([r["spread_skill"] for r in rows])))
     assert "Spread/skill" in p.format_table(report) and "spread_skill_median" not in report.row("gray").metrics
+    # the mean sample PSNR: what a sample picked at random scores, the baseline a ranking must beat
+    for row, (_name, gt) in zip(rows, tiny_set, strict=True):
+        outputs = two_samples(p._lab_of(gt)[..., 0], None, None, 2, 0)
+        assert row["psnr_samples_mean"] == pytest.approx(float(np.mean([m.psnr(gt, out) for out in outputs])))
+    assert model.metrics["psnr_samples_mean"] == pytest.approx(float(np.mean([r["psnr_samples_mean"] for r in rows])))
+    assert "PSNR avg" in p.format_table(report) and "psnr_samples_mean" not in report.row("gray").metrics
 
 
 def test_evaluate_passes_sweep_hints(tiny_set):

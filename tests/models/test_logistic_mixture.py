@@ -175,3 +175,66 @@ def test_per_row_generators_make_rows_independent_of_the_batch() -> None:
     assert torch.equal(batch[2:], alone)
     with pytest.raises(ValueError):
         lm.draw_uniforms((3, 4, 4), [torch.Generator()])
+
+
+# ---------------------------------------------------------------------------------------------- truncation
+def _single_logistic(mean: float, log_s: float, components: int = 1) -> torch.Tensor:
+    """(8K, 1, 1) parameters: component 0 carries the mass (the others, if any, have logits -inf-ish)."""
+    blocks = torch.zeros(lm.PARAMS_PER_COMPONENT, components)
+    blocks[0, 1:] = -30.0
+    blocks[1, 0], blocks[2, 0] = mean, mean
+    blocks[3], blocks[4] = log_s, log_s
+    return blocks.reshape(-1, 1, 1)
+
+
+def test_truncation_off_is_the_full_mixture() -> None:
+    gen = torch.Generator().manual_seed(3)
+    params = torch.randn(4, lm.num_params(K), 3, 3, generator=gen)
+    L = torch.zeros(4, 1, 3, 3)
+    u = lm.draw_uniforms((4, 3, 3), torch.Generator().manual_seed(4))
+    full = lm.sample_from_uniforms(params, L, u, 0.7)
+    assert torch.equal(lm.sample_from_uniforms(params, L, u, 0.7, lm.Truncation()), full)
+    assert not lm.Truncation().active and lm.Truncation(tail=0.01).active
+
+
+def test_tail_truncation_keeps_each_logistic_inside_its_central_quantiles() -> None:
+    """With tail t, no draw lies beyond mean +- s * logit(1 - t) (plus half a bin of rounding), while the
+    untruncated draws of the same noise do; the draws inside that range are unchanged in order."""
+    mean, log_s, tail, n = 0.1, -2.5, 0.05, 20_000
+    params = _single_logistic(mean, log_s)[None].expand(n, -1, 1, 1)
+    L = torch.zeros(n, 1, 1, 1)
+    u = lm.draw_uniforms((n, 1, 1), torch.Generator().manual_seed(0))
+    full = lm.sample_from_uniforms(params, L, u)[:, 0, 0, 0]
+    cut = lm.sample_from_uniforms(params, L, u, truncation=lm.Truncation(tail=tail))[:, 0, 0, 0]
+    bound = math.exp(log_s) * math.log((1 - tail) / tail) + lm.HALF_BIN + 1e-6
+    assert (cut - mean).abs().max() <= bound < (full - mean).abs().max()
+    order = torch.argsort(u[:, 1, 0, 0])
+    assert (cut[order].diff() >= 0).all()  # a monotone map of the same noise: diversity is kept, reordered nowhere
+    assert cut.std() < full.std()
+
+
+def test_component_floor_drops_light_components_and_keeps_the_heaviest() -> None:
+    blocks = torch.zeros(lm.PARAMS_PER_COMPONENT, 3)
+    blocks[0] = torch.log(torch.tensor([0.9, 0.08, 0.02]))
+    blocks[1] = torch.tensor([-0.6, 0.0, 0.6])  # the components sit far apart in a
+    blocks[3], blocks[4] = -6.0, -6.0
+    n = 5_000
+    params = blocks.reshape(1, -1, 1, 1).expand(n, -1, 1, 1)
+    L = torch.zeros(n, 1, 1, 1)
+    u = lm.draw_uniforms((n, 1, 1), torch.Generator().manual_seed(1))
+
+    def a_values(truncation: lm.Truncation) -> torch.Tensor:
+        return lm.sample_from_uniforms(params, L, u, truncation=truncation)[:, 0, 0, 0]
+
+    assert (a_values(lm.Truncation()) > 0.3).any()  # the 2 % component is drawn without a floor
+    floored = a_values(lm.Truncation(min_weight=0.05))
+    assert not (floored > 0.3).any() and (floored.abs() < 0.1).any()  # 8 % stays, 2 % is gone
+    only = a_values(lm.Truncation(min_weight=0.95))  # above every weight: the heaviest still stays
+    assert (only + 0.6).abs().max() < 0.05
+
+
+@pytest.mark.parametrize("bad", [{"tail": 0.5}, {"tail": -0.01}, {"tail": math.nan}, {"min_weight": 1.0},
+                                 {"min_weight": -0.1}])
+def test_truncation_settings_are_checked(bad: dict) -> None:
+    with pytest.raises(ValueError):
+        lm.Truncation(**bad)

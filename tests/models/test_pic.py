@@ -93,6 +93,15 @@ def test_fast_and_naive_sampling_agree_with_hints() -> None:
         model.sample(L, n=1, sampler="bogus")
 
 
+def test_fast_and_naive_sampling_agree_with_truncation_and_it_changes_the_samples() -> None:
+    model = _model(2)
+    L = _lightness(12, 5)
+    outliers = lm.Truncation(tail=0.1, min_weight=0.3)
+    fast = model.sample(L, n=3, seed=4, sampler="fast", truncation=outliers)
+    assert torch.equal(fast, model.sample(L, n=3, seed=4, sampler="naive", truncation=outliers))
+    assert not torch.equal(fast, model.sample(L, n=3, seed=4, sampler="fast"))
+
+
 def test_seeds_are_deterministic_and_per_sample() -> None:
     model = _model(3)
     L = _lightness(16, 4)

@@ -60,6 +60,7 @@ def test_train_resume_export_and_bits_per_dim(photos: Path, tmp_path: Path) -> N
     card = export_pic_model(run, tmp_path / "models" / "pic-tiny")
     assert card.family == "pic" and card.working_resolution == 32 and card.steps == 3
     assert "comparability" in card.to_dict()
+    assert card.to_dict()["for_photos"] is False  # a CIFAR-size model: the GUI does not offer it for photos
     loaded, _ = load_model("pic-tiny", "cpu", tmp_path / "models")
     report = evaluate_bpd(loaded, photos, working_resolution=16, batch_size=4)
     assert report["images"] == 6 and report["dims_per_image"] == 8 * 8 * 2 and 0 < report["bpd"] < 20

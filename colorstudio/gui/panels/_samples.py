@@ -72,7 +72,8 @@ class SamplesPanel(QWidget):
         self.gallery.setMovement(QListWidget.Movement.Static)
         self.gallery.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.gallery.setWordWrap(True)
-        self.gallery.setToolTip("Click a sample to make it the current result")
+        self.gallery.setToolTip("Click a sample to make it the current result; models that rank their samples "
+                                "show the most plausible first, with its score")
         self.thumb_slider = QSlider(Qt.Orientation.Horizontal)
         self.thumb_slider.setRange(*THUMB_RANGE)
         self.thumb_slider.setSingleStep(16)
@@ -252,11 +253,14 @@ class SamplesPanel(QWidget):
             self.gallery.addItem(QListWidgetItem())
         for row, slot in enumerate(slots):
             item = self.gallery.item(row)
-            key = (slot.seed, id(slot.sample), slot.stale, sampling, self._busy, self.thumb_size)
+            key = (row, slot.seed, id(slot.sample), slot.stale, sampling, self._busy, self.thumb_size)
             if item.data(Qt.ItemDataRole.UserRole) == key:
                 continue
             item.setData(Qt.ItemDataRole.UserRole, key)
             name = f"seed {slot.seed}" if sampling else self.session.model
+            score = None if slot.sample is None else slot.sample.score
+            if score is not None:
+                name += f" · {score:.2f}"
             if slot.sample is None:
                 item.setIcon(qta.icon("mdi6.timer-sand", color="#888888"))
                 item.setText(f"{name}\ncomputing…")
@@ -264,10 +268,17 @@ class SamplesPanel(QWidget):
                 item.setIcon(self._thumbnail(slot.sample))
                 # A stale sample is being replaced while work runs; after a cancel it stays outdated.
                 item.setText(name + (("\nupdating…" if self._busy else "\noutdated") if slot.stale else ""))
-            item.setToolTip(f"Sample {row + 1}, seed {slot.seed} (model {self.session.model}); "
-                            "the thumbnail shows the prediction before hue bias and reference")
+            item.setToolTip(self._tooltip(row, slot.seed, score))
         self.compare_button.setEnabled(sum(slot.sample is not None for slot in slots) >= 2)
         self.show_chosen(self.session.chosen)
+
+    def _tooltip(self, row: int, seed: int, score: float | None) -> str:
+        text = f"Sample {row + 1}, seed {seed} (model {self.session.model})"
+        if score is not None:
+            text += (f"\nPlausibility {score:.2f}: the mean log-likelihood per cell of its colours under the model's "
+                     "colour histograms (and its agreement with your hints); higher is more plausible. "
+                     "The gallery shows the most plausible first.")
+        return text + "\nThe thumbnail shows the prediction before hue bias and reference"
 
     def _thumbnail(self, sample) -> QIcon:
         size = self.thumb_size
