@@ -369,7 +369,7 @@ def score_outputs(
     Keys: ``psnr``, ``ssim``, ``rmse_ab`` (alpha-beta), ``rmse_ab_lab`` (Lab / 110), ``colorfulness_ratio``,
     ``hist_intersection`` for ``outputs[0]``; with two or more outputs also ``psnr_best`` (best over
     outputs), ``psnr_samples_mean`` (the mean of the outputs' PSNRs: what a sample picked at random
-    scores, on average), ``diversity_ms_ssim`` (``mean_pairwise_ms_ssim``), ``psnr_mean`` and
+    scores, on average), ``psnr_worst`` (the outlier), ``diversity_ms_ssim`` (``mean_pairwise_ms_ssim``), ``psnr_mean`` and
     ``spread_skill`` (``sample_mean_and_spread_skill``). Values equal the single functions'.
     """
     if len(outputs) < 1:
@@ -389,6 +389,7 @@ def score_outputs(
         each = [values["psnr"]] + [psnr(gt, out) for out in outputs[1:]]
         values["psnr_best"] = max(each)
         values["psnr_samples_mean"] = float(np.mean(each))
+        values["psnr_worst"] = min(each)
         values["diversity_ms_ssim"] = mean_pairwise_ms_ssim(outputs)
         values["psnr_mean"], values["spread_skill"] = sample_mean_and_spread_skill(gt, outputs)
     return values

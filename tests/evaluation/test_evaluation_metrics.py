@@ -189,6 +189,7 @@ def test_score_outputs_equals_the_single_metrics():
             "hist_intersection": m.ab_histogram_intersection(gt, first),
             "psnr_best": max(m.psnr(gt, first), m.psnr(gt, second)),
             "psnr_samples_mean": (m.psnr(gt, first) + m.psnr(gt, second)) / 2,
+            "psnr_worst": min(m.psnr(gt, first), m.psnr(gt, second)),
             "diversity_ms_ssim": m.ms_ssim(first, second),
             "psnr_mean": m.sample_mean_and_spread_skill(gt, [first, second])[0],
             "spread_skill": m.sample_mean_and_spread_skill(gt, [first, second])[1],

@@ -188,6 +188,7 @@ def test_evaluate_several_samples(tiny_set):
         assert row["psnr_samples_mean"] == pytest.approx(float(np.mean([m.psnr(gt, out) for out in outputs])))
     assert model.metrics["psnr_samples_mean"] == pytest.approx(float(np.mean([r["psnr_samples_mean"] for r in rows])))
     assert "PSNR avg" in p.format_table(report) and "psnr_samples_mean" not in report.row("gray").metrics
+    assert model.metrics["psnr_worst"] <= model.metrics["psnr_samples_mean"] <= model.metrics["psnr_best"]
 
 
 def test_evaluate_passes_sweep_hints(tiny_set):
