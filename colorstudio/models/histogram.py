@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from colorstudio.color import denormalize_ab, denormalize_l, lab_to_lch
+from colorstudio.color import AB_SCALE, denormalize_ab, denormalize_l, lab_to_lch
 from colorstudio.color.quantize import CHROMA_QUANTIZER, HUE_QUANTIZER
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_activation, make_norm, pad_to_multiple
 from colorstudio.models.decoding import FADING_THRESHOLD, PAPER_DECODING, Decoding, decode_ab as decode_one_image
@@ -501,8 +501,6 @@ class FrozenHistogramNetwork(HistogramColorizer):
 def expected_ab_norm(hue_probs: torch.Tensor, chroma_probs: torch.Tensor) -> torch.Tensor:
     """E[C] * E[exp(i hue)] of (B, K, h, w) distributions as normalized a*b* (B, 2, h, w): the torch,
     differentiable twin of the ``mean`` decoding (hue and chroma taken as independent)."""
-    from colorstudio.color import AB_SCALE
-
     hue_q, chroma_q = _quantizers()
     angles = torch.tensor(hue_q.centres, dtype=hue_probs.dtype, device=hue_probs.device) * (2 * math.pi)
     centres = torch.tensor(chroma_q.centres, dtype=chroma_probs.dtype, device=chroma_probs.device)
