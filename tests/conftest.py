@@ -15,3 +15,14 @@ def _no_user_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         path = tmp_path_factory.mktemp("xdg-data")
         mp.setenv("XDG_DATA_HOME", str(path))
         yield path
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """One torch thread for the test: small models run faster and reproducibly without thread overhead."""
+    import torch  # deferred: only the tests that ask for it pay for torch at collection
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -37,12 +37,7 @@ PIC_OWN = PICConfig(chroma_stride=2, embed_width=4, embed_blocks=(1, 1), embed_c
                     decoder_blocks=1, components=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture

@@ -25,12 +25,7 @@ TINY = PICConfig(chroma_stride=2, embed_width=8, embed_blocks=(1, 1), embed_chan
                  decoder_blocks=2, components=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _model(seed: int = 0, config: PICConfig = TINY) -> PIC:
