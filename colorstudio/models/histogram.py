@@ -265,7 +265,7 @@ class HintAttention(nn.Module):
         # (While training, smoothed like the targets: a one-hot cell would cost log(1e-8) on every
         # neighbouring bin of the target.)
         exact = torch.eye(hue.shape[1], device=h.device)
-        own_hue, own_chroma = _ab_histograms(ab_sum.flatten(2) / frac.clamp_min(1e-6)[:, None],
+        own_hue, own_chroma = _ab_histograms(ab_sum / frac.clamp_min(1e-6)[:, None],
                                              hue_smooth if self.training else exact,
                                              chroma_smooth if self.training else exact)
         covered = (frac > 0).to(h.dtype).view(b, 1, gh, gw)
@@ -277,7 +277,6 @@ class HintAttention(nn.Module):
 def _ab_histograms(ab_norm: torch.Tensor, hue_smooth: torch.Tensor, chroma_smooth: torch.Tensor
                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """(B, 2, M) normalized a*b* -> hue and chroma histograms (B, M, K), one-hot bins smoothed like the targets."""
-
     hue_q, chroma_q = _quantizers()
     ab = denormalize_ab(ab_norm)
     chroma = ab.pow(2).sum(dim=1).sqrt()
