@@ -360,6 +360,21 @@ def sample_mean_and_spread_skill(gt: np.ndarray, samples: Sequence[np.ndarray]) 
     return psnr(gt, np.clip(np.rint(mean), 0, 255).astype(np.uint8)), ratio
 
 
+def hint_ab_errors(outputs: Sequence[np.ndarray], hint_ab: np.ndarray, hint_mask: np.ndarray) -> list[float]:
+    """Per output: mean Lab a*b* distance from the hints' colours over the hinted pixels (each hint's own
+    patch), in Lab units. ``hint_ab`` (2, H, W) normalized ab, ``hint_mask`` (1, H, W) or (H, W) in {0, 1}."""
+    mask = np.asarray(hint_mask).reshape(np.asarray(hint_mask).shape[-2:]) > 0.5
+    if not mask.any():
+        raise ValueError("hint_ab_errors needs at least one hinted pixel")
+    wanted = np.asarray(hint_ab, np.float64)[:, mask].T * AB_SCALE  # (P, 2)
+    errors = []
+    for out in outputs:
+        _check_rgb(out, "output")
+        got = _lab(out)[mask][:, 1:]
+        errors.append(float(np.linalg.norm(got - wanted, axis=1).mean()))
+    return errors
+
+
 def score_outputs(
     gt: np.ndarray, outputs: Sequence[np.ndarray], *, gt_lab: np.ndarray | None = None, bins: int = 64
 ) -> dict[str, float]:

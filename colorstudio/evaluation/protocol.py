@@ -70,6 +70,8 @@ METRIC_COLUMNS: tuple[tuple[str, str], ...] = (
     ("diversity_ms_ssim", "MS-SSIM"),
     ("diversity_ms_ssim_median", "MS-SSIM med"),
     ("psnr_mean", "PSNR mean"),
+    ("hint_ab_error", "Hint err"),
+    ("hint_ab_error_worst", "Hint err worst"),
     ("spread_skill_median", "Spread/skill"),
 )
 # aggregated over images as a median instead of a mean (report key -> per-image key)
@@ -88,6 +90,8 @@ METRIC_NOTES = {
     "diversity_ms_ssim": "mean pairwise MS-SSIM between the N samples (lower = more diverse)",
     "diversity_ms_ssim_median": "median over images of the mean pairwise MS-SSIM between the N samples",
     "psnr_mean": "PSNR of the per-pixel mean of the N samples (the model's posterior mean, estimated)",
+    "hint_ab_error": "mean Lab a*b* distance from the hint colours over the hinted pixels, sample 0 (with hints)",
+    "hint_ab_error_worst": "the largest hint error over the N samples: every sample should honour the hints",
     "spread_skill_median": "median over images of sqrt((N+1)/N) x sample spread / RMSE of the sample mean "
                            "(1 = calibrated, < 1 overconfident)",
 }
@@ -405,7 +409,11 @@ def evaluate(
         for n_hints in counts:
             hint_ab, hint_mask = _hint_inputs(ab_norm, n_hints, index)
             outputs = _check_outputs(predict_fn(lightness, hint_ab, hint_mask, samples, seed), gt, samples, name)
-            add(index, name, method, n_hints, metrics.score_outputs(gt, outputs, gt_lab=lab))
+            values = metrics.score_outputs(gt, outputs, gt_lab=lab)
+            if n_hints > 0:
+                errors = metrics.hint_ab_errors(outputs, hint_ab, hint_mask)
+                values["hint_ab_error"], values["hint_ab_error_worst"] = errors[0], max(errors)
+            add(index, name, method, n_hints, values)
         if reference_fn is not None:
             hint_ab, hint_mask = _hint_inputs(ab_norm, 0, index)
             outputs = _check_outputs(reference_fn(lightness, hint_ab, hint_mask, samples, seed, reference=gt),

@@ -203,6 +203,29 @@ def test_evaluate_passes_sweep_hints(tiny_set):
     assert len(masks[0]) == 3 and len(masks[1]) == 3
 
 
+def test_hint_error_is_small_for_a_sample_that_paints_the_hints_and_worst_names_the_one_that_ignores_them(tiny_set):
+    def obey_then_ignore(L, hint_ab, hint_mask, samples, seed):
+        lab = np.stack([L.astype(np.float64), *(hint_ab.astype(np.float64) * 110.0 * hint_mask[0])], -1)
+        return [to_uint(lab_to_rgb(lab), 8), gray_from_lightness(L)]
+
+    report = p.evaluate(obey_then_ignore, tiny_set, hint_counts=(0, 3), samples=2)
+    hinted = report.row("model", 3).metrics
+    assert hinted["hint_ab_error"] < 1.5  # only uint8 rounding and gamut clipping stand between
+    per_image = [r for r in report.per_image if r["method"] == "model" and r["hints"] == 3]
+    for record, (index, (_name, gt)) in zip(per_image, enumerate(tiny_set), strict=True):
+        lab = p._lab_of(gt)
+        hint_ab, mask = p._hint_inputs(np.ascontiguousarray(p.normalize_ab(lab[..., 1:]).transpose(2, 0, 1)), 3, index)
+        chroma = np.hypot(*(hint_ab[:, mask[0] > 0.5] * 110.0))
+        assert record["hint_ab_error_worst"] == pytest.approx(float(chroma.mean()), abs=1.0)  # the gray sample
+    assert "hint_ab_error" not in report.row("model", 0).metrics
+    assert "Hint err worst" in p.format_table(report)
+
+
+def test_hint_ab_errors_needs_a_hint():
+    with pytest.raises(ValueError, match="hinted pixel"):
+        m.hint_ab_errors([np.zeros((4, 4, 3), np.uint8)], np.zeros((2, 4, 4)), np.zeros((1, 4, 4)))
+
+
 def test_evaluate_checks_predictions_and_honours_cancel(tiny_set):
     with pytest.raises(ValueError, match="uint8"):
         p.evaluate(lambda L, *_: [np.zeros((4, 4, 3), np.uint8)], tiny_set)
