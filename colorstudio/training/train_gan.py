@@ -71,8 +71,13 @@ class GANTrainSettings(TrainSettings):
     grad_clip: float | None = None  # one global norm over both networks would let the L1 term throttle the critic
 
 
-def _config_for(histogram_model: str | Path | None, base: GANConfig = GANConfig()) -> GANConfig:
-    return replace(base, histogram=histogram_network_config(histogram_model)) if histogram_model is not None else base
+def _config_for(histogram_model: str | Path | None, base: GANConfig = GANConfig(), residual: bool = False) -> GANConfig:
+    if histogram_model is None:
+        if residual:
+            raise ColorStudioError("needs a histogram network to correct, not --from-scratch", "--histogram-residual")
+        return base
+    # one replace: the config refuses a residual without its histogram network
+    return replace(base, histogram=histogram_network_config(histogram_model), histogram_residual=residual)
 
 
 def default_histogram_model() -> str | None:
@@ -199,7 +204,7 @@ def _config_from_args(args: argparse.Namespace) -> tuple[GANConfig | None, str |
     if args.init:  # train_gan takes the architecture from the model and finds the histogram model
         return None, None if args.from_scratch else args.histogram_model
     histogram_model = None if args.from_scratch else args.histogram_model or default_histogram_model()
-    return _config_for(histogram_model, GANConfig(width=args.width, histogram_residual=args.histogram_residual)), histogram_model
+    return _config_for(histogram_model, GANConfig(width=args.width), args.histogram_residual), histogram_model
 
 
 def _train(args: argparse.Namespace):

@@ -71,3 +71,18 @@ def test_from_scratch_on_the_command_line(tmp_path, photos, monkeypatch):
     assert config.histogram is None and config.width == 4
     assert "conditioned_on" not in json.loads((run / "run_info.json").read_text())
     assert isinstance(load_checkpoint_model(run), CGANColorizer)
+
+
+def test_histogram_residual_on_the_command_line(tmp_path, photos, monkeypatch, capsys):
+    monkeypatch.setenv("COLORSTUDIO_MODELS", str(tmp_path / "models"))
+    _install_histogram(tmp_path / "models")
+    run = tmp_path / "run"
+    assert main(["--data", str(photos), "--run-dir", str(run), "--steps", "1", "--batch-size", "2", "--crop", "32",
+                 "--width", "4", "--threads", "1", "--histogram-residual"]) == 0
+    config = GANConfig.from_dict(json.loads((run / "model_config.json").read_text()))
+    assert config.histogram_residual and config.histogram is not None
+    capsys.readouterr()
+    assert main(["--data", str(photos), "--run-dir", str(tmp_path / "run2"), "--steps", "1", "--from-scratch",
+                 "--histogram-residual"]) != 0
+    assert "--histogram-residual: needs a histogram network" in capsys.readouterr().err
+    assert not (tmp_path / "run2" / "model_config.json").exists()
