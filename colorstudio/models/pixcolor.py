@@ -31,7 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -112,6 +112,9 @@ class PixColorConfig:
     act: str = "relu"
     p_no_hints: float = 0.5  # fraction of training images without simulated hints
     refine_weight: float = 1.0  # weight of the refinement L1 (in CHROMA_SCALE units) against the CE (nats)
+    # the refinement net also sees the hints' own chroma at full resolution, so every sample keeps the
+    # hinted colours exactly where they were placed (its branch starts at zero: an older model's behaviour)
+    refine_hints: bool = False
     # "own": ConditioningNet trained from scratch; "histogram": a trained histogram network (frozen, its
     # HistogramConfig dict in `histogram`) + a trained adaptation net, as the paper adapts a pretrained
     # ResNet-101. The frozen weights are part of this model's weights, so the model stands alone.
@@ -193,6 +196,13 @@ def _hint_chroma(L_norm: torch.Tensor, hint: torch.Tensor) -> torch.Tensor:
     return chroma_of_rgb(lab_to_rgb(lab, clip=True))
 
 
+def hint_chroma_channels(L_norm: torch.Tensor, hint: torch.Tensor) -> torch.Tensor:
+    """The refinement net's hint input (B, 3, H, W): the hints' (Cr, Cb) offsets from neutral at network
+    scale where hinted (zero elsewhere), and the mask."""
+    mask = hint[:, 2:3]
+    return torch.cat([(_hint_chroma(L_norm, hint) - 0.5) * CHROMA_SCALE * mask, mask], dim=1)
+
+
 # ------------------------------------------------------------------------------------------ networks
 class ConditioningNet(nn.Module):
     """L + hint channels at the working resolution -> conditioning features on the chroma grid.
@@ -252,8 +262,9 @@ class HistogramConditioning(nn.Module):
 class RefinementNet(nn.Module):
     """Full-resolution chroma from L and low-resolution chroma (PixColor's refinement network).
 
-    ``forward(L_norm (B, 1, H, W), chroma_up (B, 2, H, W)) -> chroma (B, 2, H, W)``, (Cr, Cb) in [0, 1];
-    ``chroma_up`` is the grid chroma bilinearly upsampled to (H, W). A small U-Net (1, 1/2, 1/4, bilinear
+    ``forward(L_norm (B, 1, H, W), chroma_up (B, 2, H, W), hint (B, 3, H, W) | None) -> chroma (B, 2, H, W)``,
+    (Cr, Cb) in [0, 1]; ``chroma_up`` is the grid chroma bilinearly upsampled to (H, W); ``hint`` is
+    :func:`hint_chroma_channels` (used with ``refine_hints``). A small U-Net (1, 1/2, 1/4, bilinear
     upsampling in the decoder) predicts a correction of ``chroma_up``; the last layer starts at zero, so
     an untrained net returns its input. Any H, W (replicate-padded to a multiple of 4).
     """
@@ -268,34 +279,40 @@ class RefinementNet(nn.Module):
         self.dec1 = ConvNormAct(6 * w, 2 * w, 3, norm=norm, act=act)
         self.dec0 = ConvNormAct(3 * w, w, 3, norm=norm, act=act)
         self.head = nn.Conv2d(w, 2, 3, padding=1)
-        assert self.head.bias is not None
-        nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        self.hint_in = nn.Conv2d(3, w, 3, padding=1) if cfg.refine_hints else None
+        for layer in (self.head, self.hint_in):
+            if layer is not None:
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(cast(torch.Tensor, layer.bias))
 
-    def forward(self, L_norm: torch.Tensor, chroma_up: torch.Tensor) -> torch.Tensor:
+    def forward(self, L_norm: torch.Tensor, chroma_up: torch.Tensor, hint: torch.Tensor | None = None) -> torch.Tensor:
         x, size = pad_to_multiple(torch.cat([L_norm, (chroma_up - 0.5) * CHROMA_SCALE], dim=1), 4)
         e0 = self.enc0(x)
+        if self.hint_in is not None and hint is not None:
+            e0 = e0 + self.hint_in(pad_to_multiple(hint, 4)[0])
         e1 = self.enc1(e0)
         e2 = self.enc2(e1)
         d1 = self.dec1(torch.cat([upsample_to(e2, tuple(e1.shape[-2:])), e1], dim=1))
         d0 = self.dec0(torch.cat([upsample_to(d1, tuple(e0.shape[-2:])), e0], dim=1))
         return chroma_up + crop_to(self.head(d0), size) / CHROMA_SCALE
 
-    def refine(self, L_norm: torch.Tensor, chroma_up: torch.Tensor, tile: int = 1024, margin: int = 64) -> torch.Tensor:
+    def refine(self, L_norm: torch.Tensor, chroma_up: torch.Tensor, hint: torch.Tensor | None = None,
+               tile: int = 1024, margin: int = 64) -> torch.Tensor:
         """:meth:`forward` in overlapping tiles of ``tile`` pixels (plus ``margin`` of context on each side)
         when the input is larger, bounding memory for very large images. In eval mode (BatchNorm uses its
         running statistics) the tiles agree with a single pass to float precision when ``margin`` covers
         the receptive field."""
         height, width = L_norm.shape[-2:]
         if height <= tile and width <= tile:
-            return self(L_norm, chroma_up)
+            return self(L_norm, chroma_up, hint)
         out = torch.empty_like(chroma_up)
         for top in range(0, height, tile):
             for left in range(0, width, tile):
                 # context starts on a multiple of 4 so the strided layers see the same pixel phases
                 y0, x0 = max(0, top - margin) // 4 * 4, max(0, left - margin) // 4 * 4
                 y1, x1 = min(height, top + tile + margin), min(width, left + tile + margin)
-                part = self(L_norm[..., y0:y1, x0:x1], chroma_up[..., y0:y1, x0:x1])
+                part = self(L_norm[..., y0:y1, x0:x1], chroma_up[..., y0:y1, x0:x1],
+                            None if hint is None else hint[..., y0:y1, x0:x1])
                 bottom, right = min(height, top + tile), min(width, left + tile)
                 out[..., top:bottom, left:right] = part[..., top - y0 : bottom - y0, left - x0 : right - x0]
         return out
@@ -429,7 +446,7 @@ class PixColor(nn.Module):
         cr, cb = bins[:, 0].reshape(-1), bins[:, 1].reshape(-1)
         ce = 0.5 * (F.cross_entropy(self.cr_logits(features), cr) + F.cross_entropy(self.cb_logits(features, cr), cb))
         low = self.centres[bins]  # (B, 2, gh, gw): what a perfect sample would be
-        refined = self.refinement(L_norm, upsample_to(low, tuple(L_norm.shape[-2:])))
+        refined = self.refinement(L_norm, upsample_to(low, tuple(L_norm.shape[-2:])), self._refine_hint(L_norm, hint))
         l1 = (refined - chroma).abs().mean()
         loss = ce + self.config.refine_weight * CHROMA_SCALE * l1
         metrics = {
@@ -498,12 +515,23 @@ class PixColor(nn.Module):
         generate(self.pixelcnn, cond, choose, method=sampler, progress=progress, cancel=cancel)
         return torch.stack(cells, dim=-1).reshape(n, 2, gh, gw)
 
+    def _refine_hint(self, L_norm: torch.Tensor, hint: torch.Tensor | None) -> torch.Tensor | None:
+        if not self.config.refine_hints or hint is None:
+            return None
+        return hint_chroma_channels(L_norm, hint)
+
     @torch.no_grad()
-    def refine(self, L_norm: torch.Tensor, bins: torch.Tensor, tile: int = 1024) -> torch.Tensor:
-        """Grid bins (N, 2, gh, gw) -> refined (Cr, Cb) chroma (N, 2, H, W) at L_norm's (H, W)."""
+    def refine(self, L_norm: torch.Tensor, bins: torch.Tensor, hint: torch.Tensor | None = None,
+               tile: int = 1024) -> torch.Tensor:
+        """Grid bins (N, 2, gh, gw) -> refined (Cr, Cb) chroma (N, 2, H, W) at L_norm's (H, W); ``hint``
+        (1, 3, H, W) reaches the refinement net when the model was built with ``refine_hints``."""
+        n = bins.shape[0]
         low = self.centres[bins]
         up = upsample_to(low, tuple(L_norm.shape[-2:]))
-        return self.refinement.refine(L_norm.expand(bins.shape[0], -1, -1, -1), up, tile=tile).clamp_(0.0, 1.0)
+        refine_hint = self._refine_hint(L_norm, hint)
+        return self.refinement.refine(L_norm.expand(n, -1, -1, -1), up,
+                                      None if refine_hint is None else refine_hint.expand(n, -1, -1, -1),
+                                      tile=tile).clamp_(0.0, 1.0)
 
     @torch.no_grad()
     def sample(
@@ -532,7 +560,7 @@ class PixColor(nn.Module):
                                 progress=sampling_progress, cancel=cancel)
         if cancel is not None and cancel():
             raise CancelledError()
-        chroma = self.refine(L_norm, bins)
+        chroma = self.refine(L_norm, bins, hint)
         ab = chroma_to_ab(denormalize_l(L_norm), chroma)
         if progress is not None:
             progress(1.0, "refined")

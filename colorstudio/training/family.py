@@ -329,7 +329,9 @@ def warm_start(model: torch.nn.Module, init_model: str | Path, keep_prefixes: Se
     own = model.state_dict()
     copied = {k: v for k, v in source.state_dict().items() if not kept(k)}
     mismatched = sorted(k for k, v in copied.items() if k not in own or own[k].shape != v.shape)
-    missing = sorted(k for k in own if not kept(k) and k not in copied)
+    # a layer the source lacks may start at zero (a new branch that adds nothing yet): the run then
+    # begins exactly where the source model stood
+    missing = sorted(k for k in own if not kept(k) and k not in copied and bool(own[k].ne(0).any()))
     if mismatched or missing:
         raise ColorStudioError(f"--init: the model's architecture differs ({len(mismatched)} tensors of other "
                                f"shapes, {len(missing)} missing, e.g. {(mismatched + missing)[0]})", init_model)

@@ -78,7 +78,7 @@ __all__ = [
     "TRAINER",
 ]
 
-DEFAULT_CONFIG = PixColorConfig()
+DEFAULT_CONFIG = PixColorConfig(refine_hints=True)
 
 
 @dataclass(frozen=True)
@@ -275,6 +275,9 @@ def add_options(p) -> None:
     p.add_argument("--p-no-hints", type=float, default=None,
                    help=f"fraction of training images without simulated hints (default: --init's, else "
                         f"{DEFAULT_CONFIG.p_no_hints}); a resumed run keeps its own")
+    p.add_argument("--refine-hints", action=argparse.BooleanOptionalAction, default=None,
+                   help="the refinement net also sees the hints' colours (default: --init's, else "
+                        f"{DEFAULT_CONFIG.refine_hints}); --init of a model without it starts the branch at zero")
     p.add_argument("--eval-samples", type=int, default=8, help="samples per image for --eval-only")
     p.add_argument("--eval-hints", default="0,10", help="sweep hint counts, e.g. 0,10")
     p.add_argument("--temperature", type=float, default=1.0, help="sampling temperature for --eval-only")
@@ -297,6 +300,8 @@ def _config_from_args(args: argparse.Namespace) -> tuple[PixColorConfig, str | P
             config = base
     if args.p_no_hints is not None:
         config = replace(config, p_no_hints=args.p_no_hints)
+    if args.refine_hints is not None:
+        config = replace(config, refine_hints=args.refine_hints)
     return config, histogram_model if config.conditioning == HISTOGRAM_CONDITIONING else None
 
 

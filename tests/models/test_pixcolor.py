@@ -17,6 +17,7 @@ from colorstudio.color import (
     rgb_to_ycbcr,
 )
 from colorstudio.errors import CancelledError, ColorStudioError
+from colorstudio.models.blocks import upsample_to
 from colorstudio.models.pixcolor import (
     PixColor,
     PixColorConfig,
@@ -25,6 +26,7 @@ from colorstudio.models.pixcolor import (
     chroma_of_rgb,
     chroma_to_ab,
     grid_size,
+    hint_chroma_channels,
 )
 
 TINY = PixColorConfig(grid=6, grid_stride=4, cond_width=8, cond_channels=8, pixelcnn_channels=8, pixelcnn_blocks=2,
@@ -165,6 +167,63 @@ def test_refinement_tiles_match_a_single_pass():
         whole = net(L, up)
         tiled = net.refine(L, up, tile=32, margin=48)
     torch.testing.assert_close(tiled, whole, atol=1e-5, rtol=1e-5)
+
+
+def _hint_patch(size: int = SIZE, a: float = 40.0, b: float = -30.0) -> torch.Tensor:
+    hint = torch.zeros(1, 3, size, size)
+    hint[0, 0, 4:8, 8:12], hint[0, 1, 4:8, 8:12], hint[0, 2, 4:8, 8:12] = a / 110, b / 110, 1.0
+    return hint
+
+
+def test_refinement_hint_branch_starts_at_zero_and_tiles_with_its_hints():
+    plain = PixColor(TINY).eval()
+    hinted = PixColor(replace(TINY, refine_hints=True)).eval()
+    missing = hinted.load_state_dict(plain.state_dict(), strict=False).missing_keys
+    assert missing and all(k.startswith("refinement.hint_in.") for k in missing)
+    L, hint = _lightness(), _hint_patch()
+    torch.testing.assert_close(hinted.sample(L, hint, n=2, seed=5).chroma, plain.sample(L, hint, n=2, seed=5).chroma)
+
+    net = hinted.refinement
+    with torch.no_grad():
+        for p in net.parameters():
+            p.normal_(0, 0.2)
+    L, up = torch.rand(1, 1, 70, 90) * 2 - 1, torch.rand(1, 2, 70, 90)
+    channels = hint_chroma_channels(L, _hint_patch(90)[..., :70, :])
+    with torch.no_grad():
+        whole = net(L, up, channels)
+        assert not torch.allclose(whole, net(L, up))  # the hints now reach the output
+        torch.testing.assert_close(net.refine(L, up, channels, tile=32, margin=48), whole, atol=1e-5, rtol=1e-5)
+
+
+def test_refinement_with_the_hints_paints_the_hinted_pixels_closer_than_without():
+    batch = _photo_batch()
+    # a small patch in a colour of its own, which the coarse grid chroma cannot carry
+    own = torch.tensor([[0.9, 0.1, 0.2], [0.1, 0.8, 0.3], [0.2, 0.3, 0.9], [0.9, 0.8, 0.1]])
+    batch["rgb"][..., 6:10, 6:10] = own[..., None, None]
+    lab = rgb_to_lab(batch["rgb"])
+    batch["L"], batch["ab"] = normalize_l(lab[:, :1]), normalize_ab(lab[:, 1:])
+    hint = torch.zeros(4, 3, SIZE, SIZE)
+    hint[:, :2, 6:10, 6:10] = batch["ab"][:, :, 6:10, 6:10]
+    hint[:, 2, 6:10, 6:10] = 1.0
+    batch["hint"] = hint
+    chroma = chroma_of_rgb(batch["rgb"])
+
+    def hinted_error_after_training(refine_hints: bool) -> float:
+        torch.manual_seed(0)
+        model = PixColor(replace(TINY, refine_hints=refine_hints))
+        opt = torch.optim.Adam(model.refinement.parameters(), lr=1e-2)
+        model.train()
+        for _ in range(150):
+            loss, _ = model.training_loss(batch)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        low = model.centres[model.grid_bins(chroma, model.grid_size(SIZE, SIZE))]
+        with torch.no_grad():
+            out = model.refinement(batch["L"], upsample_to(low, (SIZE, SIZE)), model._refine_hint(batch["L"], hint))
+        return float((out - chroma)[..., 6:10, 6:10].abs().mean())
+
+    assert hinted_error_after_training(True) < 0.5 * hinted_error_after_training(False)
 
 
 # ---------------------------------------------------------------------------------------------- training
@@ -324,6 +383,14 @@ def test_warm_start_takes_a_models_weights_but_the_new_histogram_copy(tmp_path):
         expected = new_encoder[k] if k.startswith(FROZEN_ENCODER_PREFIX) else trained.state_dict()[k]
         torch.testing.assert_close(v, expected)
     assert any(not torch.equal(v, trained.state_dict()[k]) for k, v in new_encoder.items())
+
+    with_branch = PixColor(replace(config, refine_hints=True))  # a new zero-initialized branch may be added
+    warm_start(with_branch, tmp_path / "p", keep_prefixes=(FROZEN_ENCODER_PREFIX,))
+    torch.testing.assert_close(with_branch.state_dict()["cr_head.weight"], trained.state_dict()["cr_head.weight"])
+    with torch.no_grad():
+        with_branch.refinement.hint_in.weight.fill_(0.1)  # but not one that already computes something
+    with pytest.raises(ColorStudioError, match="1 missing"):
+        warm_start(with_branch, tmp_path / "p", keep_prefixes=(FROZEN_ENCODER_PREFIX,))
 
     wider = PixColor(replace(config, adapt_width=12))
     with pytest.raises(ColorStudioError, match="architecture differs"):
