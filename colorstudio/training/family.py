@@ -308,9 +308,12 @@ def config_of_model(name: str | Path, config_cls: type[ConfigT]) -> ConfigT:
     return config_cls.from_dict(ModelCard.load(find_model_dir(name) / CARD_NAME).config)  # type: ignore[attr-defined]
 
 
-def warm_start(model: torch.nn.Module, init_model: str | Path, keep_prefixes: Sequence[str] = ()) -> dict[str, Any]:
+def warm_start(model: torch.nn.Module, init_model: str | Path, keep_prefixes: Sequence[str] = (),
+               fresh_on_resize: Sequence[str] = ()) -> dict[str, Any]:
     """Copy an installed model's weights into a new run's ``model`` (same family, same shapes), except
     the tensors under ``keep_prefixes`` (e.g. a frozen histogram copy the run takes from elsewhere).
+    A tensor under ``fresh_on_resize`` whose shape differs keeps its fresh initialization (e.g. the layer
+    that reads a newer histogram network's wider features); the result lists those under ``"fresh"``.
 
     Returns the source's name, steps and weights SHA-256 for run_info.json and the card."""
     def build(card: ModelCard) -> torch.nn.Module:
@@ -328,25 +331,29 @@ def warm_start(model: torch.nn.Module, init_model: str | Path, keep_prefixes: Se
 
     own = model.state_dict()
     copied = {k: v for k, v in source.state_dict().items() if not kept(k)}
+    fresh = sorted(k for k, v in copied.items() if k in own and own[k].shape != v.shape
+                   and any(k.startswith(prefix) for prefix in fresh_on_resize))
+    copied = {k: v for k, v in copied.items() if k not in fresh}
     mismatched = sorted(k for k, v in copied.items() if k not in own or own[k].shape != v.shape)
     # a layer the source lacks may start at zero (a new branch that adds nothing yet): the run then
     # begins exactly where the source model stood
-    missing = sorted(k for k in own if not kept(k) and k not in copied and bool(own[k].ne(0).any()))
+    missing = sorted(k for k in own if not kept(k) and k not in copied and k not in fresh and bool(own[k].ne(0).any()))
     if mismatched or missing:
         raise ColorStudioError(f"--init: the model's architecture differs ({len(mismatched)} tensors of other "
                                f"shapes, {len(missing)} missing, e.g. {(mismatched + missing)[0]})", init_model)
     model.load_state_dict(copied, strict=False)
-    return {"name": card.name, "steps": card.steps, "weights_sha256": card.weights_sha256}
+    info = {"name": card.name, "steps": card.steps, "weights_sha256": card.weights_sha256}
+    return info | ({"fresh": fresh} if fresh else {})
 
 
 def warm_start_run_info(model: torch.nn.Module, init_model: str | Path | None, out_dir: Path, resume: bool,
-                        keep_prefixes: Sequence[str] = ()) -> dict[str, Any]:
+                        keep_prefixes: Sequence[str] = (), fresh_on_resize: Sequence[str] = ()) -> dict[str, Any]:
     """The ``run_info.json`` entry naming the model a run started from (:func:`warm_start` on a new run;
     on resume the run's own entry, the weights coming from the checkpoint). ``{}`` for a run from scratch."""
     if resume:
         source = read_run_info(out_dir).get("initialized_from")
     elif init_model is not None:
-        source = warm_start(model, init_model, keep_prefixes)
+        source = warm_start(model, init_model, keep_prefixes, fresh_on_resize)
     else:
         source = None
     return {"initialized_from": source} if source else {}

@@ -190,6 +190,8 @@ def histogram_conditioned_config(histogram_model: str | Path, base: PixColorConf
 
 
 FROZEN_ENCODER_PREFIX = "conditioning.encoder."  # state-dict keys of the frozen histogram copy
+# the adaptation layer that reads the histogram network's features: a newer network may give more of them
+ADAPTER_INPUT_PREFIX = "conditioning.adapt.0."
 
 
 def _config_of_init_model(init_model: str | Path, histogram_model: str | Path) -> PixColorConfig:
@@ -255,7 +257,8 @@ def train_pixcolor(
     if histogram_model is not None and not resume and config.conditioning != HISTOGRAM_CONDITIONING:
         raise ColorStudioError("this PixColor config is not conditioned on a histogram network", histogram_model)
     extra = frozen_histogram_run_info(getattr(model.conditioning, "encoder", None), histogram_model, out_dir, resume)
-    extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,))
+    extra |= warm_start_run_info(model, init_model, out_dir, resume, keep_prefixes=(FROZEN_ENCODER_PREFIX,),
+                                 fresh_on_resize=(ADAPTER_INPUT_PREFIX,))
     return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
                           **extra)
 

@@ -392,6 +392,21 @@ def test_warm_start_takes_a_models_weights_but_the_new_histogram_copy(tmp_path):
     with pytest.raises(ColorStudioError, match="1 missing"):
         warm_start(with_branch, tmp_path / "p", keep_prefixes=(FROZEN_ENCODER_PREFIX,))
 
+    # a newer histogram network with more features: only the adapter's input layer starts afresh
+    from colorstudio.training.train_pixcolor import ADAPTER_INPUT_PREFIX
+
+    wide_hist = HistogramColorizer(replace(_tiny_histogram_config(), hypercolumn_channels=12))
+    save_model(wide_hist, ModelCard(name="wide", family="histogram", config=wide_hist.config.to_dict(),
+                                    working_resolution=32), tmp_path / "wide")
+    on_wide = PixColor(replace(histogram_conditioned_config(tmp_path / "wide", TINY), adapt_width=8))
+    with pytest.raises(ColorStudioError, match="architecture differs"):
+        warm_start(on_wide, tmp_path / "p", keep_prefixes=(FROZEN_ENCODER_PREFIX,))
+    source = warm_start(on_wide, tmp_path / "p", keep_prefixes=(FROZEN_ENCODER_PREFIX,),
+                        fresh_on_resize=(ADAPTER_INPUT_PREFIX,))
+    assert source["fresh"] == [f"{ADAPTER_INPUT_PREFIX}0.weight"]
+    torch.testing.assert_close(on_wide.state_dict()["pixelcnn." + next(k for k in on_wide.pixelcnn.state_dict())],
+                               trained.state_dict()["pixelcnn." + next(k for k in on_wide.pixelcnn.state_dict())])
+
     wider = PixColor(replace(config, adapt_width=12))
     with pytest.raises(ColorStudioError, match="architecture differs"):
         warm_start(wider, tmp_path / "p", keep_prefixes=(FROZEN_ENCODER_PREFIX,))
