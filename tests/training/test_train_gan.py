@@ -61,25 +61,25 @@ def test_builds_on_the_installed_histogram_model_resumes_and_exports(tmp_path, p
         torch.testing.assert_close(loaded(L), load_checkpoint_model(run)(L))
 
 
-def test_from_scratch_on_the_command_line(tmp_path, photos, monkeypatch):
+def _train_tiny_on_the_command_line(tmp_path: Path, photos: Path, monkeypatch, option: str) -> tuple[Path, GANConfig]:
+    """One step of a width-4 cGAN on a tiny installed histogram model, with ``option``; the run and its config."""
     monkeypatch.setenv("COLORSTUDIO_MODELS", str(tmp_path / "models"))
     _install_histogram(tmp_path / "models")
     run = tmp_path / "run"
     assert main(["--data", str(photos), "--run-dir", str(run), "--steps", "1", "--batch-size", "2", "--crop", "32",
-                 "--width", "4", "--threads", "1", "--from-scratch"]) == 0
-    config = GANConfig.from_dict(json.loads((run / "model_config.json").read_text()))
+                 "--width", "4", "--threads", "1", option]) == 0
+    return run, GANConfig.from_dict(json.loads((run / "model_config.json").read_text()))
+
+
+def test_from_scratch_on_the_command_line(tmp_path, photos, monkeypatch):
+    run, config = _train_tiny_on_the_command_line(tmp_path, photos, monkeypatch, "--from-scratch")
     assert config.histogram is None and config.width == 4
     assert "conditioned_on" not in json.loads((run / "run_info.json").read_text())
     assert isinstance(load_checkpoint_model(run), CGANColorizer)
 
 
 def test_histogram_residual_on_the_command_line(tmp_path, photos, monkeypatch, capsys):
-    monkeypatch.setenv("COLORSTUDIO_MODELS", str(tmp_path / "models"))
-    _install_histogram(tmp_path / "models")
-    run = tmp_path / "run"
-    assert main(["--data", str(photos), "--run-dir", str(run), "--steps", "1", "--batch-size", "2", "--crop", "32",
-                 "--width", "4", "--threads", "1", "--histogram-residual"]) == 0
-    config = GANConfig.from_dict(json.loads((run / "model_config.json").read_text()))
+    _, config = _train_tiny_on_the_command_line(tmp_path, photos, monkeypatch, "--histogram-residual")
     assert config.histogram_residual and config.histogram is not None
     capsys.readouterr()
     assert main(["--data", str(photos), "--run-dir", str(tmp_path / "run2"), "--steps", "1", "--from-scratch",
