@@ -320,6 +320,20 @@ class HistogramColorizer(nn.Module):
         self.hint_attention = (HintAttention(cfg.hypercolumn_channels, cfg.hint_attention_dim)
                                if cfg.hint_attention_dim > 0 else None)
         self.train_with_hints = True  # False: training_loss simulates no hints (a hint-free ablation)
+        if self.encoder_frozen:
+            self.encoder.requires_grad_(False)
+
+    @property
+    def encoder_frozen(self) -> bool:
+        """A learning-rate scale of 0 freezes the pretrained encoder: no gradients, and its batch-norm
+        statistics stay the ImageNet ones (eval mode), so its features are exactly the pretrained ones."""
+        return self.config.encoder != "none" and self.config.encoder_lr_scale == 0
+
+    def train(self, mode: bool = True) -> HistogramColorizer:
+        super().train(mode)
+        if self.encoder_frozen:
+            self.encoder.eval()
+        return self
 
     def _build_scratch_trunk(self, cfg: HistogramConfig) -> tuple[list[int], int]:
         if len(cfg.stage_mults) != len(cfg.stage_blocks) or len(cfg.stage_mults) < 2:
@@ -375,7 +389,9 @@ class HistogramColorizer(nn.Module):
         pooled = F.avg_pool2d(x, 4)  # (B, 4, H/4, W/4)
         enc = self.encoder
         if self.config.hint_branch_channels == 0:
-            return [pooled] + enc(gray_input(x[:, :1]))
+            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
+                taps = enc(gray_input(x[:, :1]))
+            return [pooled] + taps
         h4 = self.hint_branch4(pooled)
         h8 = self.hint_branch8(h4)
         injections = {LITE0_TAPS[1]: self.hint_inject4(h4), LITE0_TAPS[2]: self.hint_inject8(h8)}

@@ -33,6 +33,7 @@ import torch
 import torch.nn.functional as F
 
 from colorstudio.color import lab_to_rgb, normalize_ab, normalize_l, rgb_to_lab, to_uint
+from colorstudio.errors import ColorStudioError
 from colorstudio.evaluation.metrics import psnr
 from colorstudio.evaluation.protocol import (
     EVAL_SIZE,
@@ -223,12 +224,16 @@ def train_histogram(
     progress=None,
     cancel=None,
     init: str | Path | None = None,
+    reset_encoder: bool = False,
 ):
     """Train the histogram colorizer with the shared loop; checkpoints and ``log.jsonl`` go to ``out_dir``.
 
-    On resume the configuration stored in ``out_dir/model_config.json`` wins over ``config``. Returns the
-    loop's ``TrainResult``.
+    On resume the configuration stored in ``out_dir/model_config.json`` wins over ``config``. With ``init``,
+    ``reset_encoder`` puts the encoder back to its ImageNet weights and keeps the rest of the warm start
+    (a frozen-encoder run on a trained head). Returns the loop's ``TrainResult``.
     """
+    if reset_encoder and init is None and not resume:
+        raise ColorStudioError("--reset-encoder: needs --init (a new run already starts from the ImageNet weights)")
     s = replace(settings or HistogramTrainSettings(), steps=steps)
     out_dir = prepare_run_dir(out_dir)
     config = resolve_config_on_resume(out_dir, config, HistogramConfig, resume)
@@ -236,6 +241,8 @@ def train_histogram(
     model = HistogramColorizer(config)
     info = pretrained_encoder_run_info(model, out_dir, resume or init is not None)
     info.update(warm_start_run_info(model, init, out_dir, resume))
+    if reset_encoder and not resume:
+        info.update(pretrained_encoder_run_info(model, out_dir, weights_given=False))
     return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
                           **info)
 
@@ -263,6 +270,8 @@ def add_options(p) -> None:
                    help="the trunk: the ImageNet-trained encoder, or 'none' to train one from scratch")
     p.add_argument("--encoder-lr-scale", type=float, default=DEFAULT_CONFIG.encoder_lr_scale,
                    help="the encoder's learning rate relative to --lr (0 = frozen)")
+    p.add_argument("--reset-encoder", action="store_true",
+                   help="with --init: the encoder starts again from its ImageNet weights (the head is kept)")
     p.add_argument("--hypercolumn-channels", type=int, default=DEFAULT_CONFIG.hypercolumn_channels, help="width of h_fc1")
     p.add_argument("--head-blocks", type=int, default=DEFAULT_CONFIG.head_blocks,
                    help="residual blocks after the hypercolumn, at 1/4 resolution")
@@ -284,7 +293,7 @@ def add_options(p) -> None:
 def _train(args: argparse.Namespace):
     settings = replace(settings_from_args(HistogramTrainSettings, args), balance_sources=not args.no_balance)
     return train_histogram(args.data, args.run_dir, settings.steps, args.resume, _config_from_args(args), settings,
-                           args.limit, init=args.init)
+                           args.limit, init=args.init, reset_encoder=args.reset_encoder)
 
 
 def _evaluate(args: argparse.Namespace) -> dict[str, Any]:

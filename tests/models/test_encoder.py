@@ -123,6 +123,29 @@ def test_encoder_learns_at_its_own_rate_and_not_at_all_when_frozen():
     assert trained and not trained & {id(p) for p in frozen.encoder.parameters()}
 
 
+def test_a_frozen_encoder_keeps_its_weights_and_imagenet_statistics_through_a_training_step():
+    cfg = HistogramConfig(encoder="efficientnet_lite0", encoder_lr_scale=0.0, norm="group", hypercolumn_channels=16,
+                          hint_branch_channels=0)
+    model = HistogramColorizer(cfg).train()
+    assert not model.encoder.training and model.h_fc1.training
+    before = {k: v.clone() for k, v in model.encoder.state_dict().items()}
+    batch = {"L": torch.rand(2, 1, 64, 64) * 2 - 1, "ab": torch.rand(2, 2, 64, 64) - 0.5}
+    loss, _ = model.training_loss(batch, hints=False)
+    loss.backward()
+    assert all(p.grad is None for p in model.encoder.parameters())
+    assert model.hue_head.weight.grad is not None and model.hue_head.weight.grad.abs().sum() > 0
+    for k, v in model.encoder.state_dict().items():
+        torch.testing.assert_close(v, before[k], msg=k)
+
+
+def test_reset_encoder_needs_a_warm_start(tmp_path):
+    from colorstudio.training.train_histogram import train_histogram
+
+    with pytest.raises(ColorStudioError, match="--reset-encoder"):
+        train_histogram([tmp_path / "none.tar"], tmp_path / "run", steps=1, reset_encoder=True)
+    assert not (tmp_path / "run").exists()
+
+
 def test_hints_at_the_stem_start_at_zero_too():
     model = HistogramColorizer(HistogramConfig(encoder="efficientnet_lite0", hypercolumn_channels=16, hint_stem=True)).eval()
     x = torch.zeros(1, 4, 64, 64)
