@@ -38,6 +38,7 @@ from colorstudio.models.hint_sim import hint_for_batch
 
 FAMILY = "histogram"  # the family name its cards carry; the installed model of that name is what others build on
 ENCODERS = ("none", "efficientnet_lite0")
+HINT_POOLINGS = ("mixture", "product")
 
 __all__ = [
     "FAMILY",
@@ -80,6 +81,9 @@ class HistogramConfig:
     # > 0: every cell attends to the hinted cells (query/key width) and mixes their colour histograms
     # into its own, so one hint reaches its whole object (see HintAttention); 0 = off
     hint_attention_dim: int = 0
+    # how an attended hint enters a cell's distributions: "mixture" (1 - w) p + w q, or "product",
+    # p^(1 - w) q^w renormalized, under which a hint makes its neighbours more certain, never less
+    hint_pooling: str = "mixture"
 
     @property
     def total_stride(self) -> int:
@@ -220,9 +224,12 @@ class HintAttention(nn.Module):
     Returns log-probabilities, which are valid logits.
     """
 
-    def __init__(self, channels: int, dim: int) -> None:
+    def __init__(self, channels: int, dim: int, pooling: str = "mixture") -> None:
         super().__init__()
+        if pooling not in HINT_POOLINGS:
+            raise ValueError(f"unknown hint pooling {pooling!r}; expected one of {HINT_POOLINGS}")
         self.dim = dim
+        self.pool = _mix if pooling == "mixture" else _product
         self.query = nn.Conv2d(channels, dim, 1)
         self.key = nn.Conv2d(channels, dim, 1)
         self.sink = nn.Conv2d(channels, 1, 1)
@@ -258,8 +265,8 @@ class HintAttention(nn.Module):
         hinted = 1.0 - attn[..., 0]  # (B, N)
         weights = attn[..., 1:] / hinted.clamp_min(1e-6)[..., None]
         mix = (hinted * torch.sigmoid(self.gate(h).flatten(1))).view(b, 1, gh, gw)
-        hue = _mix(hue_logits.softmax(dim=1), (weights @ key_hue).transpose(1, 2).view(b, -1, gh, gw), mix)
-        chroma = _mix(chroma_logits.softmax(dim=1), (weights @ key_chroma).transpose(1, 2).view(b, -1, gh, gw), mix)
+        hue = self.pool(hue_logits.softmax(dim=1), (weights @ key_hue).transpose(1, 2).view(b, -1, gh, gw), mix)
+        chroma = self.pool(chroma_logits.softmax(dim=1), (weights @ key_chroma).transpose(1, 2).view(b, -1, gh, gw), mix)
         # A hinted cell is the user's colour (PixColor clamps hinted cells too): one bin each, so the
         # cell under a hint is certain whatever the network thought of it.
         # (While training, smoothed like the targets: a one-hot cell would cost log(1e-8) on every
@@ -291,6 +298,13 @@ def _mix(probs: torch.Tensor, other: torch.Tensor, weight: torch.Tensor) -> torc
     return (1.0 - weight) * probs + weight * other
 
 
+def _product(probs: torch.Tensor, other: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """probs^(1 - w) other^w renormalized (a product of experts): sharper than either where they agree,
+    and never the two-peaked spread of a mixture where they disagree."""
+    log = (1.0 - weight) * probs.clamp_min(1e-8).log() + weight * other.clamp_min(1e-8).log()
+    return log.softmax(dim=1)
+
+
 class HistogramColorizer(nn.Module):
     """Fully convolutional hypercolumn network with 32-way hue and chroma heads (Larsson et al. 2016).
 
@@ -317,7 +331,7 @@ class HistogramColorizer(nn.Module):
         self.chroma_head = nn.Conv2d(cfg.hypercolumn_channels, cfg.bins, 1)
         self.register_buffer("hue_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=True), persistent=False)
         self.register_buffer("chroma_smooth", smoothing_matrix(cfg.bins, cfg.target_sigma_bins, circular=False), persistent=False)
-        self.hint_attention = (HintAttention(cfg.hypercolumn_channels, cfg.hint_attention_dim)
+        self.hint_attention = (HintAttention(cfg.hypercolumn_channels, cfg.hint_attention_dim, cfg.hint_pooling)
                                if cfg.hint_attention_dim > 0 else None)
         self.train_with_hints = True  # False: training_loss simulates no hints (a hint-free ablation)
         if self.encoder_frozen:

@@ -44,7 +44,7 @@ from colorstudio.evaluation.protocol import (
 )
 from colorstudio.models.encoder import PACKAGE, convert_package_weights, default_pretrained_path, load_pretrained_weights
 from colorstudio.models.hint_sim import sweep_hints
-from colorstudio.models.histogram import ENCODERS, FAMILY, HistogramColorizer, HistogramConfig, decode_ab
+from colorstudio.models.histogram import ENCODERS, FAMILY, HINT_POOLINGS, HistogramColorizer, HistogramConfig, decode_ab
 from colorstudio.models.registry import sha256_file
 from colorstudio.training import command
 from colorstudio.training.checkpoint import load_checkpoint
@@ -280,6 +280,9 @@ def add_options(p) -> None:
                    help="width of the hint branch injected into the encoder (0 = none)")
     p.add_argument("--hint-attention-dim", type=int, default=DEFAULT_CONFIG.hint_attention_dim,
                    help="query/key width of the hint attention that carries hints over their objects (0 = off)")
+    p.add_argument("--hint-pooling", default=DEFAULT_CONFIG.hint_pooling, choices=HINT_POOLINGS,
+                   help="how an attended hint enters a cell's distributions: mixture, or product (neighbours of a "
+                        "hint grow more certain)")
     p.add_argument("--p-no-hints", type=float, default=DEFAULT_CONFIG.p_no_hints,
                    help="share of training images without simulated hints")
     p.add_argument("--no-balance", action="store_true", help="train on the sources' own mix instead of equal shares")
@@ -317,7 +320,8 @@ def _config_from_args(args: argparse.Namespace) -> HistogramConfig:
     return replace(base, encoder=args.encoder, encoder_lr_scale=args.encoder_lr_scale, norm=args.norm,
                    hypercolumn_channels=args.hypercolumn_channels, head_blocks=args.head_blocks, width=args.width,
                    hint_stem=args.hint_stem, p_no_hints=args.p_no_hints,
-                   hint_branch_channels=args.hint_branch_channels, hint_attention_dim=args.hint_attention_dim)
+                   hint_branch_channels=args.hint_branch_channels, hint_attention_dim=args.hint_attention_dim,
+                   hint_pooling=args.hint_pooling)
 
 
 TRAINER = Trainer(settings=HistogramTrainSettings(), add_options=add_options, train=_train,
