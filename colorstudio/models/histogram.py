@@ -82,7 +82,7 @@ class HistogramConfig:
     # into its own, so one hint reaches its whole object (see HintAttention); 0 = off
     hint_attention_dim: int = 0
     # how an attended hint enters a cell's distributions: "mixture" (1 - w) p + w q, or "product",
-    # p^(1 - w) q^w renormalized, under which a hint makes its neighbours more certain, never less
+    # p^(1 - w) q^w renormalized, under which a disagreeing hint sharpens its neighbours instead of tearing them
     hint_pooling: str = "mixture"
 
     @property
@@ -299,8 +299,8 @@ def _mix(probs: torch.Tensor, other: torch.Tensor, weight: torch.Tensor) -> torc
 
 
 def _product(probs: torch.Tensor, other: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """probs^(1 - w) other^w renormalized (a product of experts): sharper than either where they agree,
-    and never the two-peaked spread of a mixture where they disagree."""
+    """probs^(1 - w) other^w renormalized (a product of experts): where the two disagree, one peak
+    between or beside them rather than a mixture's two. The floor keeps a far tail from vetoing a colour."""
     log = (1.0 - weight) * probs.clamp_min(1e-8).log() + weight * other.clamp_min(1e-8).log()
     return log.softmax(dim=1)
 
@@ -503,7 +503,8 @@ class FrozenHistogramNetwork(HistogramColorizer):
         self.eval()
 
     def train(self, mode: bool = True) -> FrozenHistogramNetwork:
-        return super().train(False)
+        super().train(False)
+        return self
 
     @property
     def feature_channels(self) -> int:

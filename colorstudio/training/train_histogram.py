@@ -81,8 +81,10 @@ __all__ = [
 
 # The configuration chosen from the measurements in the model card: the ImageNet-trained encoder, a
 # 128-channel hypercolumn and one residual block at 1/4 resolution, GroupNorm in the new layers.
-DEFAULT_CONFIG = HistogramConfig(encoder="efficientnet_lite0", norm="group", hypercolumn_channels=128, head_blocks=1,
-                                 hint_branch_channels=0, hint_attention_dim=32, p_no_hints=0.3)
+# the encoder frozen: measured better on ImageNet's objects than fine-tuned at 0.1 x, and 1.5 x faster
+DEFAULT_CONFIG = HistogramConfig(encoder="efficientnet_lite0", encoder_lr_scale=0.0, norm="group",
+                                 hypercolumn_channels=128, head_blocks=1, hint_branch_channels=0,
+                                 hint_attention_dim=32, p_no_hints=0.3)
 # the trunk trained from scratch (the models before the encoder)
 SCRATCH_CONFIG = HistogramConfig(width=32, stage_blocks=(0, 1, 2, 3), norm="group", hypercolumn_channels=256)
 

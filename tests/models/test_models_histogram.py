@@ -205,6 +205,7 @@ def test_decode_mean_mode_is_expected_ab():
 
 
 ATTENTION = replace(TINY, hint_attention_dim=8)
+POOLINGS = pytest.mark.parametrize("pooling", ["mixture", "product"])
 
 
 def _one_hint(size: int, row: int, col: int, ab: tuple[float, float], patch: int = 4) -> torch.Tensor:
@@ -216,8 +217,9 @@ def _one_hint(size: int, row: int, col: int, ab: tuple[float, float], patch: int
     return hint
 
 
-def test_hint_attention_leaves_an_unhinted_image_exactly_as_the_network_predicts():
-    net = HistogramColorizer(ATTENTION).eval()
+@POOLINGS
+def test_hint_attention_leaves_an_unhinted_image_exactly_as_the_network_predicts(pooling):
+    net = HistogramColorizer(replace(ATTENTION, hint_pooling=pooling)).eval()
     L = torch.rand(2, 1, 32, 32) * 2 - 1
     hint = torch.cat([torch.zeros(1, 3, 32, 32), _one_hint(32, 8, 8, (0.4, 0.1))])
     with torch.no_grad():
@@ -228,8 +230,9 @@ def test_hint_attention_leaves_an_unhinted_image_exactly_as_the_network_predicts
         assert (m[1] - p[1]).abs().max() > 1e-3  # the hinted one changed
 
 
-def test_hint_attention_puts_the_hints_colour_on_its_cell():
-    net = HistogramColorizer(ATTENTION).eval()
+@POOLINGS
+def test_hint_attention_puts_the_hints_colour_on_its_cell(pooling):
+    net = HistogramColorizer(replace(ATTENTION, hint_pooling=pooling)).eval()
     L = torch.zeros(1, 1, 32, 32)
     ab = (0.5, 0.2)
     with torch.no_grad():
@@ -240,10 +243,11 @@ def test_hint_attention_puts_the_hints_colour_on_its_cell():
     assert (decoded - target).norm() < 0.5 * (unhinted - target).norm()
 
 
-def test_hint_attention_learns_to_spread_a_hint():
+@POOLINGS
+def test_hint_attention_learns_to_spread_a_hint(pooling):
     """A few steps on images of one random colour each, one hint per image: the loss falls far below
     the hint-free loss, which can only learn the colours' spread."""
-    net = HistogramColorizer(ATTENTION)
+    net = HistogramColorizer(replace(ATTENTION, hint_pooling=pooling))
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     g = torch.Generator().manual_seed(0)
 
@@ -262,3 +266,27 @@ def test_hint_attention_learns_to_spread_a_hint():
         hinted, _ = net.training_loss(test)
         unhinted, _ = net.training_loss({**test, "hint": torch.zeros_like(test["hint"])})
     assert float(hinted) < 0.5 * float(unhinted)
+
+
+def _entropy(p: torch.Tensor) -> torch.Tensor:
+    return -(p * p.clamp_min(1e-12).log()).sum(dim=1)
+
+
+def test_product_pooling_makes_a_disagreeing_cell_more_certain_where_a_mixture_tears_it():
+    from colorstudio.models.histogram import _mix, _product
+
+    bins = torch.arange(K, dtype=torch.float32)
+    network = torch.softmax(-0.5 * ((bins - 5) / 3) ** 2, dim=0).view(1, K, 1, 1)  # broad, as a network's
+    hint = torch.softmax(-0.5 * (bins - 13) ** 2, dim=0).view(1, K, 1, 1)  # one smoothed bin, 8 bins away
+    w = torch.full((1, 1, 1, 1), 0.5)
+    mixture, product = _mix(network, hint, w), _product(network, hint, w)
+    torch.testing.assert_close(product.sum(dim=1), torch.ones(1, 1, 1))
+    assert _entropy(mixture) > _entropy(network)  # two peaks: the mixture is torn between them
+    assert _entropy(product) < _entropy(network) - 0.5
+    torch.testing.assert_close(_product(network, hint, torch.zeros_like(w)), network, atol=1e-6, rtol=0)
+    torch.testing.assert_close(_product(network, hint, torch.ones_like(w)), hint, atol=1e-6, rtol=0)
+
+
+def test_unknown_hint_pooling_is_refused():
+    with pytest.raises(ValueError, match="hint pooling"):
+        HistogramColorizer(replace(ATTENTION, hint_pooling="average"))
