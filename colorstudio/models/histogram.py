@@ -403,9 +403,7 @@ class HistogramColorizer(nn.Module):
         pooled = F.avg_pool2d(x, 4)  # (B, 4, H/4, W/4)
         enc = self.encoder
         if self.config.hint_branch_channels == 0:
-            with torch.set_grad_enabled(torch.is_grad_enabled() and not self.encoder_frozen):
-                taps = enc(gray_input(x[:, :1]))
-            return [pooled] + taps
+            return [pooled] + enc(gray_input(x[:, :1]))
         h4 = self.hint_branch4(pooled)
         h8 = self.hint_branch8(h4)
         injections = {LITE0_TAPS[1]: self.hint_inject4(h4), LITE0_TAPS[2]: self.hint_inject8(h8)}

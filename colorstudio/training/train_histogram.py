@@ -241,10 +241,8 @@ def train_histogram(
     config = resolve_config_on_resume(out_dir, config, HistogramConfig, resume)
     dataset = training_dataset(data_paths, s, limit)
     model = HistogramColorizer(config)
-    info = pretrained_encoder_run_info(model, out_dir, resume or init is not None)
-    info.update(warm_start_run_info(model, init, out_dir, resume))
-    if reset_encoder and not resume:
-        info.update(pretrained_encoder_run_info(model, out_dir, weights_given=False))
+    info = warm_start_run_info(model, init, out_dir, resume)
+    info.update(pretrained_encoder_run_info(model, out_dir, resume or (init is not None and not reset_encoder)))
     return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
                           **info)
 
