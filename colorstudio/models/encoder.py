@@ -121,25 +121,28 @@ class MBConvBlock(nn.Module):
 class EfficientNetLite(nn.Module):
     """EfficientNet-Lite0 trunk; ``forward(x (B, 3, H, W)) -> [features at strides 2, 4, 8, 16, 32]``.
 
-    ``x`` is RGB scaled as ImageNet training did: ``(value_0_255 - 127) / 128``. With ``classifier=True``
-    the head (1x1 to 1280, pooling, 1000-way linear) exists too and :meth:`classify` gives ImageNet logits;
-    colorizers leave it out.
+    ``x`` is RGB scaled as ImageNet training did: ``(value_0_255 - 127) / 128``. With ``head=True`` the
+    ImageNet head's 1x1 layer to 1280 channels (the features the classifier reads) is kept and its output
+    is one more feature map at stride 32; ``classifier=True`` adds the 1000-way linear layer, and
+    :meth:`classify` gives ImageNet logits.
     """
 
-    def __init__(self, classifier: bool = False) -> None:
+    def __init__(self, classifier: bool = False, head: bool = False) -> None:
         super().__init__()
         self._conv_stem = SameConv2d(3, STEM_CH, 3, stride=2, bias=False)
         self._bn0 = _bn(STEM_CH)
         self._blocks = nn.ModuleList(MBConvBlock(spec) for spec in LITE0_BLOCKS)
         self.classifier = classifier
-        if classifier:
+        self.with_head = head or classifier
+        if self.with_head:
             self._conv_head = nn.Conv2d(LITE0_BLOCKS[-1].out_ch, HEAD_CH, 1, bias=False)
             self._bn1 = _bn(HEAD_CH)
+        if classifier:
             self._fc = nn.Linear(HEAD_CH, 1000)
 
     @property
     def tap_channels(self) -> list[int]:
-        return [LITE0_BLOCKS[i].out_ch for i in LITE0_TAPS]
+        return [LITE0_BLOCKS[i].out_ch for i in LITE0_TAPS] + ([HEAD_CH] if self.with_head else [])
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         feat = F.relu6(self._bn0(self._conv_stem(x)))
@@ -148,14 +151,19 @@ class EfficientNetLite(nn.Module):
             feat = block(feat)
             if i in LITE0_TAPS:
                 taps.append(feat)
-        return taps
+        return self.add_head(taps)
+
+    def add_head(self, taps: list[torch.Tensor]) -> list[torch.Tensor]:
+        """``taps`` plus the head's 1280-channel map of the last one, when this encoder has the head."""
+        if not self.with_head:
+            return taps
+        return taps + [F.relu6(self._bn1(self._conv_head(taps[-1])))]
 
     def classify(self, x: torch.Tensor) -> torch.Tensor:
         """ImageNet logits (B, 1000); needs ``classifier=True``."""
         if not self.classifier:
             raise RuntimeError("built without the classifier head")
-        feat = F.relu6(self._bn1(self._conv_head(self(x)[-1])))
-        return self._fc(feat.mean(dim=(-2, -1)))
+        return self._fc(self(x)[-1].mean(dim=(-2, -1)))
 
 
 def gray_input(L_norm: torch.Tensor) -> torch.Tensor:

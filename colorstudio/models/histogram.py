@@ -33,7 +33,7 @@ from colorstudio.color import AB_SCALE, denormalize_ab, denormalize_l, lab_to_lc
 from colorstudio.color.quantize import CHROMA_QUANTIZER, HUE_QUANTIZER
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_activation, make_norm, pad_to_multiple
 from colorstudio.models.decoding import FADING_THRESHOLD, PAPER_DECODING, Decoding, decode_ab as decode_one_image
-from colorstudio.models.encoder import LITE0_TAPS, STEM_CH, EfficientNetLite, gray_input
+from colorstudio.models.encoder import HEAD_CH, LITE0_TAPS, STEM_CH, EfficientNetLite, gray_input
 from colorstudio.models.hint_sim import hint_for_batch
 
 FAMILY = "histogram"  # the family name its cards carry; the installed model of that name is what others build on
@@ -84,6 +84,9 @@ class HistogramConfig:
     # how an attended hint enters a cell's distributions: "mixture" (1 - w) p + w q, or "product",
     # p^(1 - w) q^w renormalized, under which a disagreeing hint sharpens its neighbours instead of tearing them
     hint_pooling: str = "mixture"
+    # encoder trunk: also the encoder's ImageNet head (1x1 to 1280 channels at 1/32, what its classifier
+    # reads) as one more hypercolumn source and image-wide context, as Larsson et al. take VGG's fc7
+    encoder_head: bool = False
 
     @property
     def total_stride(self) -> int:
@@ -190,16 +193,26 @@ def _kl(target: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
 
 
 class _HypercolumnFC1(nn.Module):
-    """``h_fc1``: a 1x1 layer over the concatenated hypercolumn, computed per source (see module doc)."""
+    """``h_fc1``: a 1x1 layer over the concatenated hypercolumn, computed per source (see module doc).
 
-    def __init__(self, source_channels: list[int], global_channels: int, out_ch: int, norm: str, act: str) -> None:
+    ``head_global_channels`` > 0 adds a second image-wide context (the encoder head's mean); it and the
+    head's own source start at zero, so a model warm-started without them begins where it stood."""
+
+    def __init__(self, source_channels: list[int], global_channels: int, out_ch: int, norm: str, act: str,
+                 head_global_channels: int = 0) -> None:
         super().__init__()
         self.proj = nn.ModuleList(nn.Conv2d(c, out_ch, 1, bias=False) for c in source_channels)
         self.global_proj = nn.Linear(global_channels, out_ch, bias=False) if global_channels else None
+        self.head_global_proj = None
+        if head_global_channels:
+            self.head_global_proj = nn.Linear(head_global_channels, out_ch, bias=False)
+            nn.init.zeros_(self.head_global_proj.weight)
+            nn.init.zeros_(self.proj[-1].weight)
         self.norm = make_norm(norm, out_ch)
         self.act = make_activation(act)
 
-    def forward(self, sources: list[torch.Tensor], global_feat: torch.Tensor | None, size: tuple[int, int]) -> torch.Tensor:
+    def forward(self, sources: list[torch.Tensor], global_feat: torch.Tensor | None, size: tuple[int, int],
+                head_global: torch.Tensor | None = None) -> torch.Tensor:
         out = None
         for proj, feat in zip(self.proj, sources):
             y = proj(feat)
@@ -208,6 +221,8 @@ class _HypercolumnFC1(nn.Module):
             out = y if out is None else out + y
         if self.global_proj is not None and global_feat is not None:
             out = out + self.global_proj(global_feat)[:, :, None, None]
+        if self.head_global_proj is not None and head_global is not None:
+            out = out + self.head_global_proj(head_global)[:, :, None, None]
         return self.act(self.norm(out))
 
 
@@ -324,7 +339,9 @@ class HistogramColorizer(nn.Module):
             source_channels, global_channels = self._build_encoder_trunk(cfg)
         else:
             source_channels, global_channels = self._build_scratch_trunk(cfg)
-        self.h_fc1 = _HypercolumnFC1(source_channels, global_channels, cfg.hypercolumn_channels, cfg.norm, cfg.act)
+        head_global = HEAD_CH if cfg.encoder != "none" and cfg.encoder_head else 0
+        self.h_fc1 = _HypercolumnFC1(source_channels, global_channels, cfg.hypercolumn_channels, cfg.norm, cfg.act,
+                                     head_global)
         self.head = nn.Sequential(*(ResidualBlock(cfg.hypercolumn_channels, dilation=1 + j % 2, norm=cfg.norm, act=cfg.act)
                                     for j in range(cfg.head_blocks)))
         self.hue_head = nn.Conv2d(cfg.hypercolumn_channels, cfg.bins, 1)
@@ -374,11 +391,11 @@ class HistogramColorizer(nn.Module):
         """The ImageNet encoder sees the gray photo; hints enter through their own small branch, added to
         the encoder's features at 1/4 and 1/8 through zero-initialized projections, so that training starts
         from the pretrained features unchanged and the deeper blocks learn to carry a hint over its object."""
-        self.encoder = EfficientNetLite()
-        taps = self.encoder.tap_channels  # strides 2, 4, 8, 16, 32
+        self.encoder = EfficientNetLite(head=cfg.encoder_head)
+        taps = self.encoder.tap_channels  # strides 2, 4, 8, 16, 32 (and the head's 1280 channels at 32)
         c = cfg.hint_branch_channels
         if c == 0:  # hints reach the model only through the pooled input (and the hint attention)
-            return [cfg.in_channels] + taps, (taps[-1] if cfg.global_context else 0)
+            return [cfg.in_channels] + taps, (taps[len(LITE0_TAPS) - 1] if cfg.global_context else 0)
         self.hint_branch4 = nn.Sequential(ConvNormAct(cfg.in_channels, c, 3, norm="none", act=cfg.act),
                                           ConvNormAct(c, c, 3, dilation=2, norm="none", act=cfg.act))
         self.hint_branch8 = ConvNormAct(c, 2 * c, 3, stride=2, norm="none", act=cfg.act)
@@ -392,7 +409,7 @@ class HistogramColorizer(nn.Module):
             assert conv.bias is not None
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
-        return [cfg.in_channels, c] + taps, (taps[-1] if cfg.global_context else 0)
+        return [cfg.in_channels, c] + taps, (taps[len(LITE0_TAPS) - 1] if cfg.global_context else 0)
 
     def lr_scale(self, name: str) -> float:
         """Learning-rate multiplier of a parameter (by name): the pretrained encoder learns slower."""
@@ -417,7 +434,7 @@ class HistogramColorizer(nn.Module):
                 feat = feat + injections[i]
             if i in LITE0_TAPS:
                 taps.append(feat)
-        return [pooled, h4] + taps
+        return [pooled, h4] + enc.add_head(taps)
 
     # ------------------------------------------------------------------ network
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -443,8 +460,11 @@ class HistogramColorizer(nn.Module):
             for stage in self.stages:
                 feat = stage(feat)
                 sources.append(feat)
-        global_feat = sources[-1].mean(dim=(-2, -1)) if self.config.global_context else None
-        h = self.head(self.h_fc1(sources, global_feat, cell))
+        with_head = self.config.encoder != "none" and self.config.encoder_head
+        deepest = sources[-2] if with_head else sources[-1]  # the global context stays the last block's mean
+        global_feat = deepest.mean(dim=(-2, -1)) if self.config.global_context else None
+        head_global = sources[-1].mean(dim=(-2, -1)) if with_head else None
+        h = self.head(self.h_fc1(sources, global_feat, cell, head_global))
         hue, chroma = self.hue_head(h), self.chroma_head(h)
         if self.hint_attention is not None:
             hue, chroma = self.hint_attention(h, x[:, 1:4], hue, chroma, self.hue_smooth, self.chroma_smooth)

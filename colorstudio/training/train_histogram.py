@@ -241,7 +241,8 @@ def train_histogram(
     config = resolve_config_on_resume(out_dir, config, HistogramConfig, resume)
     dataset = training_dataset(data_paths, s, limit)
     model = HistogramColorizer(config)
-    info = warm_start_run_info(model, init, out_dir, resume)
+    # a reset encoder is not taken from the warm start, so its head may be one the source model lacked
+    info = warm_start_run_info(model, init, out_dir, resume, keep_prefixes=("encoder.",) if reset_encoder else ())
     info.update(pretrained_encoder_run_info(model, out_dir, resume or (init is not None and not reset_encoder)))
     return start_training(model, dataset, config, s, data_paths, out_dir, resume, progress=progress, cancel=cancel,
                           **info)
@@ -272,6 +273,8 @@ def add_options(p) -> None:
                    help="the encoder's learning rate relative to --lr (0 = frozen)")
     p.add_argument("--reset-encoder", action="store_true",
                    help="with --init: the encoder starts again from its ImageNet weights (the head is kept)")
+    p.add_argument("--encoder-head", action="store_true",
+                   help="also the encoder's ImageNet head (1280 channels, what its classifier reads) in the hypercolumn")
     p.add_argument("--hypercolumn-channels", type=int, default=DEFAULT_CONFIG.hypercolumn_channels, help="width of h_fc1")
     p.add_argument("--head-blocks", type=int, default=DEFAULT_CONFIG.head_blocks,
                    help="residual blocks after the hypercolumn, at 1/4 resolution")
@@ -321,7 +324,7 @@ def _config_from_args(args: argparse.Namespace) -> HistogramConfig:
                    hypercolumn_channels=args.hypercolumn_channels, head_blocks=args.head_blocks, width=args.width,
                    hint_stem=args.hint_stem, p_no_hints=args.p_no_hints,
                    hint_branch_channels=args.hint_branch_channels, hint_attention_dim=args.hint_attention_dim,
-                   hint_pooling=args.hint_pooling)
+                   hint_pooling=args.hint_pooling, encoder_head=args.encoder_head)
 
 
 TRAINER = Trainer(settings=HistogramTrainSettings(), add_options=add_options, train=_train,

@@ -155,3 +155,34 @@ def test_hints_at_the_stem_start_at_zero_too():
         for a, b in zip(model._encoder_sources(x)[2:], model._encoder_sources(hinted)[2:], strict=True):
             torch.testing.assert_close(a, b)
     assert model.hint_inject2.weight.abs().sum() == 0 and model.lr_scale("hint_inject2.weight") == 1.0
+
+
+def test_the_head_tap_is_the_map_the_imagenet_classifier_reads(imagenet_encoder):
+    photo = torch.from_numpy(np.asarray(Image.fromarray(skimage.data.chelsea()).resize((224, 224)), np.float32))
+    x = ((photo - 127.0) / 128.0).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        taps = imagenet_encoder(x)
+        logits = imagenet_encoder.classify(x)
+    assert len(taps) == 6 and taps[-1].shape[1:] == (1280, 7, 7)
+    assert int(logits.argmax()) in CAT_CLASSES
+    torch.testing.assert_close(imagenet_encoder._fc(taps[-1].mean(dim=(-2, -1))), logits)
+    assert EfficientNetLite(head=True).tap_channels[-1] == 1280 and len(EfficientNetLite().tap_channels) == 5
+
+
+def test_a_model_given_the_encoder_head_starts_where_the_model_without_it_stood():
+    base = dict(encoder="efficientnet_lite0", encoder_lr_scale=0.0, norm="group", hypercolumn_channels=16,
+                hint_branch_channels=0)
+    without = HistogramColorizer(HistogramConfig(**base)).eval()
+    with_head = HistogramColorizer(HistogramConfig(**base, encoder_head=True)).eval()
+    missing, unexpected = with_head.load_state_dict(without.state_dict(), strict=False)
+    assert not unexpected and {k.split(".")[0] for k in missing} == {"encoder", "h_fc1"}
+    x = torch.rand(2, 4, 64, 64) * 2 - 1
+    with torch.no_grad():
+        for a, b in zip(without(x), with_head(x), strict=True):
+            torch.testing.assert_close(a, b)
+    with_head.train()
+    batch = {"L": torch.rand(2, 1, 64, 64) * 2 - 1, "ab": torch.rand(2, 2, 64, 64) - 0.5}
+    with_head.training_loss(batch, hints=False)[0].backward()
+    for layer in (with_head.h_fc1.proj[-1], with_head.h_fc1.head_global_proj):
+        assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
+    assert with_head.encoder._conv_head.weight.grad is None
