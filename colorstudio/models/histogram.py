@@ -33,7 +33,7 @@ from colorstudio.color import AB_SCALE, denormalize_ab, denormalize_l, lab_to_lc
 from colorstudio.color.quantize import CHROMA_QUANTIZER, HUE_QUANTIZER
 from colorstudio.models.blocks import ConvNormAct, ResidualBlock, crop_to, downsample, make_activation, make_norm, pad_to_multiple
 from colorstudio.models.decoding import FADING_THRESHOLD, PAPER_DECODING, Decoding, decode_ab as decode_one_image
-from colorstudio.models.encoder import HEAD_CH, LITE0_TAPS, STEM_CH, EfficientNetLite, gray_input
+from colorstudio.models.encoder import HEAD_CH, LITE0_BLOCKS, LITE0_TAPS, STEM_CH, EfficientNetLite, gray_input
 from colorstudio.models.hint_sim import hint_for_batch
 
 FAMILY = "histogram"  # the family name its cards carry; the installed model of that name is what others build on
@@ -75,6 +75,9 @@ class HistogramConfig:
     # (colorstudio.models.encoder) replaces it, and width/stage_* are unused
     encoder: str = "none"
     encoder_lr_scale: float = 0.1  # the encoder's learning rate relative to the rest (0 = frozen)
+    # partly frozen: the stem and the first N of the encoder's 16 blocks keep their ImageNet weights and
+    # statistics while the later ones fine-tune at encoder_lr_scale (5: frozen up to stride 8)
+    encoder_frozen_blocks: int = 0
     hint_branch_channels: int = 32  # encoder trunk: the hint branch injected into the encoder at 1/4 and 1/8
     head_blocks: int = 0  # residual blocks after h_fc1, at 1/4 resolution
     hint_stem: bool = False  # encoder trunk: hints also added to the stem's output, so every block sees them
@@ -335,6 +338,8 @@ class HistogramColorizer(nn.Module):
         cfg = self.config = config
         if cfg.encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {cfg.encoder!r}; expected one of {ENCODERS}")
+        if not 0 <= cfg.encoder_frozen_blocks <= len(LITE0_BLOCKS):
+            raise ValueError(f"encoder_frozen_blocks must be 0 to {len(LITE0_BLOCKS)}, got {cfg.encoder_frozen_blocks}")
         if cfg.encoder != "none":
             source_channels, global_channels = self._build_encoder_trunk(cfg)
         else:
@@ -351,8 +356,8 @@ class HistogramColorizer(nn.Module):
         self.hint_attention = (HintAttention(cfg.hypercolumn_channels, cfg.hint_attention_dim, cfg.hint_pooling)
                                if cfg.hint_attention_dim > 0 else None)
         self.train_with_hints = True  # False: training_loss simulates no hints (a hint-free ablation)
-        if self.encoder_frozen:
-            self.encoder.requires_grad_(False)
+        for module in self.frozen_encoder_parts():
+            module.requires_grad_(False)
 
     @property
     def encoder_frozen(self) -> bool:
@@ -360,10 +365,20 @@ class HistogramColorizer(nn.Module):
         statistics stay the ImageNet ones (eval mode), so its features are exactly the pretrained ones."""
         return self.config.encoder != "none" and self.config.encoder_lr_scale == 0
 
+    def frozen_encoder_parts(self) -> list[nn.Module]:
+        """The parts of the encoder that keep their ImageNet weights and statistics: all of it when frozen,
+        the stem and the first ``encoder_frozen_blocks`` blocks when partly frozen, else none."""
+        if self.config.encoder == "none":
+            return []
+        if self.encoder_frozen:
+            return [self.encoder]
+        n = self.config.encoder_frozen_blocks
+        return [self.encoder._conv_stem, self.encoder._bn0, *self.encoder._blocks[:n]] if n > 0 else []
+
     def train(self, mode: bool = True) -> HistogramColorizer:
         super().train(mode)
-        if self.encoder_frozen:
-            self.encoder.eval()
+        for module in self.frozen_encoder_parts():
+            module.eval()
         return self
 
     def _build_scratch_trunk(self, cfg: HistogramConfig) -> tuple[list[int], int]:

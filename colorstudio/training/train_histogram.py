@@ -271,6 +271,9 @@ def add_options(p) -> None:
                    help="the trunk: the ImageNet-trained encoder, or 'none' to train one from scratch")
     p.add_argument("--encoder-lr-scale", type=float, default=DEFAULT_CONFIG.encoder_lr_scale,
                    help="the encoder's learning rate relative to --lr (0 = frozen)")
+    p.add_argument("--encoder-frozen-blocks", type=int, default=DEFAULT_CONFIG.encoder_frozen_blocks,
+                   help="partly frozen: the stem and this many of the encoder's 16 blocks keep their ImageNet "
+                        "weights; the rest learn at --encoder-lr-scale")
     p.add_argument("--reset-encoder", action="store_true",
                    help="with --init: the encoder starts again from its ImageNet weights (the head is kept)")
     p.add_argument("--encoder-head", action="store_true",
@@ -324,7 +327,8 @@ def _config_from_args(args: argparse.Namespace) -> HistogramConfig:
                    hypercolumn_channels=args.hypercolumn_channels, head_blocks=args.head_blocks, width=args.width,
                    hint_stem=args.hint_stem, p_no_hints=args.p_no_hints,
                    hint_branch_channels=args.hint_branch_channels, hint_attention_dim=args.hint_attention_dim,
-                   hint_pooling=args.hint_pooling, encoder_head=args.encoder_head)
+                   hint_pooling=args.hint_pooling, encoder_head=args.encoder_head,
+                   encoder_frozen_blocks=args.encoder_frozen_blocks)
 
 
 TRAINER = Trainer(settings=HistogramTrainSettings(), add_options=add_options, train=_train,

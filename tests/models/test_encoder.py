@@ -186,3 +186,21 @@ def test_a_model_given_the_encoder_head_starts_where_the_model_without_it_stood(
     for layer in (with_head.h_fc1.proj[-1], with_head.h_fc1.head_global_proj):
         assert layer.weight.grad is not None and layer.weight.grad.abs().sum() > 0
     assert with_head.encoder._conv_head.weight.grad is None
+
+
+def test_a_partly_frozen_encoder_trains_only_its_later_blocks():
+    cfg = HistogramConfig(encoder="efficientnet_lite0", encoder_lr_scale=0.1, encoder_frozen_blocks=5, norm="group",
+                          hypercolumn_channels=16, hint_branch_channels=0)
+    model = HistogramColorizer(cfg).train()
+    frozen = [model.encoder._conv_stem, model.encoder._bn0, *model.encoder._blocks[:5]]
+    assert not any(m.training for m in frozen) and model.encoder._blocks[5].training
+    before = [{k: v.clone() for k, v in m.state_dict().items()} for m in frozen]
+    batch = {"L": torch.rand(2, 1, 64, 64) * 2 - 1, "ab": torch.rand(2, 2, 64, 64) - 0.5}
+    model.training_loss(batch, hints=False)[0].backward()
+    assert all(p.grad is None for m in frozen for p in m.parameters())
+    assert all(p.grad is not None for p in model.encoder._blocks[5:].parameters())
+    for m, state in zip(frozen, before, strict=True):
+        for k, v in m.state_dict().items():
+            torch.testing.assert_close(v, state[k], msg=k)
+    with pytest.raises(ValueError, match="encoder_frozen_blocks"):
+        HistogramColorizer(HistogramConfig(encoder="efficientnet_lite0", encoder_frozen_blocks=17))
