@@ -210,7 +210,9 @@ class _HypercolumnFC1(nn.Module):
         if head_global_channels:
             self.head_global_proj = nn.Linear(head_global_channels, out_ch, bias=False)
             nn.init.zeros_(self.head_global_proj.weight)
-            nn.init.zeros_(self.proj[-1].weight)
+            last = self.proj[-1]
+            assert isinstance(last, nn.Conv2d)
+            nn.init.zeros_(last.weight)
         self.norm = make_norm(norm, out_ch)
         self.act = make_activation(act)
 
