@@ -99,7 +99,8 @@ def _new_run_config(histogram_model: str | Path | None, init_model: str | Path |
             raise ColorStudioError("the --init model does not build on a histogram network", init_model)
         return base, None
     histogram_model = histogram_model if histogram_model is not None else default_histogram_model()
-    return _config_for(histogram_model, base), histogram_model
+    # the --init model's residual mode is part of its architecture: its generator was trained to it
+    return _config_for(histogram_model, base, base.histogram_residual), histogram_model
 
 
 # ---------------------------------------------------------------------------------------------- cost

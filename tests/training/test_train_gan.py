@@ -86,3 +86,12 @@ def test_histogram_residual_on_the_command_line(tmp_path, photos, monkeypatch, c
                  "--histogram-residual"]) != 0
     assert "--histogram-residual: needs a histogram network" in capsys.readouterr().err
     assert not (tmp_path / "run2" / "model_config.json").exists()
+
+
+def test_a_warm_start_keeps_the_init_models_residual_mode(tmp_path, photos, monkeypatch):
+    run, config = _train_tiny_on_the_command_line(tmp_path, photos, monkeypatch, "--histogram-residual")
+    export_gan_model(run, tmp_path / "models" / "gan")
+    assert main(["--data", str(photos), "--run-dir", str(tmp_path / "run2"), "--steps", "1", "--batch-size", "2",
+                 "--crop", "32", "--threads", "1", "--init", "gan", "--histogram-model", "histogram"]) == 0
+    continued = GANConfig.from_dict(json.loads((tmp_path / "run2" / "model_config.json").read_text()))
+    assert continued == config
