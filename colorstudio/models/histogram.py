@@ -346,7 +346,7 @@ class HistogramColorizer(nn.Module):
             source_channels, global_channels = self._build_encoder_trunk(cfg)
         else:
             source_channels, global_channels = self._build_scratch_trunk(cfg)
-        head_global = HEAD_CH if cfg.encoder != "none" and cfg.encoder_head else 0
+        head_global = HEAD_CH if self.uses_encoder_head else 0
         self.h_fc1 = _HypercolumnFC1(source_channels, global_channels, cfg.hypercolumn_channels, cfg.norm, cfg.act,
                                      head_global)
         self.head = nn.Sequential(*(ResidualBlock(cfg.hypercolumn_channels, dilation=1 + j % 2, norm=cfg.norm, act=cfg.act)
@@ -360,6 +360,11 @@ class HistogramColorizer(nn.Module):
         self.train_with_hints = True  # False: training_loss simulates no hints (a hint-free ablation)
         for module in self.frozen_encoder_parts():
             module.requires_grad_(False)
+
+    @property
+    def uses_encoder_head(self) -> bool:
+        """The encoder's ImageNet head is the last hypercolumn source and a second image-wide context."""
+        return self.config.encoder != "none" and self.config.encoder_head
 
     @property
     def encoder_frozen(self) -> bool:
@@ -410,9 +415,10 @@ class HistogramColorizer(nn.Module):
         from the pretrained features unchanged and the deeper blocks learn to carry a hint over its object."""
         self.encoder = EfficientNetLite(head=cfg.encoder_head)
         taps = self.encoder.tap_channels  # strides 2, 4, 8, 16, 32 (and the head's 1280 channels at 32)
+        global_channels = taps[len(LITE0_TAPS) - 1] if cfg.global_context else 0  # the last block's, not the head's
         c = cfg.hint_branch_channels
         if c == 0:  # hints reach the model only through the pooled input (and the hint attention)
-            return [cfg.in_channels] + taps, (taps[len(LITE0_TAPS) - 1] if cfg.global_context else 0)
+            return [cfg.in_channels] + taps, global_channels
         self.hint_branch4 = nn.Sequential(ConvNormAct(cfg.in_channels, c, 3, norm="none", act=cfg.act),
                                           ConvNormAct(c, c, 3, dilation=2, norm="none", act=cfg.act))
         self.hint_branch8 = ConvNormAct(c, 2 * c, 3, stride=2, norm="none", act=cfg.act)
@@ -426,7 +432,7 @@ class HistogramColorizer(nn.Module):
             assert conv.bias is not None
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
-        return [cfg.in_channels, c] + taps, (taps[len(LITE0_TAPS) - 1] if cfg.global_context else 0)
+        return [cfg.in_channels, c] + taps, global_channels
 
     def lr_scale(self, name: str) -> float:
         """Learning-rate multiplier of a parameter (by name): the pretrained encoder learns slower."""
@@ -477,7 +483,7 @@ class HistogramColorizer(nn.Module):
             for stage in self.stages:
                 feat = stage(feat)
                 sources.append(feat)
-        with_head = self.config.encoder != "none" and self.config.encoder_head
+        with_head = self.uses_encoder_head
         deepest = sources[-2] if with_head else sources[-1]  # the global context stays the last block's mean
         global_feat = deepest.mean(dim=(-2, -1)) if self.config.global_context else None
         head_global = sources[-1].mean(dim=(-2, -1)) if with_head else None
